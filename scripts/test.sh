@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Set everything up from nothing, then run every test: lint, jest, pytest,
+# Galata in Debian Chromium. Exits non-zero if any suite fails.
+set -uo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+bash "$ROOT/scripts/setup.sh" --tests || exit 1
+VENV=${YOLO_LAB_VENV:-$ROOT/.venv}
+export PATH="$VENV/bin:$PATH"
+export YOLO_LAB_PYTHON="$VENV/bin/python"
+cd "$ROOT"
+
+failed=()
+run() {
+  local name=$1
+  shift
+  printf '\n==> %s\n' "$name"
+  if ! "$@"; then failed+=("$name"); fi
+}
+
+run "lint (eslint, prettier, ruff)" bash -c 'npm run --silent lint && ruff check yolo_lab tests'
+run "jest" npx jest --ci
+run "pytest" python -m pytest -q
+run "galata" bash -c 'cd ui-tests && CI=1 npx playwright test'
+
+echo
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "FAILED: ${failed[*]}"
+  exit 1
+fi
+echo "all test suites passed"

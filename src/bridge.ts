@@ -1,0 +1,375 @@
+/**
+ * The kernel bridge: follows the active notebook's kernel, opens the
+ * `yolo_lab` comm in it and feeds the environment model.
+ */
+import type { ISessionContext } from '@jupyterlab/apputils';
+import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import type { Kernel, KernelMessage } from '@jupyterlab/services';
+import { PromiseDelegate, UUID } from '@lumino/coreutils';
+import type { IDisposable } from '@lumino/disposable';
+import { Signal } from '@lumino/signaling';
+import { EnvironmentModel } from './model';
+import {
+  COMM_TARGET,
+  ISchemaCheck,
+  loadSchemaCheck,
+  Message,
+  parseMessage,
+  PROTOCOL_VERSION
+} from './protocol';
+import type { IKernelBridge } from './tokens';
+
+/** User settings that change what the bridge does. */
+export interface IBridgeSettings {
+  /** Run the doctor each time a kernel is attached or restarted. */
+  checkOnConnect: boolean;
+  /** DataLoader workers the user plans to use (decides the /dev/shm rule). */
+  workers: number;
+}
+
+/** Default settings, the same as schema/bridge.json. */
+export const DEFAULT_BRIDGE_SETTINGS: IBridgeSettings = {
+  checkOnConnect: true,
+  workers: 8
+};
+
+// The only code the bridge runs in a kernel: importing the package registers
+// its comm target. Everything else travels over the comm.
+const BOOTSTRAP = 'import yolo_lab';
+
+/**
+ * Connects yolo-lab to the kernel of the current notebook.
+ */
+export class KernelBridge implements IKernelBridge, IDisposable {
+  /**
+   * @param tracker - notebook tracker whose current notebook is followed
+   * @param version - yolo-lab version, sent in the frontend hello
+   */
+  constructor(tracker: INotebookTracker, version: string) {
+    this._version = version;
+    this._tracker = tracker;
+    tracker.currentChanged.connect(this._onCurrentChanged, this);
+    this._follow(tracker.currentWidget);
+  }
+
+  /** The environment model fed by this bridge. */
+  readonly model = new EnvironmentModel();
+
+  /** Whether the bridge is disposed. */
+  get isDisposed(): boolean {
+    return this._isDisposed;
+  }
+
+  /** The comm currently open, if any (exposed for tests and later features). */
+  get comm(): Kernel.IComm | null {
+    return this._comm;
+  }
+
+  /** Update settings; a change of workers re-runs the check. */
+  configure(settings: IBridgeSettings): void {
+    const rerun =
+      settings.workers !== this._settings.workers && this.model.state.report;
+    this._settings = { ...settings };
+    if (rerun) {
+      void this.checkEnvironment();
+    }
+  }
+
+  async checkEnvironment(): Promise<void> {
+    if (!this._comm || this._comm.isDisposed) {
+      // Not connected (missing package fixed since, a failure, a new kernel):
+      // connecting again runs the check as its last step.
+      await this._connect(true);
+      return;
+    }
+    await this._requestReport(this.model.epoch, this._comm);
+  }
+
+  dispose(): void {
+    if (this._isDisposed) {
+      return;
+    }
+    this._isDisposed = true;
+    this._closeComm();
+    this._rejectPending('yolo-lab was unloaded');
+    this._tracker.currentChanged.disconnect(this._onCurrentChanged, this);
+    this._follow(null);
+    this.model.dispose();
+    Signal.clearData(this);
+  }
+
+  private _onCurrentChanged(
+    _: INotebookTracker,
+    panel: NotebookPanel | null
+  ): void {
+    this._follow(panel);
+  }
+
+  private _follow(panel: NotebookPanel | null): void {
+    const context = panel?.sessionContext ?? null;
+    if (context === this._context) {
+      return;
+    }
+    if (this._context) {
+      this._context.kernelChanged.disconnect(this._onKernelChanged, this);
+      this._context.statusChanged.disconnect(this._onStatusChanged, this);
+      this._context.disposed.disconnect(this._onContextDisposed, this);
+    }
+    this._context = context;
+    this._restartPending = false;
+    if (context) {
+      context.kernelChanged.connect(this._onKernelChanged, this);
+      context.statusChanged.connect(this._onStatusChanged, this);
+      context.disposed.connect(this._onContextDisposed, this);
+    }
+    if (!this._isDisposed) {
+      void this._connect(this._settings.checkOnConnect);
+    }
+  }
+
+  private _onContextDisposed(): void {
+    this._follow(null);
+  }
+
+  private _onKernelChanged(): void {
+    this._restartPending = false;
+    void this._connect(this._settings.checkOnConnect);
+  }
+
+  private _onStatusChanged(_: ISessionContext, status: Kernel.Status): void {
+    if (status === 'restarting' || status === 'autorestarting') {
+      // The kernel's comms die with it; the report described a process
+      // that no longer exists.
+      this._closeComm();
+      this._rejectPending('the kernel restarted');
+      this._restartPending = true;
+      this.model.restarting();
+    } else if (status === 'idle' && this._restartPending) {
+      this._restartPending = false;
+      void this._connect(this._settings.checkOnConnect);
+    } else if (status === 'dead') {
+      this._closeComm();
+      this.model.failed(
+        this.model.epoch,
+        'The kernel died. Restart it from the Kernel menu.'
+      );
+    }
+  }
+
+  /**
+   * Attach to the current kernel: import yolo_lab, open the comm and,
+   * when asked, run the doctor.
+   */
+  private async _connect(check: boolean): Promise<void> {
+    this._closeComm();
+    const context = this._context;
+    const path = context?.path ?? null;
+    const kernel = context?.session?.kernel ?? null;
+    if (!context || !kernel) {
+      this.model.detach(path);
+      return;
+    }
+    const epoch = this.model.attach(
+      context.kernelDisplayName || kernel.name,
+      path
+    );
+    const stale = (): boolean =>
+      this._isDisposed ||
+      epoch !== this.model.epoch ||
+      kernel !== this._context?.session?.kernel;
+    try {
+      const info = await kernel.info;
+      if (stale()) {
+        return;
+      }
+      const language = info.language_info?.name ?? '';
+      if (language.toLowerCase() !== 'python') {
+        this.model.unsupportedKernel(epoch, language);
+        return;
+      }
+      const imported = await this._bootstrap(kernel);
+      if (stale()) {
+        return;
+      }
+      if (imported !== true) {
+        this.model.missingPackage(epoch, imported);
+        return;
+      }
+      const schemaCheck = await this._loadSchemaCheck();
+      if (stale()) {
+        return;
+      }
+      const comm = kernel.createComm(COMM_TARGET);
+      this._comm = comm;
+      this._warned = false;
+      comm.onMsg = msg => this._onCommMsg(epoch, comm, schemaCheck, msg);
+      comm.onClose = () => {
+        if (this._comm === comm) {
+          this._comm = null;
+          this._rejectPending('the kernel closed the yolo_lab comm');
+        }
+      };
+      await comm.open({
+        v: PROTOCOL_VERSION,
+        type: 'hello',
+        side: 'frontend',
+        version: this._version
+      }).done;
+      if (stale() || this._comm !== comm) {
+        return;
+      }
+      if (check) {
+        await this._requestReport(epoch, comm);
+      } else {
+        this.model.connected(epoch);
+      }
+    } catch (reason) {
+      if (!stale()) {
+        this.model.failed(epoch, `Could not reach the kernel: ${reason}`);
+      }
+    }
+  }
+
+  /** Import yolo_lab in the kernel; true, or the error the kernel gave. */
+  private async _bootstrap(
+    kernel: Kernel.IKernelConnection
+  ): Promise<true | string> {
+    const future = kernel.requestExecute(
+      {
+        code: BOOTSTRAP,
+        silent: true,
+        store_history: false,
+        stop_on_error: false
+      },
+      true
+    );
+    const reply = (await future.done) as KernelMessage.IExecuteReplyMsg;
+    const content = reply.content;
+    if (content.status === 'ok') {
+      return true;
+    }
+    if (content.status === 'error') {
+      return `${content.ename}: ${content.evalue}`;
+    }
+    return `execution ${content.status}`;
+  }
+
+  private _loadSchemaCheck(): Promise<ISchemaCheck> {
+    if (!this._schemaCheck) {
+      this._schemaCheck = loadSchemaCheck();
+    }
+    return this._schemaCheck;
+  }
+
+  private async _requestReport(
+    epoch: number,
+    comm: Kernel.IComm
+  ): Promise<void> {
+    const id = UUID.uuid4();
+    const done = new PromiseDelegate<void>();
+    this._pending.set(id, done);
+    this.model.checking(epoch);
+    comm.send({
+      v: PROTOCOL_VERSION,
+      type: 'doctor_request',
+      id,
+      workers: this._settings.workers
+    });
+    try {
+      await done.promise;
+    } catch {
+      // The model already says why (restart, closed comm); the caller of
+      // checkEnvironment needs no exception for it.
+    } finally {
+      this._pending.delete(id);
+    }
+  }
+
+  private _onCommMsg(
+    epoch: number,
+    comm: Kernel.IComm,
+    schemaCheck: ISchemaCheck,
+    msg: KernelMessage.ICommMsgMsg
+  ): void {
+    if (comm !== this._comm) {
+      return;
+    }
+    const parsed = parseMessage(msg.content.data, schemaCheck);
+    if (!parsed.ok) {
+      if (!this._warned) {
+        // One warning per connection: a chatty, mismatched kernel must not
+        // flood the console.
+        this._warned = true;
+        console.warn(
+          `yolo-lab: dropped a message from the kernel: ${parsed.reason}`
+        );
+      }
+      if (parsed.code === 'unsupported_version') {
+        this.model.failed(epoch, parsed.reason, INSTALL_UPGRADE);
+      }
+      return;
+    }
+    this._dispatch(epoch, parsed.message);
+  }
+
+  private _dispatch(epoch: number, message: Message): void {
+    switch (message.type) {
+      case 'doctor_report': {
+        this.model.reported(epoch, message.report);
+        this._settle(message.id);
+        break;
+      }
+      case 'error': {
+        this.model.failed(
+          epoch,
+          `The kernel reported an error (${message.code}): ${message.message}`,
+          message.code === 'unsupported_version' ? INSTALL_UPGRADE : null
+        );
+        this._settle(message.id ?? null);
+        break;
+      }
+      default:
+        // hello, and requests that only the kernel answers.
+        break;
+    }
+  }
+
+  private _settle(id: string | null): void {
+    if (id !== null) {
+      this._pending.get(id)?.resolve();
+    } else {
+      this._pending.forEach(p => p.resolve());
+    }
+  }
+
+  private _rejectPending(reason: string): void {
+    this._pending.forEach(p => p.reject(new Error(reason)));
+    this._pending.clear();
+  }
+
+  private _closeComm(): void {
+    const comm = this._comm;
+    this._comm = null;
+    if (comm && !comm.isDisposed) {
+      try {
+        comm.close();
+      } catch {
+        // The kernel may already be gone; there is nothing left to close.
+      }
+    }
+  }
+
+  private _tracker: INotebookTracker;
+  private _version: string;
+  private _context: ISessionContext | null = null;
+  private _comm: Kernel.IComm | null = null;
+  private _schemaCheck: Promise<ISchemaCheck> | null = null;
+  private _pending = new Map<string, PromiseDelegate<void>>();
+  private _settings: IBridgeSettings = { ...DEFAULT_BRIDGE_SETTINGS };
+  private _restartPending = false;
+  private _warned = false;
+  private _isDisposed = false;
+}
+
+/** The fix for a version mismatch between the kernel and JupyterLab. */
+const INSTALL_UPGRADE = '%pip install --upgrade yolo-lab';

@@ -1,0 +1,130 @@
+/**
+ * yolo-lab plugins. This file only wires; the logic lives in the modules.
+ */
+import {
+  ILayoutRestorer,
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import { ICommandPalette } from '@jupyterlab/apputils';
+import { INotebookTracker } from '@jupyterlab/notebook';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
+import {
+  refreshIcon,
+  SidePanel,
+  ToolbarButton
+} from '@jupyterlab/ui-components';
+import {
+  DEFAULT_BRIDGE_SETTINGS,
+  IBridgeSettings,
+  KernelBridge
+} from './bridge';
+import { yoloLabIcon } from './icons';
+import { EnvironmentView } from './panel';
+import { IKernelBridge } from './tokens';
+
+export { IKernelBridge } from './tokens';
+
+namespace CommandIDs {
+  export const checkEnvironment = 'yolo-lab:check-environment';
+}
+
+// Webpack keeps only the `version` field of package.json in the bundle.
+declare const require: (id: string) => unknown;
+const { version: VERSION } = require('../package.json') as { version: string };
+
+const BRIDGE_PLUGIN = 'yolo-lab:bridge';
+const PANEL_ID = 'yolo-lab-panel';
+
+/**
+ * The kernel bridge: follows the active notebook's kernel over the
+ * `yolo_lab` comm.
+ */
+const bridgePlugin: JupyterFrontEndPlugin<IKernelBridge> = {
+  id: BRIDGE_PLUGIN,
+  description: 'Connects yolo-lab to the kernel of the active notebook.',
+  autoStart: true,
+  requires: [INotebookTracker],
+  optional: [ISettingRegistry],
+  provides: IKernelBridge,
+  activate: (
+    app: JupyterFrontEnd,
+    tracker: INotebookTracker,
+    registry: ISettingRegistry | null
+  ): IKernelBridge => {
+    const bridge = new KernelBridge(tracker, VERSION);
+    if (registry) {
+      void Promise.all([app.restored, registry.load(BRIDGE_PLUGIN)])
+        .then(([, settings]) => {
+          const apply = (): void =>
+            bridge.configure({
+              ...DEFAULT_BRIDGE_SETTINGS,
+              ...(settings.composite as Partial<IBridgeSettings>)
+            });
+          apply();
+          settings.changed.connect(apply);
+        })
+        .catch(reason =>
+          console.error('yolo-lab: could not load the bridge settings.', reason)
+        );
+    }
+    return bridge;
+  }
+};
+
+/**
+ * The sidebar panel, the "Check GPU environment" command and its
+ * notebook toolbar button (declared in schema/panel.json).
+ */
+const panelPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'yolo-lab:panel',
+  description: 'The yolo-lab sidebar: GPU environment of the notebook kernel.',
+  autoStart: true,
+  requires: [IKernelBridge],
+  optional: [ILayoutRestorer, ICommandPalette, ITranslator],
+  activate: (
+    app: JupyterFrontEnd,
+    bridge: IKernelBridge,
+    restorer: ILayoutRestorer | null,
+    palette: ICommandPalette | null,
+    translator: ITranslator | null
+  ): void => {
+    const trans = (translator ?? nullTranslator).load('yolo_lab');
+    const panel = new SidePanel({ translator: translator ?? nullTranslator });
+    panel.id = PANEL_ID;
+    panel.title.icon = yoloLabIcon;
+    panel.title.caption = trans.__('yolo-lab: GPU environment');
+    panel.node.setAttribute('aria-label', trans.__('yolo-lab panel'));
+    panel.addClass('yl-Panel');
+    panel.content.addWidget(new EnvironmentView(bridge.model, translator));
+    panel.toolbar.addItem(
+      'refresh',
+      new ToolbarButton({
+        icon: refreshIcon,
+        tooltip: trans.__('Check the environment again'),
+        onClick: () => void bridge.checkEnvironment()
+      })
+    );
+    app.shell.add(panel, 'right', { rank: 600 });
+    restorer?.add(panel, PANEL_ID);
+
+    app.commands.addCommand(CommandIDs.checkEnvironment, {
+      label: trans.__('Check GPU environment'),
+      caption: trans.__(
+        'Open the yolo-lab panel and check what the kernel sees: GPUs, driver, CUDA, torch, shared memory, YOLOv5'
+      ),
+      icon: yoloLabIcon,
+      execute: async () => {
+        app.shell.activateById(panel.id);
+        await bridge.checkEnvironment();
+      }
+    });
+    palette?.addItem({
+      command: CommandIDs.checkEnvironment,
+      category: trans.__('yolo-lab')
+    });
+  }
+};
+
+export default [bridgePlugin, panelPlugin];

@@ -1,0 +1,29 @@
+/**
+ * Tokens shared between yolo-lab plugins.
+ */
+import { Token } from '@lumino/coreutils';
+import type { EnvironmentModel } from './model';
+
+/**
+ * The connection between yolo-lab and the kernel of the active notebook.
+ *
+ * Provided by the `yolo-lab:bridge` plugin; features that talk to the kernel
+ * (the panel, the toolbar, later telemetry and training) require it.
+ */
+export interface IKernelBridge {
+  /** The state of the connection and the last environment report. */
+  readonly model: EnvironmentModel;
+
+  /**
+   * Run the environment doctor in the attached kernel.
+   *
+   * Resolves when the report (or a reason why there is none) is in the model.
+   */
+  checkEnvironment(): Promise<void>;
+}
+
+/** The kernel bridge token. */
+export const IKernelBridge = new Token<IKernelBridge>(
+  'yolo-lab:IKernelBridge',
+  'Connects yolo-lab to the yolo_lab comm of the active notebook kernel.'
+);

@@ -1,0 +1,17 @@
+"""JupyterLab server configuration for the Galata tests.
+
+Galata's helper sets a temporary root directory, no token (the server listens
+on localhost only) and exposes the app to the browser for the test helpers.
+"""
+
+from jupyterlab.galata import configure_jupyter_server
+
+configure_jupyter_server(c)  # noqa: F821
+
+c.ServerApp.ip = "127.0.0.1"
+c.ServerApp.port = 8888
+c.ServerApp.port_retries = 0
+c.ServerApp.open_browser = False
+# CI and the build machines run as root.
+c.ServerApp.allow_root = True
+c.LabApp.expose_app_in_browser = True

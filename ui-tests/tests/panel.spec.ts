@@ -1,0 +1,132 @@
+/**
+ * The yolo-lab panel against a real JupyterLab and a real Python kernel.
+ */
+import { expect, test } from '@jupyterlab/galata';
+import type { Page } from '@playwright/test';
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+
+/** What the kernel's own torch says: the panel must show exactly this. */
+function kernelTorchVersion(): string {
+  const python = process.env.YOLO_LAB_PYTHON ?? 'python';
+  return execFileSync(python, ['-c', 'import torch; print(torch.__version__)'], {
+    encoding: 'utf-8'
+  }).trim();
+}
+
+const PANEL = '#yolo-lab-panel';
+const VIEW = `${PANEL} .yl-EnvironmentView`;
+
+async function openPanelFromToolbar(page: Page): Promise<void> {
+  await page
+    .locator('.jp-NotebookPanel-toolbar')
+    .getByRole('button', { name: /Check GPU environment/ })
+    .click();
+  await expect(page.locator(PANEL)).toBeVisible();
+}
+
+async function waitForReport(page: Page): Promise<void> {
+  await expect(page.locator(VIEW)).toHaveAttribute('data-phase', 'ready', {
+    timeout: 90000
+  });
+}
+
+test.use({ autoGoto: true });
+
+test.describe('yolo-lab panel', () => {
+  test('opens from the notebook toolbar and shows what the kernel sees', async ({
+    page
+  }, testInfo) => {
+    const torchVersion = kernelTorchVersion();
+    await page.notebook.createNew();
+    await openPanelFromToolbar(page);
+    await waitForReport(page);
+
+    const view = page.locator(VIEW);
+    await expect(view.locator('tr[data-key="torch"] td')).toHaveText(torchVersion);
+    const noGpu = view.locator('li.yl-Finding[data-finding-id="no_gpu"]');
+    await expect(noGpu).toBeVisible();
+    await expect(noGpu.locator('.yl-Finding-title')).toContainText('No GPU visible');
+    await expect(noGpu.locator('.yl-Fix')).not.toBeEmpty();
+    await expect(view.locator('.yl-Gpus')).toContainText('none');
+
+    const shot = await page.locator(PANEL).screenshot();
+    await testInfo.attach('panel', { body: shot, contentType: 'image/png' });
+    fs.mkdirSync(testInfo.outputDir, { recursive: true });
+    fs.writeFileSync(path.join(testInfo.outputDir, 'panel.png'), shot);
+  });
+
+  test('refreshes after a kernel restart', async ({ page }) => {
+    await page.notebook.createNew();
+    await openPanelFromToolbar(page);
+    await waitForReport(page);
+    const view = page.locator(VIEW);
+    const before = await view.getAttribute('data-generated-at');
+    expect(before).toBeTruthy();
+
+    // Record every phase the panel goes through, so a restart that is over
+    // before the next poll is still seen.
+    await page.evaluate(selector => {
+      const node = document.querySelector(selector) as HTMLElement;
+      const seen: string[] = [];
+      (window as any).__ylPhases = seen;
+      new MutationObserver(() => seen.push(node.dataset.phase ?? '')).observe(node, {
+        attributes: true,
+        attributeFilter: ['data-phase']
+      });
+    }, VIEW);
+
+    await page.menu.clickMenuItem('Kernel>Restart Kernel…');
+    await page.getByRole('button', { name: 'Restart', exact: true }).click();
+
+    await expect
+      .poll(async () => page.evaluate(() => (window as any).__ylPhases as string[]), {
+        timeout: 90000
+      })
+      .toEqual(expect.arrayContaining(['restarting', 'ready']));
+    await waitForReport(page);
+    const after = await view.getAttribute('data-generated-at');
+    expect(Number(after)).toBeGreaterThan(Number(before));
+    await expect(view.locator('li.yl-Finding[data-finding-id="no_gpu"]')).toBeVisible();
+  });
+
+  test('the command palette runs the check', async ({ page }) => {
+    await page.notebook.createNew();
+    await page.keyboard.press('Control+Shift+C');
+    await page.getByRole('textbox', { name: /command palette/i }).fill('Check GPU environment');
+    await page.locator('.lm-CommandPalette-item', { hasText: 'Check GPU environment' }).first().click();
+    await expect(page.locator(PANEL)).toBeVisible();
+    await waitForReport(page);
+  });
+
+  test('says when no kernel is attached', async ({ page }) => {
+    await page.sidebar.openTab('yolo-lab-panel');
+    await expect(page.locator(VIEW)).toHaveAttribute('data-phase', 'no-kernel');
+    await expect(page.locator(VIEW)).toContainText('No kernel attached');
+  });
+});
+
+test.describe('page load', () => {
+  test.use({ autoGoto: false });
+
+  test('yolo-lab JavaScript fetched at start stays small', async ({ page }) => {
+    const sizes = new Map<string, number>();
+    page.on('response', async response => {
+      const url = response.url();
+      if (url.includes('/lab/extensions/yolo-lab/') && url.endsWith('.js')) {
+        const body = await response.body().catch(() => Buffer.alloc(0));
+        sizes.set(url, body.length);
+      }
+    });
+    await page.goto();
+    await page.waitForSelector('#jupyterlab-splash', { state: 'detached' });
+    await page.waitForLoadState('networkidle');
+    const total = [...sizes.values()].reduce((a, b) => a + b, 0);
+    console.log(
+      `yolo-lab eager JavaScript at page load: ${(total / 1024).toFixed(1)} KB in ${sizes.size} files`
+    );
+    expect(sizes.size).toBeGreaterThan(0);
+    expect(total).toBeLessThan(150 * 1024);
+  });
+});
