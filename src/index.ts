@@ -112,7 +112,7 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
     app.commands.addCommand(CommandIDs.checkEnvironment, {
       label: trans.__('Check GPU environment'),
       caption: trans.__(
-        'Open the yolo-lab panel and check what the kernel sees: GPUs, driver, CUDA, torch, shared memory, YOLOv5'
+        'Check GPU environment: what the kernel sees (GPUs, driver, CUDA, torch, shared memory, YOLOv5)'
       ),
       icon: yoloLabIcon,
       execute: async () => {

@@ -30,7 +30,8 @@ module.exports = {
     }
   },
   webServer: {
-    command: 'npm start',
+    // The server log goes to a file kept with the test results.
+    command: 'mkdir -p test-results && npm start > test-results/jupyter-server.log 2>&1',
     url: 'http://127.0.0.1:8888/lab',
     timeout: 120 * 1000,
     reuseExistingServer: !process.env.CI

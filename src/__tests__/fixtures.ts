@@ -17,7 +17,7 @@ export const PYTHON = process.env.YOLO_LAB_PYTHON ?? 'python';
  * machine and the kernel's answers to malformed requests.
  */
 export function pythonMessages(): Message[] {
-  const result = spawnSync(PYTHON, ['-m', 'yolo_lab.protocol', '--examples'], {
+  const result = spawnSync(PYTHON, ['-m', 'yolo_lab._examples'], {
     cwd: ROOT,
     encoding: 'utf-8',
     env: { ...process.env, PYTHONPATH: ROOT },
@@ -25,7 +25,7 @@ export function pythonMessages(): Message[] {
   });
   if (result.status !== 0) {
     throw new Error(
-      `could not run ${PYTHON} -m yolo_lab.protocol --examples: ` +
+      `could not run ${PYTHON} -m yolo_lab._examples: ` +
         `${result.error ?? ''} ${result.stderr}`
     );
   }

@@ -1,0 +1,101 @@
+"""Shared fixtures: the protocol schema validator and fabricated reports."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Callable
+
+import jsonschema
+import pytest
+
+from yolo_lab import protocol
+
+GIB = 1 << 30
+
+# A healthy GPU workstation: every rule stays quiet on it, so a test changes
+# only the fields its rule reads.
+HEALTHY_REPORT: dict[str, Any] = {
+    "generated_at": 1_700_000_000.0,
+    "workers": 8,
+    "python": {"version": "3.11.7", "executable": "/opt/venv/bin/python"},
+    "torch": {
+        "installed": True,
+        "version": "2.8.0+cu128",
+        "cuda_build": "12.8",
+        "cudnn": 91002,
+        "cuda_available": True,
+        "device_count": 1,
+        "error": None,
+    },
+    "driver": {
+        "nvml": True,
+        "version": "570.26",
+        "cuda_driver_version": "12.8",
+        "nvidia_device_present": True,
+        "error": None,
+    },
+    "gpus": [
+        {
+            "index": 0,
+            "name": "NVIDIA H100 80GB HBM3",
+            "memory_total_bytes": 80 * GIB,
+            "compute_capability": "9.0",
+            "uuid": "GPU-11111111-2222-3333-4444-555555555555",
+        }
+    ],
+    "cuda_visible_devices": None,
+    "system": {
+        "cpu_count": 16,
+        "ram_total_bytes": 128 * GIB,
+        "shm_total_bytes": 8 * GIB,
+        "in_container": False,
+        "container_kind": None,
+        "platform": "Linux-6.8.0-x86_64-with-glibc2.39",
+    },
+    "yolov5": {
+        "available": True,
+        "version": "7.0.13",
+        "location": "/opt/venv/lib/python3.11/site-packages/yolov5",
+        "source": "package",
+        "error": None,
+    },
+    "findings": [],
+}
+
+
+def _merge(base: dict[str, Any], changes: dict[str, Any]) -> None:
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+
+
+@pytest.fixture
+def fabricated_report() -> Callable[..., dict[str, Any]]:
+    """Build a report from the healthy one; nested dicts are merged."""
+
+    def build(**changes: Any) -> dict[str, Any]:
+        report = copy.deepcopy(HEALTHY_REPORT)
+        _merge(report, changes)
+        return report
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def schema_validator() -> jsonschema.Draft7Validator:
+    return jsonschema.Draft7Validator(protocol.load_schema())
+
+
+@pytest.fixture(scope="session")
+def report_validator() -> jsonschema.Draft7Validator:
+    """Validates a bare report against the schema's ``report`` definition."""
+    schema = protocol.load_schema()
+    return jsonschema.Draft7Validator(
+        {
+            "$schema": schema["$schema"],
+            "definitions": schema["definitions"],
+            "$ref": "#/definitions/report",
+        }
+    )

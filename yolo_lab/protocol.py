@@ -1,0 +1,266 @@
+"""The yolo-lab comm protocol, as seen from the kernel.
+
+The only definition of the protocol is ``yolo_lab.schema.json`` (JSON Schema
+draft-07), shared with the TypeScript extension. This module loads it,
+validates messages against it, classifies bad incoming messages into the
+schema's error codes and builds outgoing messages that are checked before
+they leave the kernel.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+from ._pkgversion import __version__
+
+if TYPE_CHECKING:
+    from jsonschema import Draft7Validator, ValidationError
+
+__all__ = [
+    "PROTOCOL_VERSION",
+    "SCHEMA_FILENAME",
+    "SUPPORTED_VERSIONS",
+    "ErrorCode",
+    "OutgoingMessageError",
+    "ProtocolError",
+    "error_codes",
+    "load_schema",
+    "make_doctor_report",
+    "make_error",
+    "make_hello",
+    "message_types",
+    "parse_incoming",
+    "schema_path",
+    "validate",
+]
+
+PROTOCOL_VERSION: Final = 1
+SUPPORTED_VERSIONS: Final = (PROTOCOL_VERSION,)
+SCHEMA_FILENAME: Final = "yolo_lab.schema.json"
+
+ErrorCode = Literal["bad_message", "unsupported_version", "unknown_type", "internal"]
+
+# Longest error text sent back; a failed validation of a whole report would
+# otherwise echo the entire report into the frontend.
+_MAX_ERROR_TEXT: Final = 500
+
+
+class ProtocolError(Exception):
+    """An incoming message that cannot be served.
+
+    ``code`` is one of the schema's error codes, ``message`` is meant for a
+    human, and ``id`` is the request id when it could be read from the message.
+    """
+
+    def __init__(self, code: ErrorCode, message: str, id: str | None = None) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code: ErrorCode = code
+        self.message = message
+        self.id = id
+
+
+class OutgoingMessageError(ValueError):
+    """The kernel was about to send a message that breaks the protocol."""
+
+
+def schema_path() -> Path:
+    """Where the schema is read from.
+
+    An installed wheel carries it as package data in ``yolo_lab/_schema/``
+    (not ``protocol/``, which would shadow this module's name); a source
+    checkout keeps the single copy at ``<repo>/protocol/``.
+    """
+    try:
+        packaged = resources.files("yolo_lab") / "_schema" / SCHEMA_FILENAME
+        if packaged.is_file():
+            # Wheels are installed unzipped, so the traversable is a real path.
+            return Path(str(packaged))
+    except (ModuleNotFoundError, OSError):
+        pass
+    return Path(__file__).resolve().parent.parent / "protocol" / SCHEMA_FILENAME
+
+
+@lru_cache(maxsize=1)
+def _schema_text() -> str:
+    path = schema_path()
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise FileNotFoundError(
+            f"yolo-lab protocol schema not found at {path}; the installation is incomplete"
+        ) from exc
+
+
+@lru_cache(maxsize=1)
+def _schema() -> dict[str, Any]:
+    # Shared by this module only, which never mutates it.
+    return json.loads(_schema_text())
+
+
+def load_schema() -> dict[str, Any]:
+    """The protocol schema as a fresh dict (callers may mutate it)."""
+    return json.loads(_schema_text())
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Draft7Validator:
+    # Imported on first use: importing jsonschema costs most of a second
+    # (its format checkers), which `import yolo_lab` in a cell should not pay.
+    from jsonschema import Draft7Validator
+
+    schema = _schema()
+    Draft7Validator.check_schema(schema)
+    return Draft7Validator(schema)
+
+
+def _first_error(msg: Any) -> ValidationError | None:
+    from jsonschema.exceptions import best_match
+
+    return best_match(_validator().iter_errors(msg))
+
+
+# Read from the schema so that it stays the only place where message types
+# and error codes are listed.
+
+
+def message_types() -> tuple[str, ...]:
+    """Every message type of the protocol."""
+    return tuple(_schema()["properties"]["type"]["enum"])
+
+
+def error_codes() -> tuple[str, ...]:
+    """Every error code of the protocol."""
+    return tuple(_schema()["definitions"]["error"]["properties"]["code"]["enum"])
+
+
+def _describe(error: ValidationError) -> str:
+    where = "/".join(str(p) for p in error.absolute_path)
+    text = f"{error.message} (at /{where})" if where else error.message
+    if len(text) > _MAX_ERROR_TEXT:
+        text = text[: _MAX_ERROR_TEXT - 1] + "…"
+    return text
+
+
+def validate(msg: Any) -> None:
+    """Raise ``jsonschema.ValidationError`` unless ``msg`` obeys the schema."""
+    error = _first_error(msg)
+    if error is not None:
+        raise error
+
+
+def _readable_id(data: Any) -> str | None:
+    if isinstance(data, dict):
+        value = data.get("id")
+        if isinstance(value, str):
+            return value
+    return None
+
+
+def _is_integral_number(value: Any) -> bool:
+    # bool is an int subclass, but ``true`` is not a version number.
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    return isinstance(value, float) and math.isfinite(value) and value.is_integer()
+
+
+def parse_incoming(data: Any) -> dict[str, Any]:
+    """Check a message received from the frontend and return it.
+
+    Raises ``ProtocolError`` with ``unsupported_version`` for another protocol
+    major version, ``unknown_type`` for a message type this kernel does not
+    know and ``bad_message`` for anything else that breaks the schema. The
+    version is checked before the schema so that a newer frontend gets told
+    to upgrade rather than that its message is malformed.
+    """
+    if not isinstance(data, dict):
+        raise ProtocolError(
+            "bad_message", f"a message must be a JSON object, got {type(data).__name__}"
+        )
+    msg_id = _readable_id(data)
+    missing = [key for key in ("v", "type") if key not in data]
+    if missing:
+        raise ProtocolError(
+            "bad_message", f"message lacks required field(s): {', '.join(missing)}", msg_id
+        )
+    version = data["v"]
+    if _is_integral_number(version) and version != PROTOCOL_VERSION:
+        supported = ", ".join(str(v) for v in SUPPORTED_VERSIONS)
+        raise ProtocolError(
+            "unsupported_version",
+            f"protocol version {int(version)} is not supported; this kernel's yolo-lab "
+            f"{__version__} speaks version {supported}. Upgrade yolo-lab on the older side "
+            "(the JupyterLab extension or the kernel's Python package) so both match.",
+            msg_id,
+        )
+    msg_type = data["type"]
+    if not isinstance(msg_type, str):
+        raise ProtocolError("bad_message", "field 'type' must be a string", msg_id)
+    if msg_type not in message_types():
+        raise ProtocolError("unknown_type", f"unknown message type {msg_type!r}", msg_id)
+    error = _first_error(data)
+    if error is not None:
+        raise ProtocolError(
+            "bad_message", f"invalid {msg_type} message: {_describe(error)}", msg_id
+        )
+    return data
+
+
+_PLAIN_SCALARS: Final = (str, int, float, bool, type(None))
+
+
+def _check_plain_json(value: Any, where: str = "") -> None:
+    # Exact type checks on purpose: numpy.float64 subclasses float and would
+    # pass the schema, but the message must be plain JSON whatever serialiser
+    # ends up sending it.
+    kind = type(value)
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str:
+                raise OutgoingMessageError(f"non-string key {key!r} at /{where}")
+            _check_plain_json(item, f"{where}/{key}" if where else key)
+    elif kind is list:
+        for index, item in enumerate(value):
+            _check_plain_json(item, f"{where}/{index}" if where else str(index))
+    elif kind in _PLAIN_SCALARS:
+        if kind is float and not math.isfinite(value):
+            raise OutgoingMessageError(f"non-finite number {value!r} at /{where}")
+    else:
+        raise OutgoingMessageError(
+            f"{kind.__module__}.{kind.__qualname__} is not plain JSON at /{where}"
+        )
+
+
+def _checked(msg: dict[str, Any]) -> dict[str, Any]:
+    _check_plain_json(msg)
+    error = _first_error(msg)
+    if error is not None:
+        raise OutgoingMessageError(f"outgoing {msg.get('type')} message: {_describe(error)}")
+    return msg
+
+
+def make_hello(side: Literal["kernel", "frontend"] = "kernel") -> dict[str, Any]:
+    """The handshake message, announcing this package's version."""
+    return _checked({"v": PROTOCOL_VERSION, "type": "hello", "side": side, "version": __version__})
+
+
+def make_doctor_report(request_id: str | None, report: Mapping[str, Any]) -> dict[str, Any]:
+    """A doctor report answering ``request_id`` (``None`` when pushed unasked)."""
+    return _checked(
+        {"v": PROTOCOL_VERSION, "type": "doctor_report", "id": request_id, "report": dict(report)}
+    )
+
+
+def make_error(code: ErrorCode, message: str, request_id: str | None = None) -> dict[str, Any]:
+    """An error message; ``request_id`` is left out when unknown."""
+    msg: dict[str, Any] = {"v": PROTOCOL_VERSION, "type": "error", "code": code, "message": message}
+    if request_id is not None:
+        msg["id"] = request_id
+    return _checked(msg)
