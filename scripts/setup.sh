@@ -13,6 +13,14 @@ TESTS=0
 [ "${1:-}" = "--tests" ] && TESTS=1
 
 step() { printf '\n==> %s\n' "$*"; }
+# pip warns about every find-links folder this machine's pip.conf names but
+# lacks; keep the log readable and the exit status intact.
+pipq() {
+  local out rc=0
+  out=$("$@" 2>&1) || rc=$?
+  printf '%s\n' "$out" | grep -v -e '^WARNING: Location .* is ignored' -e '^$' || true
+  return $rc
+}
 
 need_apt=()
 command -v node >/dev/null || need_apt+=(nodejs npm)
@@ -31,14 +39,14 @@ fi
 if [ ! -x "$VENV/bin/python" ]; then
   step "Python venv at $VENV"
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --upgrade pip
+  pipq "$VENV/bin/pip" install -q --upgrade pip
 fi
 export PATH="$VENV/bin:$PATH"
 
 step "Python packages (torch, JupyterLab, test tools)"
 # torch 2.14.1 + torchvision 0.29.1 are the pair served from this machine's
 # disk; a torch without its matching torchvision breaks YOLOv5 at import.
-pip install -q --disable-pip-version-check \
+pipq pip install -q --disable-pip-version-check \
   "torch==2.14.1" "torchvision==0.29.1" \
   "jupyterlab>=4.6,<5" "hatchling>=1.5" "hatch-jupyter-builder>=0.9" \
   "hatch-nodejs-version>=0.3.2" \
@@ -53,11 +61,22 @@ npm run --silent build:prod
 
 step "yolo-lab wheel, installed as a user would (no Node needed at run time)"
 rm -rf dist
-pip wheel -q --no-deps --no-build-isolation -w dist .
-pip install -q --force-reinstall --no-deps dist/yolo_lab-*.whl
-pip install -q dist/yolo_lab-*.whl
+pipq pip wheel -q --no-deps --no-build-isolation -w dist .
+pipq pip install -q --force-reinstall --no-deps dist/yolo_lab-*.whl
+pipq pip install -q dist/yolo_lab-*.whl
 
 if [ $TESTS = 1 ]; then
+  # A second, real Python kernel without yolo-lab: the panel must say how to
+  # install it there.
+  PLAIN=${YOLO_LAB_PLAIN_VENV:-$ROOT/.venv-plain}
+  if [ ! -x "$PLAIN/bin/python" ]; then
+    step "kernel without yolo-lab at $PLAIN"
+    python3 -m venv "$PLAIN"
+    pipq "$PLAIN/bin/pip" install -q --disable-pip-version-check ipykernel
+  fi
+  "$PLAIN/bin/python" -m ipykernel install --prefix "$VENV" \
+    --name python-without-yolo-lab --display-name "Python (without yolo-lab)" >/dev/null
+
   step "UI-test packages (Galata)"
   if [ ! -d ui-tests/node_modules ] || [ ui-tests/package-lock.json -nt ui-tests/node_modules/.package-lock.json ]; then
     (cd ui-tests && npm ci --no-audit --no-fund --loglevel=error)

@@ -20,6 +20,7 @@ import {
   IBridgeSettings,
   KernelBridge
 } from './bridge';
+import { Widget } from '@lumino/widgets';
 import { yoloLabIcon } from './icons';
 import { EnvironmentView } from './panel';
 import { IKernelBridge } from './tokens';
@@ -97,7 +98,13 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
     panel.title.caption = trans.__('yolo-lab: GPU environment');
     panel.node.setAttribute('aria-label', trans.__('yolo-lab panel'));
     panel.addClass('yl-Panel');
-    panel.content.addWidget(new EnvironmentView(bridge.model, translator));
+    const heading = document.createElement('h2');
+    heading.className = 'yl-Panel-title';
+    heading.textContent = trans.__('yolo-lab');
+    panel.header.addWidget(new Widget({ node: heading }));
+    const environment = new EnvironmentView(bridge.model, translator);
+    environment.title.label = trans.__('GPU environment');
+    panel.content.addWidget(environment);
     panel.toolbar.addItem(
       'refresh',
       new ToolbarButton({

@@ -43,7 +43,7 @@ test.describe('yolo-lab panel', () => {
     page
   }, testInfo) => {
     const torchVersion = kernelTorchVersion();
-    await page.notebook.createNew();
+    await page.notebook.createNew(undefined, { kernel: 'python3' });
     await openPanelFromToolbar(page);
     await waitForReport(page);
 
@@ -63,6 +63,8 @@ test.describe('yolo-lab panel', () => {
     await testInfo.attach('panel', { body: shot, contentType: 'image/png' });
     fs.mkdirSync(testInfo.outputDir, { recursive: true });
     fs.writeFileSync(path.join(testInfo.outputDir, 'panel.png'), shot);
+    // The whole window, as in the README.
+    await page.screenshot({ path: path.join(testInfo.outputDir, 'lab.png') });
   });
 
   test.describe('kernel restart', () => {
@@ -73,7 +75,7 @@ test.describe('yolo-lab panel', () => {
     test.use({ kernels: null });
 
     test('refreshes after a kernel restart', async ({ page }) => {
-      await page.notebook.createNew();
+      await page.notebook.createNew(undefined, { kernel: 'python3' });
       await openPanelFromToolbar(page);
       await waitForReport(page);
       const view = page.locator(VIEW);
@@ -119,8 +121,9 @@ test.describe('yolo-lab panel', () => {
   });
 
   test('the command palette runs the check', async ({ page }) => {
-    await page.notebook.createNew();
-    await page.keyboard.press('Control+Shift+C');
+    await page.notebook.createNew(undefined, { kernel: 'python3' });
+    // The menu rather than Ctrl+Shift+C: the shortcut depends on where focus is.
+    await page.menu.clickMenuItem('View>Activate Command Palette');
     await page
       .locator('.lm-CommandPalette-input')
       .fill('Check GPU environment');
@@ -132,10 +135,36 @@ test.describe('yolo-lab panel', () => {
     await waitForReport(page);
   });
 
-  test('says when no kernel is attached', async ({ page }) => {
+  test('says when no kernel is attached, and stays open on reload', async ({
+    page
+  }) => {
+    // The layout (with the open sidebar) is saved to the workspace after a change.
+    const saved = page.waitForRequest(
+      r => r.url().includes('/api/workspaces') && r.method() === 'PUT'
+    );
     await page.sidebar.openTab('yolo-lab-panel');
     await expect(page.locator(VIEW)).toHaveAttribute('data-phase', 'no-kernel');
     await expect(page.locator(VIEW)).toContainText('No kernel attached');
+    await saved;
+    await page.reload();
+    await expect(page.locator(PANEL)).toBeVisible();
+    await expect(page.locator(VIEW)).toHaveAttribute('data-phase', 'no-kernel');
+  });
+
+  test('gives the install command when the kernel lacks yolo_lab', async ({
+    page
+  }) => {
+    // A real second kernel (scripts/setup.sh --tests) whose Python has no yolo-lab.
+    await page.notebook.createNew(undefined, {
+      kernel: 'python-without-yolo-lab'
+    });
+    await page.sidebar.openTab('yolo-lab-panel');
+    const view = page.locator(VIEW);
+    await expect(view).toHaveAttribute('data-phase', 'missing-package', {
+      timeout: 60000
+    });
+    await expect(view).toContainText("No module named 'yolo_lab'");
+    await expect(view.locator('.yl-Fix')).toHaveText('%pip install yolo-lab');
   });
 });
 
