@@ -6,7 +6,7 @@ import type { ISessionContext } from '@jupyterlab/apputils';
 import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import type { Kernel, KernelMessage } from '@jupyterlab/services';
 import { PromiseDelegate, UUID } from '@lumino/coreutils';
-import type { IDisposable } from '@lumino/disposable';
+import { DisposableDelegate, type IDisposable } from '@lumino/disposable';
 import { Signal } from '@lumino/signaling';
 import { EnvironmentModel } from './model';
 import {
@@ -17,6 +17,7 @@ import {
   parseMessage,
   PROTOCOL_VERSION
 } from './protocol';
+import { TelemetryModel } from './telemetry/model';
 import type { IKernelBridge } from './tokens';
 
 /** User settings that change what the bridge does. */
@@ -25,12 +26,15 @@ export interface IBridgeSettings {
   checkOnConnect: boolean;
   /** DataLoader workers the user plans to use (decides the /dev/shm rule). */
   workers: number;
+  /** Telemetry sampling interval in the kernel, seconds (0.1 to 10). */
+  telemetryIntervalS: number;
 }
 
 /** Default settings, the same as schema/bridge.json. */
 export const DEFAULT_BRIDGE_SETTINGS: IBridgeSettings = {
   checkOnConnect: true,
-  workers: 8
+  workers: 8,
+  telemetryIntervalS: 1
 };
 
 // The only code the bridge runs in a kernel: importing the package registers
@@ -55,6 +59,36 @@ export class KernelBridge implements IKernelBridge, IDisposable {
   /** The environment model fed by this bridge. */
   readonly model = new EnvironmentModel();
 
+  /** Telemetry of the attached kernel, fed while someone listens. */
+  readonly telemetry = new TelemetryModel();
+
+  /**
+   * Listen to the kernel's telemetry until the returned handle is disposed.
+   *
+   * The kernel samples only while someone listens: the first listener
+   * subscribes, the last one to leave unsubscribes.
+   */
+  listenTelemetry(): IDisposable {
+    this._telemetryListeners++;
+    if (this._telemetryListeners === 1) {
+      this._subscribeTelemetry();
+    }
+    return new DisposableDelegate(() => {
+      this._telemetryListeners--;
+      if (
+        this._telemetryListeners === 0 &&
+        this._comm &&
+        !this._comm.isDisposed
+      ) {
+        this._comm.send({
+          v: PROTOCOL_VERSION,
+          type: 'telemetry_unsubscribe',
+          id: null
+        });
+      }
+    });
+  }
+
   /** Whether the bridge is disposed. */
   get isDisposed(): boolean {
     return this._isDisposed;
@@ -69,9 +103,14 @@ export class KernelBridge implements IKernelBridge, IDisposable {
   configure(settings: IBridgeSettings): void {
     const rerun =
       settings.workers !== this._settings.workers && this.model.state.report;
+    const resample =
+      settings.telemetryIntervalS !== this._settings.telemetryIntervalS;
     this._settings = { ...settings };
     if (rerun) {
       void this.checkEnvironment();
+    }
+    if (resample && this._telemetryListeners > 0) {
+      this._subscribeTelemetry();
     }
   }
 
@@ -95,6 +134,7 @@ export class KernelBridge implements IKernelBridge, IDisposable {
     this._tracker.currentChanged.disconnect(this._onCurrentChanged, this);
     this._follow(null);
     this.model.dispose();
+    this.telemetry.dispose();
     Signal.clearData(this);
   }
 
@@ -117,6 +157,7 @@ export class KernelBridge implements IKernelBridge, IDisposable {
     }
     this._context = context;
     this._restartPending = false;
+    this.telemetry.clear();
     if (context) {
       context.kernelChanged.connect(this._onKernelChanged, this);
       context.statusChanged.connect(this._onStatusChanged, this);
@@ -131,8 +172,19 @@ export class KernelBridge implements IKernelBridge, IDisposable {
     this._follow(null);
   }
 
-  private _onKernelChanged(): void {
+  private _onKernelChanged(
+    _: ISessionContext,
+    change: {
+      oldValue: Kernel.IKernelConnection | null;
+      newValue: Kernel.IKernelConnection | null;
+    }
+  ): void {
     this._restartPending = false;
+    if (change.oldValue !== change.newValue) {
+      // Another kernel may run on another machine: its telemetry starts afresh.
+      // (A restart keeps the same connection and shows a gap instead.)
+      this.telemetry.clear();
+    }
     void this._connect(this._settings.checkOnConnect);
   }
 
@@ -217,6 +269,9 @@ export class KernelBridge implements IKernelBridge, IDisposable {
       }).done;
       if (stale() || this._comm !== comm) {
         return;
+      }
+      if (this._telemetryListeners > 0) {
+        this._subscribeTelemetry();
       }
       if (check) {
         await this._requestReport(epoch, comm);
@@ -328,6 +383,12 @@ export class KernelBridge implements IKernelBridge, IDisposable {
         this._settle(message.id ?? null);
         break;
       }
+      case 'telemetry_batch':
+        this.telemetry.addBatch(message);
+        break;
+      case 'telemetry_notice':
+        this.telemetry.addNotice(message);
+        break;
       default:
         // hello, and requests that only the kernel answers.
         break;
@@ -345,6 +406,20 @@ export class KernelBridge implements IKernelBridge, IDisposable {
   private _rejectPending(reason: string): void {
     this._pending.forEach(p => p.reject(new Error(reason)));
     this._pending.clear();
+  }
+
+  private _subscribeTelemetry(): void {
+    const comm = this._comm;
+    if (!comm || comm.isDisposed) {
+      // Subscribed as the last step of connecting.
+      return;
+    }
+    comm.send({
+      v: PROTOCOL_VERSION,
+      type: 'telemetry_subscribe',
+      id: UUID.uuid4(),
+      interval_s: this._settings.telemetryIntervalS
+    });
   }
 
   private _closeComm(): void {
@@ -367,6 +442,7 @@ export class KernelBridge implements IKernelBridge, IDisposable {
   private _pending = new Map<string, PromiseDelegate<void>>();
   private _settings: IBridgeSettings = { ...DEFAULT_BRIDGE_SETTINGS };
   private _restartPending = false;
+  private _telemetryListeners = 0;
   private _warned = false;
   private _isDisposed = false;
 }

@@ -8,6 +8,7 @@ import {
 } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import {
@@ -23,6 +24,12 @@ import {
 import { Widget } from '@lumino/widgets';
 import { yoloLabIcon } from './icons';
 import { EnvironmentView } from './panel';
+import { DEFAULT_CHART_LABELS, IChartLabels } from './telemetry/chart';
+import { DEFAULT_METRICS } from './telemetry/metrics';
+import { DEFAULT_WINDOW_S } from './telemetry/model';
+import { TelemetryOutput } from './telemetry/output';
+import { TelemetrySection } from './telemetry/section';
+import { TELEMETRY_MIME } from './telemetry/types';
 import { IKernelBridge } from './tokens';
 
 export { IKernelBridge } from './tokens';
@@ -36,6 +43,27 @@ declare const require: (id: string) => unknown;
 const { version: VERSION } = require('../package.json') as { version: string };
 
 const BRIDGE_PLUGIN = 'yolo-lab:bridge';
+const PANEL_PLUGIN = 'yolo-lab:panel';
+
+/** Chart settings of schema/panel.json. */
+interface IChartSettings {
+  telemetryWindowS: number;
+  telemetryMetrics: string[];
+}
+
+const DEFAULT_CHART_SETTINGS: IChartSettings = {
+  telemetryWindowS: DEFAULT_WINDOW_S,
+  telemetryMetrics: DEFAULT_METRICS
+};
+
+/** Chart labels in the user's language. */
+function chartLabels(trans: ReturnType<ITranslator['load']>): IChartLabels {
+  const labels = { ...DEFAULT_CHART_LABELS };
+  for (const key of Object.keys(labels) as Array<keyof IChartLabels>) {
+    labels[key] = trans.__(labels[key]);
+  }
+  return labels;
+}
 const PANEL_ID = 'yolo-lab-panel';
 
 /**
@@ -79,17 +107,18 @@ const bridgePlugin: JupyterFrontEndPlugin<IKernelBridge> = {
  * notebook toolbar button (declared in schema/panel.json).
  */
 const panelPlugin: JupyterFrontEndPlugin<void> = {
-  id: 'yolo-lab:panel',
+  id: PANEL_PLUGIN,
   description: 'The yolo-lab sidebar: GPU environment of the notebook kernel.',
   autoStart: true,
   requires: [IKernelBridge],
-  optional: [ILayoutRestorer, ICommandPalette, ITranslator],
+  optional: [ILayoutRestorer, ICommandPalette, ITranslator, ISettingRegistry],
   activate: (
     app: JupyterFrontEnd,
     bridge: IKernelBridge,
     restorer: ILayoutRestorer | null,
     palette: ICommandPalette | null,
-    translator: ITranslator | null
+    translator: ITranslator | null,
+    registry: ISettingRegistry | null
   ): void => {
     const trans = (translator ?? nullTranslator).load('yolo_lab');
     const panel = new SidePanel({ translator: translator ?? nullTranslator });
@@ -105,6 +134,27 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
     const environment = new EnvironmentView(bridge.model, translator);
     environment.title.label = trans.__('GPU environment');
     panel.content.addWidget(environment);
+    const telemetry = new TelemetrySection(bridge, chartLabels(trans));
+    telemetry.title.label = trans.__('Telemetry');
+    panel.content.addWidget(telemetry);
+    if (registry) {
+      void Promise.all([app.restored, registry.load(PANEL_PLUGIN)])
+        .then(([, settings]) => {
+          const apply = (): void => {
+            const chart = {
+              ...DEFAULT_CHART_SETTINGS,
+              ...(settings.composite as Partial<IChartSettings>)
+            };
+            bridge.telemetry.windowS = chart.telemetryWindowS;
+            bridge.telemetry.metrics = chart.telemetryMetrics;
+          };
+          apply();
+          settings.changed.connect(apply);
+        })
+        .catch(reason =>
+          console.error('yolo-lab: could not load the panel settings.', reason)
+        );
+    }
     panel.toolbar.addItem(
       'refresh',
       new ToolbarButton({
@@ -134,4 +184,52 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [bridgePlugin, panelPlugin];
+/**
+ * The renderer of `yolo_lab.monitor()` outputs. A plugin rather than a
+ * mimeExtension so that the charts follow the metrics chosen in the settings.
+ */
+const inlineTelemetryPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'yolo-lab:inline-telemetry',
+  description:
+    'Live telemetry charts in notebook outputs (yolo_lab.monitor()).',
+  autoStart: true,
+  requires: [IRenderMimeRegistry],
+  optional: [ISettingRegistry, ITranslator],
+  activate: (
+    _app: JupyterFrontEnd,
+    rendermime: IRenderMimeRegistry,
+    registry: ISettingRegistry | null,
+    translator: ITranslator | null
+  ): void => {
+    const labels = chartLabels((translator ?? nullTranslator).load('yolo_lab'));
+    let metrics = DEFAULT_CHART_SETTINGS.telemetryMetrics;
+    rendermime.addFactory(
+      {
+        safe: true,
+        mimeTypes: [TELEMETRY_MIME],
+        defaultRank: 0,
+        createRenderer: () =>
+          new TelemetryOutput({ metrics: () => metrics, labels })
+      },
+      0
+    );
+    if (registry) {
+      void registry
+        .load(PANEL_PLUGIN)
+        .then(settings => {
+          const apply = (): void => {
+            metrics =
+              (settings.composite as Partial<IChartSettings>)
+                .telemetryMetrics ?? metrics;
+          };
+          apply();
+          settings.changed.connect(apply);
+        })
+        .catch(reason =>
+          console.error('yolo-lab: could not load the chart settings.', reason)
+        );
+    }
+  }
+};
+
+export default [bridgePlugin, panelPlugin, inlineTelemetryPlugin];

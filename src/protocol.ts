@@ -8,6 +8,8 @@
  * of the JavaScript fetched at JupyterLab start.
  */
 
+import type { ITelemetryBatch, ITelemetryNotice } from './telemetry/types';
+
 /** Name of the comm target registered by the Python package. */
 export const COMM_TARGET = 'yolo_lab';
 
@@ -115,7 +117,29 @@ export interface IErrorMessage {
 
 /** Every message of protocol version 1. */
 export type Message =
-  IHelloMessage | IDoctorRequestMessage | IDoctorReportMessage | IErrorMessage;
+  | IHelloMessage
+  | IDoctorRequestMessage
+  | IDoctorReportMessage
+  | IErrorMessage
+  | ITelemetrySubscribeMessage
+  | ITelemetryUnsubscribeMessage
+  | ITelemetryBatch
+  | ITelemetryNotice;
+
+/** The browser starts listening to the kernel's telemetry sampler. */
+export interface ITelemetrySubscribeMessage {
+  v: 1;
+  type: 'telemetry_subscribe';
+  id: string;
+  interval_s?: number;
+}
+
+/** The browser stops listening. */
+export interface ITelemetryUnsubscribeMessage {
+  v: 1;
+  type: 'telemetry_unsubscribe';
+  id?: string | null;
+}
 
 /** The outcome of parsing one incoming message. */
 export type ParseResult =
@@ -174,4 +198,10 @@ export function parseMessage(data: unknown, check: ISchemaCheck): ParseResult {
 export async function loadSchemaCheck(): Promise<ISchemaCheck> {
   const { schemaCheck } = await import('./validator');
   return schemaCheck();
+}
+
+/** Load the check of one schema definition (a separate chunk, on first use). */
+export async function loadDefinitionCheck(name: string): Promise<ISchemaCheck> {
+  const { definitionCheck } = await import('./validator');
+  return definitionCheck(name);
 }

@@ -2,7 +2,9 @@
  * Tokens shared between yolo-lab plugins.
  */
 import { Token } from '@lumino/coreutils';
+import type { IDisposable } from '@lumino/disposable';
 import type { EnvironmentModel } from './model';
+import type { TelemetryModel } from './telemetry/model';
 
 /**
  * The connection between yolo-lab and the kernel of the active notebook.
@@ -20,6 +22,12 @@ export interface IKernelBridge {
    * Resolves when the report (or a reason why there is none) is in the model.
    */
   checkEnvironment(): Promise<void>;
+
+  /** Telemetry of the attached kernel, fed while someone listens. */
+  readonly telemetry: TelemetryModel;
+
+  /** Listen to the kernel's telemetry until the handle is disposed. */
+  listenTelemetry(): IDisposable;
 }
 
 /** The kernel bridge token. */

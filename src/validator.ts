@@ -15,3 +15,11 @@ export function schemaCheck(): ISchemaCheck {
   const ajv = new Ajv({ allErrors: true, strict: false });
   return ajv.compile(schema) as ISchemaCheck;
 }
+
+/** Compile the check of one definition of the schema (not a comm message). */
+export function definitionCheck(name: string): ISchemaCheck {
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  ajv.addSchema(schema);
+  const id = (schema as { $id: string }).$id;
+  return ajv.compile({ $ref: `${id}#/definitions/${name}` }) as ISchemaCheck;
+}

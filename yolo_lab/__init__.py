@@ -4,6 +4,11 @@ Importing this package inside a running IPython kernel registers the
 ``yolo_lab`` comm target the JupyterLab extension talks to, so ``import
 yolo_lab`` and ``%load_ext yolo_lab`` both enable the extension's kernel side.
 Outside a kernel the import has no side effects.
+
+``yolo_lab.doctor()`` checks the kernel's training environment and
+``yolo_lab.monitor()`` shows its GPU/CPU telemetry as a live chart
+(``yolo_lab.telemetry`` holds the sampler behind both the chart and the
+JupyterLab panel).
 """
 
 from __future__ import annotations
@@ -11,10 +16,18 @@ from __future__ import annotations
 from typing import Any
 
 from . import _comm
+from ._monitor import Monitor, monitor
 from ._pkgversion import __version__
 from .doctor import DoctorReport, doctor
 
-__all__ = ["DoctorReport", "__version__", "doctor", "load_ipython_extension"]
+__all__ = [
+    "DoctorReport",
+    "Monitor",
+    "__version__",
+    "doctor",
+    "load_ipython_extension",
+    "monitor",
+]
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:

@@ -5,6 +5,11 @@ answers with its own hello, then serves requests. Whatever arrives, the
 kernel answers with a schema-valid message and no exception reaches the
 kernel: a broken extension must not break the user's notebook. Nothing is
 printed either, since output from a comm handler lands in the user's cells.
+
+A ``telemetry_subscribe`` makes the session a listener of the kernel's
+telemetry sampler until ``telemetry_unsubscribe`` or the comm closes. The
+sampler calls it on its own thread, which then sends on the comm: ipykernel
+comms may be sent on from any thread.
 """
 
 from __future__ import annotations
@@ -12,11 +17,14 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Mapping
-from typing import Any, Callable, Final, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Final, Protocol
 
 from . import protocol
 from .doctor import collect
 from .protocol import ProtocolError
+
+if TYPE_CHECKING:
+    from .telemetry import Batch, Notice, Sampler
 
 __all__ = [
     "TARGET_NAME",
@@ -43,6 +51,8 @@ class CommLike(Protocol):
 
     def on_msg(self, callback: Callable[[dict[str, Any]], None] | None) -> None: ...
 
+    def on_close(self, callback: Callable[[dict[str, Any]], None] | None) -> None: ...
+
 
 def _describe(exc: BaseException) -> str:
     text = str(exc).strip()
@@ -55,27 +65,40 @@ def _content_data(msg: Any) -> Any:
 
 
 class CommSession:
-    """One open comm: its handshake and its requests.
+    """One open comm: its handshake, its requests and its telemetry subscription.
 
-    ``collect_report`` is the doctor's collector; tests may substitute a
-    fabricated one.
+    ``collect_report`` is the doctor's collector and ``sampler`` the
+    telemetry sampler (default: the kernel's, ``telemetry.get_sampler()``);
+    tests may substitute fabricated ones.
     """
 
     def __init__(
-        self, comm: CommLike, collect_report: Callable[[int], dict[str, Any]] = collect
+        self,
+        comm: CommLike,
+        collect_report: Callable[[int], dict[str, Any]] = collect,
+        sampler: Sampler | None = None,
     ) -> None:
         self._comm = comm
         self._collect_report = collect_report
+        self._sampler = sampler
 
     def open(self, open_msg: Mapping[str, Any]) -> None:
         """Greet the frontend, then check the hello it opened the comm with."""
         self._comm.on_msg(self.on_msg)
+        self._comm.on_close(self.on_close)
         self._send(protocol.make_hello)
         self._guarded(lambda: self._check_frontend_hello(_content_data(open_msg)))
 
     def on_msg(self, msg: dict[str, Any]) -> None:
         """Handle one ``comm_msg`` from the frontend."""
         self._guarded(lambda: self._dispatch(_content_data(msg)))
+
+    def on_close(self, msg: Any = None) -> None:
+        """The comm closed: stop listening to the telemetry."""
+        try:
+            self._unsubscribe()
+        except Exception:
+            _log.debug("leaving the telemetry sampler failed", exc_info=True)
 
     def _check_frontend_hello(self, data: Any) -> None:
         hello = protocol.parse_incoming(data)
@@ -97,6 +120,10 @@ class CommSession:
                 self._send_error("internal", _describe(exc), request_id)
                 return
             self._send(lambda: protocol.make_doctor_report(request_id, report), request_id)
+        elif kind == "telemetry_subscribe":
+            self._subscribe(msg)
+        elif kind == "telemetry_unsubscribe":
+            self._unsubscribe()
         elif kind == "hello":
             # A frontend that reconnects greets again; greeting back is enough.
             self._check_frontend_hello(msg)
@@ -110,6 +137,52 @@ class CommSession:
                 "bad_message",
                 f"{kind} is sent by the kernel, not to it",
                 msg.get("id") if isinstance(msg.get("id"), str) else None,
+            )
+
+    def _telemetry(self) -> Sampler:
+        if self._sampler is None:
+            # Imported here: the sampler is only needed once subscribed.
+            from .telemetry import get_sampler
+
+            self._sampler = get_sampler()
+        return self._sampler
+
+    def _subscribe(self, msg: Mapping[str, Any]) -> None:
+        try:
+            # The sampler answers on its thread: the history batch first,
+            # then live batches and notices (see on_telemetry).
+            self._telemetry().add_listener(self.on_telemetry, msg.get("interval_s"))
+        except ValueError as exc:
+            # The schema bounds interval_s already; this keeps the two honest.
+            raise ProtocolError("bad_message", str(exc), msg["id"]) from exc
+
+    def _unsubscribe(self) -> None:
+        if self._sampler is not None:
+            self._sampler.remove_listener(self.on_telemetry)
+
+    def on_telemetry(self, kind: str, payload: Batch | Notice) -> None:
+        """Sampler listener: forward a batch or a notice to the frontend."""
+        from .telemetry import Batch
+
+        if isinstance(payload, Batch):
+            batch = payload
+            self._send(
+                lambda: protocol.make_telemetry_batch(
+                    batch.sampler_id,
+                    batch.source,
+                    batch.interval_s,
+                    batch.samples,
+                    batch.history,
+                    # The sampler validated each sample when it took it.
+                    samples_checked=True,
+                )
+            )
+        else:
+            notice = payload
+            self._send(
+                lambda: protocol.make_telemetry_notice(
+                    notice.sampler_id, notice.level, notice.code, notice.message
+                )
             )
 
     def _guarded(self, action: Callable[[], None]) -> None:

@@ -40,6 +40,7 @@ __all__ = [
     "probe_torch",
     "probe_yolov5",
     "visible_nvml_gpus",
+    "visible_nvml_ordinals",
 ]
 
 YOLOV5_IMPORT_TIMEOUT_S: Final = 120
@@ -315,28 +316,40 @@ def _ordinals_for_uuids(prefixes: Sequence[str], devices: Sequence[NvmlDevice]) 
     return ordinals
 
 
-def visible_nvml_gpus(
+def visible_nvml_ordinals(
     devices: Sequence[NvmlDevice], cuda_visible_devices: str | None
-) -> list[dict[str, Any]]:
-    """NVML devices filtered by CUDA_VISIBLE_DEVICES, numbered as CUDA would.
+) -> list[int]:
+    """The NVML indices of the devices CUDA_VISIBLE_DEVICES exposes, in CUDA order.
 
+    Position ``n`` of the list is the device the process sees as ``cuda:n``.
     Follows PyTorch's reading of the variable: indices (NVML order) or
     ``GPU-`` UUID prefixes; an index past the last device ends the list. MIG
     instances are not NVML devices here, so a MIG list selects nothing.
     """
     selected = parse_visible_devices(cuda_visible_devices)
-    by_index = {device.index: device for device in devices}
+    known = {device.index for device in devices}
     if selected is None:
-        ordinals = sorted(by_index)
-    elif selected and isinstance(selected[0], str):
-        is_mig = selected[0].startswith("MIG-")
-        ordinals = [] if is_mig else _ordinals_for_uuids([str(s) for s in selected], devices)
-    else:
-        ordinals = []
-        for ordinal in selected:
-            if ordinal not in by_index:
-                break
-            ordinals.append(int(ordinal))
+        return sorted(known)
+    if selected and isinstance(selected[0], str):
+        if selected[0].startswith("MIG-"):
+            return []
+        return _ordinals_for_uuids([str(s) for s in selected], devices)
+    ordinals: list[int] = []
+    for ordinal in selected:
+        if ordinal not in known:
+            break
+        ordinals.append(int(ordinal))
+    return ordinals
+
+
+def visible_nvml_gpus(
+    devices: Sequence[NvmlDevice], cuda_visible_devices: str | None
+) -> list[dict[str, Any]]:
+    """NVML devices filtered by CUDA_VISIBLE_DEVICES, numbered as CUDA would.
+
+    See ``visible_nvml_ordinals`` for how the variable is read.
+    """
+    by_index = {device.index: device for device in devices}
     return [
         {
             "index": position,
@@ -345,7 +358,7 @@ def visible_nvml_gpus(
             "compute_capability": by_index[ordinal].compute_capability,
             "uuid": by_index[ordinal].uuid,
         }
-        for position, ordinal in enumerate(ordinals)
+        for position, ordinal in enumerate(visible_nvml_ordinals(devices, cuda_visible_devices))
     ]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -27,17 +27,25 @@ __all__ = [
     "SCHEMA_FILENAME",
     "SUPPORTED_VERSIONS",
     "ErrorCode",
+    "NoticeCode",
+    "NoticeLevel",
     "OutgoingMessageError",
     "ProtocolError",
+    "TelemetrySource",
+    "check_telemetry_sample",
     "error_codes",
     "load_schema",
     "make_doctor_report",
     "make_error",
     "make_hello",
+    "make_telemetry_batch",
+    "make_telemetry_display",
+    "make_telemetry_notice",
     "message_types",
     "parse_incoming",
     "schema_path",
     "validate",
+    "validate_definition",
 ]
 
 PROTOCOL_VERSION: Final = 1
@@ -45,6 +53,9 @@ SUPPORTED_VERSIONS: Final = (PROTOCOL_VERSION,)
 SCHEMA_FILENAME: Final = "yolo_lab.schema.json"
 
 ErrorCode = Literal["bad_message", "unsupported_version", "unknown_type", "internal"]
+TelemetrySource = Literal["nvml", "psutil"]
+NoticeLevel = Literal["info", "warning", "error"]
+NoticeCode = Literal["nvml_lost", "nvml_unavailable", "sampler_error"]
 
 # Longest error text sent back; a failed validation of a whole report would
 # otherwise echo the entire report into the frontend.
@@ -119,10 +130,29 @@ def _validator() -> Draft7Validator:
     return Draft7Validator(schema)
 
 
-def _first_error(msg: Any) -> ValidationError | None:
+@lru_cache(maxsize=16)
+def _definition_validator(name: str) -> Draft7Validator:
+    from jsonschema import Draft7Validator
+
+    schema = _schema()
+    if name not in schema["definitions"]:
+        raise KeyError(f"the protocol schema has no definition {name!r}")
+    # A schema of its own that refers into the shared definitions, so that
+    # $refs inside the definition resolve as they do in the full schema.
+    return Draft7Validator(
+        {
+            "$schema": schema["$schema"],
+            "definitions": schema["definitions"],
+            "$ref": f"#/definitions/{name}",
+        }
+    )
+
+
+def _first_error(msg: Any, definition: str | None = None) -> ValidationError | None:
     from jsonschema.exceptions import best_match
 
-    return best_match(_validator().iter_errors(msg))
+    validator = _validator() if definition is None else _definition_validator(definition)
+    return best_match(validator.iter_errors(msg))
 
 
 # Read from the schema so that it stays the only place where message types
@@ -150,6 +180,18 @@ def _describe(error: ValidationError) -> str:
 def validate(msg: Any) -> None:
     """Raise ``jsonschema.ValidationError`` unless ``msg`` obeys the schema."""
     error = _first_error(msg)
+    if error is not None:
+        raise error
+
+
+def validate_definition(name: str, value: Any) -> None:
+    """Raise ``jsonschema.ValidationError`` unless ``value`` obeys ``definitions/<name>``.
+
+    For data that is not a comm message but is defined by the schema, such as
+    ``telemetry_display`` (what ``yolo_lab.monitor()`` displays) or a single
+    ``telemetry_sample``. Raises ``KeyError`` for a name the schema lacks.
+    """
+    error = _first_error(value, name)
     if error is not None:
         raise error
 
@@ -238,11 +280,12 @@ def _check_plain_json(value: Any, where: str = "") -> None:
         )
 
 
-def _checked(msg: dict[str, Any]) -> dict[str, Any]:
+def _checked(msg: dict[str, Any], definition: str | None = None) -> dict[str, Any]:
     _check_plain_json(msg)
-    error = _first_error(msg)
+    error = _first_error(msg, definition)
     if error is not None:
-        raise OutgoingMessageError(f"outgoing {msg.get('type')} message: {_describe(error)}")
+        what = f"{msg.get('type')} message" if definition is None else definition
+        raise OutgoingMessageError(f"outgoing {what}: {_describe(error)}")
     return msg
 
 
@@ -264,3 +307,98 @@ def make_error(code: ErrorCode, message: str, request_id: str | None = None) -> 
     if request_id is not None:
         msg["id"] = request_id
     return _checked(msg)
+
+
+def make_telemetry_batch(
+    sampler_id: str,
+    source: TelemetrySource,
+    interval_s: float,
+    samples: Sequence[Mapping[str, Any]],
+    history: bool = False,
+    *,
+    samples_checked: bool = False,
+) -> dict[str, Any]:
+    """Samples from the kernel's sampler; ``history`` marks the replay sent on subscribe.
+
+    ``samples_checked=True`` says every sample already passed
+    ``check_telemetry_sample`` (the sampler checks each one as it is taken),
+    so only the envelope is validated here: a history of thousands of
+    samples would otherwise be validated again on every send.
+    """
+    message = {
+        "v": PROTOCOL_VERSION,
+        "type": "telemetry_batch",
+        "sampler_id": sampler_id,
+        "source": source,
+        "interval_s": interval_s,
+        "history": history,
+        "samples": [dict(sample) for sample in samples],
+    }
+    return _checked_with_samples(message, None, samples_checked)
+
+
+def make_telemetry_notice(
+    sampler_id: str, level: NoticeLevel, code: NoticeCode, message: str
+) -> dict[str, Any]:
+    """Something the user should see about the telemetry, e.g. NVML lost."""
+    return _checked(
+        {
+            "v": PROTOCOL_VERSION,
+            "type": "telemetry_notice",
+            "sampler_id": sampler_id,
+            "level": level,
+            "code": code,
+            "message": message,
+        }
+    )
+
+
+def make_telemetry_display(
+    sampler_id: str,
+    source: TelemetrySource,
+    interval_s: float,
+    window_s: float,
+    samples: Sequence[Mapping[str, Any]],
+    live: bool,
+    notice: str | None = None,
+    *,
+    samples_checked: bool = False,
+) -> dict[str, Any]:
+    """The data of the ``application/vnd.yolo-lab.telemetry+json`` output.
+
+    Not a comm message: checked against ``definitions/telemetry_display``.
+    ``samples_checked`` as for ``make_telemetry_batch``.
+    """
+    data = {
+        "v": PROTOCOL_VERSION,
+        "sampler_id": sampler_id,
+        "source": source,
+        "interval_s": interval_s,
+        "window_s": window_s,
+        "live": live,
+        "notice": notice,
+        "samples": [dict(sample) for sample in samples],
+    }
+    return _checked_with_samples(data, "telemetry_display", samples_checked)
+
+
+def check_telemetry_sample(sample: Mapping[str, Any]) -> dict[str, Any]:
+    """One sample as a plain dict, checked against ``definitions/telemetry_sample``.
+
+    Raises ``OutgoingMessageError``. Samples must not be mutated once
+    checked: builders given ``samples_checked=True`` rely on it.
+    """
+    return _checked(dict(sample), "telemetry_sample")
+
+
+def _checked_with_samples(
+    message: dict[str, Any], definition: str | None, samples_checked: bool
+) -> dict[str, Any]:
+    if not samples_checked:
+        return _checked(message, definition)
+    samples = message["samples"]
+    # The envelope is validated with no samples, then they are put back.
+    message["samples"] = []
+    _checked(message, definition)
+    message["samples"] = samples
+    return message

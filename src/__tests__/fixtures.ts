@@ -16,7 +16,7 @@ export const PYTHON = process.env.YOLO_LAB_PYTHON ?? 'python';
  * Messages produced by the real Python package: a real doctor report of this
  * machine and the kernel's answers to malformed requests.
  */
-export function pythonMessages(): Message[] {
+export function pythonExamples(): { messages: Message[]; display: unknown } {
   const result = spawnSync(PYTHON, ['-m', 'yolo_lab._examples'], {
     cwd: ROOT,
     encoding: 'utf-8',
@@ -29,7 +29,7 @@ export function pythonMessages(): Message[] {
         `${result.error ?? ''} ${result.stderr}`
     );
   }
-  return JSON.parse(result.stdout) as Message[];
+  return JSON.parse(result.stdout);
 }
 
 /** A hand-written report in the schema's shape, for model and view tests. */

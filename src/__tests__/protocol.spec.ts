@@ -1,8 +1,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { parseMessage, PROTOCOL_VERSION } from '../protocol';
-import { schemaCheck } from '../validator';
-import { makeReport, pythonMessages, ROOT } from './fixtures';
+import { definitionCheck, schemaCheck } from '../validator';
+import { makeReport, pythonExamples, ROOT } from './fixtures';
 
 describe('protocol', () => {
   const check = schemaCheck();
@@ -18,13 +18,26 @@ describe('protocol', () => {
   });
 
   describe('messages from the real Python package', () => {
-    const messages = pythonMessages();
+    const { messages, display } = pythonExamples();
 
-    it('includes a doctor report and errors', () => {
+    it('includes a doctor report, telemetry and errors', () => {
       const types = messages.map(m => m.type);
       expect(types).toContain('hello');
       expect(types).toContain('doctor_report');
       expect(types).toContain('error');
+      expect(types).toContain('telemetry_batch');
+      const live = messages.filter(
+        m => m.type === 'telemetry_batch' && !m.history
+      );
+      expect(live.length).toBeGreaterThan(0);
+    });
+
+    it('accepts the data of a real monitor output', () => {
+      const check = definitionCheck('telemetry_display');
+      expect(check(display)).toBe(true);
+      const broken = JSON.parse(JSON.stringify(display));
+      broken.samples.push({ t: 'now' });
+      expect(check(broken)).toBe(false);
     });
 
     it.each(messages.map(m => [m.type, m]))('accepts %s', (_, message) => {

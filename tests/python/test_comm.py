@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Callable
 
 import comm.base_comm
 import pytest
 
-from yolo_lab import __version__
+from yolo_lab import __version__, protocol
 from yolo_lab._comm import (
     TARGET_NAME,
     CommSession,
@@ -16,6 +17,7 @@ from yolo_lab._comm import (
     running_in_kernel,
 )
 from yolo_lab.doctor import collect
+from yolo_lab.telemetry import Sampler
 
 FRONTEND_HELLO = {"v": 1, "type": "hello", "side": "frontend", "version": "0.1.0"}
 
@@ -23,19 +25,37 @@ FRONTEND_HELLO = {"v": 1, "type": "hello", "side": "frontend", "version": "0.1.0
 class RecordingComm:
     """Stands in for the frontend's end of the comm: records what the kernel sends.
 
-    It implements only what the handler uses (``send``, ``on_msg``); ``deliver``
-    plays a comm_msg arriving from the frontend.
+    It implements only what the handler uses (``send``, ``on_msg``,
+    ``on_close``); ``deliver`` plays a comm_msg arriving from the frontend and
+    ``close`` a comm_close. The telemetry sends from the sampler's thread;
+    ``wait_for`` waits for what it sends.
     """
 
     def __init__(self) -> None:
         self.sent: list[Any] = []
         self._callback: Callable[[dict[str, Any]], None] | None = None
+        self._close_callback: Callable[[dict[str, Any]], None] | None = None
+        self._cond = threading.Condition()
 
     def send(self, data: Any = None, metadata: Any = None, buffers: Any = None) -> None:
-        self.sent.append(data)
+        with self._cond:
+            self.sent.append(data)
+            self._cond.notify_all()
 
     def on_msg(self, callback: Callable[[dict[str, Any]], None] | None) -> None:
         self._callback = callback
+
+    def on_close(self, callback: Callable[[dict[str, Any]], None] | None) -> None:
+        self._close_callback = callback
+
+    def close(self) -> None:
+        assert self._close_callback is not None, "the handler did not watch for close"
+        self._close_callback({"content": {"comm_id": "c1", "data": {}}})
+
+    def wait_for(self, predicate: Callable[[list[Any]], bool], timeout: float = 15.0) -> None:
+        with self._cond:
+            met = self._cond.wait_for(lambda: predicate(list(self.sent)), timeout)
+        assert met, f"not sent within {timeout} s: {[m.get('type') for m in self.sent]}"
 
     def deliver(self, data: Any) -> list[Any]:
         """Deliver one message; returns what the kernel sent in reply."""
@@ -196,12 +216,97 @@ def test_not_running_in_a_kernel_under_pytest() -> None:
 
 def test_unreadable_schema_does_not_escape(monkeypatch: pytest.MonkeyPatch) -> None:
     """Even with no valid message to send, the handler stays quiet."""
-    from yolo_lab import protocol
 
     def missing() -> dict[str, Any]:
         raise FileNotFoundError("schema gone")
 
-    monkeypatch.setattr(protocol, "_first_error", lambda _msg: missing())
+    monkeypatch.setattr(protocol, "_first_error", lambda *_args: missing())
     double = open_comm()
     double.deliver({"v": 1, "type": "doctor_request", "id": "r"})
     assert double.sent == []
+
+
+# ---------------------------------------------------------------- telemetry
+
+
+def telemetry_batches(sent: list[Any], history: bool | None = None) -> list[Any]:
+    return [
+        m
+        for m in sent
+        if m.get("type") == "telemetry_batch" and (history is None or m["history"] is history)
+    ]
+
+
+def open_telemetry_comm() -> tuple[RecordingComm, Sampler]:
+    sampler = Sampler(nvml=False)
+    double = RecordingComm()
+    CommSession(double, collect, sampler).open({"content": {"data": FRONTEND_HELLO}})
+    return double, sampler
+
+
+def test_telemetry_subscribe_sends_history_then_live_batches(
+    validate_all: Callable[[list[Any]], None],
+) -> None:
+    double, sampler = open_telemetry_comm()
+    replies = double.deliver({"v": 1, "type": "telemetry_subscribe", "id": "s1", "interval_s": 0.1})
+    assert [m for m in replies if m["type"] == "error"] == []
+    assert sampler.running and sampler.interval_s == 0.1
+    double.wait_for(lambda sent: len(telemetry_batches(sent, history=False)) >= 2)
+    double.deliver({"v": 1, "type": "telemetry_unsubscribe", "id": "s1"})
+    assert not sampler.running
+
+    sent = list(double.sent)
+    validate_all(sent)
+    batches = telemetry_batches(sent)
+    assert sent[0]["type"] == "hello"
+    assert batches[0] == sent[1] and batches[0]["history"] is True
+    assert all(not b["history"] for b in batches[1:])
+    assert {b["sampler_id"] for b in batches} == {batches[0]["sampler_id"]}
+    assert all(b["source"] == "psutil" and b["interval_s"] == 0.1 for b in batches)
+    # Unsubscribed: the listener is gone, so nothing more can be sent.
+    assert sampler.listener_count == 0
+
+
+def test_telemetry_stops_when_the_comm_closes() -> None:
+    double, sampler = open_telemetry_comm()
+    double.deliver({"v": 1, "type": "telemetry_subscribe", "id": "s2"})
+    double.wait_for(lambda sent: len(telemetry_batches(sent, history=True)) == 1)
+    double.close()
+    assert not sampler.running and sampler.listener_count == 0
+    double.close()  # a second close is harmless
+
+
+@pytest.mark.parametrize("interval", [50, 0.05, "1", None])
+def test_malformed_subscribe_is_refused(
+    interval: Any, validate_all: Callable[[list[Any]], None]
+) -> None:
+    double, sampler = open_telemetry_comm()
+    replies = double.deliver(
+        {"v": 1, "type": "telemetry_subscribe", "id": "s3", "interval_s": interval}
+    )
+    validate_all(replies)
+    assert [(m["type"], m["code"], m["id"]) for m in replies] == [("error", "bad_message", "s3")]
+    assert "interval_s" in replies[0]["message"]
+    assert not sampler.running
+
+
+@pytest.mark.parametrize("kind", ["telemetry_batch", "telemetry_notice"])
+def test_kernel_only_telemetry_messages_are_refused(
+    kind: str, validate_all: Callable[[list[Any]], None]
+) -> None:
+    double, _sampler = open_telemetry_comm()
+    message = (
+        protocol.make_telemetry_batch("x", "psutil", 1.0, [])
+        if kind == "telemetry_batch"
+        else protocol.make_telemetry_notice("x", "info", "sampler_error", "m")
+    )
+    replies = double.deliver(message)
+    validate_all(replies)
+    assert [(m["type"], m["code"]) for m in replies] == [("error", "bad_message")]
+    assert "sent by the kernel" in replies[0]["message"]
+
+
+def test_unsubscribe_without_subscription_is_quiet() -> None:
+    double, sampler = open_telemetry_comm()
+    assert double.deliver({"v": 1, "type": "telemetry_unsubscribe"}) == []
+    assert not sampler.running

@@ -3,6 +3,9 @@
 The test plays the frontend over the real Jupyter wire protocol: it sends
 ``comm_open`` and ``comm_msg`` on the shell channel and reads the kernel's
 ``comm_msg`` replies from IOPub, correlating each by its parent header.
+Telemetry is sent from the kernel's sampler thread, whenever it is due, so
+those tests read every IOPub message (``Frontend.seen``) and wait for
+conditions on them.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 from jupyter_client import BlockingKernelClient, KernelManager
@@ -47,10 +50,27 @@ class Reply:
 
 
 class Frontend:
-    """A minimal frontend over a real kernel client."""
+    """A minimal frontend over a real kernel client.
+
+    Every IOPub message read is also kept in ``seen``, in arrival order.
+    """
 
     def __init__(self, client: BlockingKernelClient) -> None:
         self.client = client
+        self.seen: list[dict[str, Any]] = []
+
+    def wait_for(self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float) -> None:
+        """Read IOPub until ``predicate(self.seen)`` holds."""
+        deadline = time.monotonic() + timeout
+        while not predicate(self.seen):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                types = [m["msg_type"] for m in self.seen[-30:]]
+                pytest.fail(f"condition not met within {timeout} s; last messages: {types}")
+            try:
+                self.seen.append(self.client.get_iopub_msg(timeout=min(remaining, 0.5)))
+            except queue.Empty:
+                continue
 
     def _send_shell(self, msg_type: str, content: dict[str, Any], timeout: float) -> Reply:
         msg = self.client.session.msg(msg_type, content)
@@ -66,6 +86,7 @@ class Frontend:
                 incoming = self.client.get_iopub_msg(timeout=remaining)
             except queue.Empty:
                 continue
+            self.seen.append(incoming)
             if incoming["parent_header"].get("msg_id") != parent_id:
                 continue
             messages.append(incoming)
@@ -221,3 +242,139 @@ def test_real_kernel_load_ext(tmp_path: Path) -> None:
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
+
+
+# ---------------------------------------------------------------- telemetry
+
+TELEMETRY_TIMEOUT_S = 30
+
+
+def comm_data_after(seen: list[dict[str, Any]], start: int, comm_id: str) -> list[Any]:
+    return [
+        m["content"]["data"]
+        for m in seen[start:]
+        if m["msg_type"] == "comm_msg" and m["content"]["comm_id"] == comm_id
+    ]
+
+
+def sampler_state(frontend: Frontend) -> str:
+    reply = frontend.execute(
+        "from yolo_lab.telemetry import get_sampler as _gs; "
+        "print(_gs().running, _gs().listener_count)"
+    )
+    return "".join(reply.streams()).strip()
+
+
+def test_real_kernel_telemetry_subscription(frontend: Frontend, schema_validator: Any) -> None:
+    frontend.execute("import yolo_lab")
+    comm_id, _opened = frontend.open_comm(FRONTEND_HELLO)
+    start = len(frontend.seen)
+    replies = frontend.comm_msg(
+        comm_id, {"v": 1, "type": "telemetry_subscribe", "id": "tel-1", "interval_s": 0.2}
+    )
+    assert [m for m in replies if m["type"] == "error"] == []
+
+    def live_batches(seen: list[dict[str, Any]]) -> list[Any]:
+        return [
+            m
+            for m in comm_data_after(seen, start, comm_id)
+            if m["type"] == "telemetry_batch" and not m["history"]
+        ]
+
+    frontend.wait_for(lambda seen: len(live_batches(seen)) >= 2, TELEMETRY_TIMEOUT_S)
+    received = comm_data_after(frontend.seen, start, comm_id)
+    for message in received:
+        schema_validator.validate(message)
+    assert received[0]["type"] == "telemetry_batch" and received[0]["history"] is True
+    assert all(m["type"] == "telemetry_batch" for m in received)
+    assert {m["sampler_id"] for m in received} == {received[0]["sampler_id"]}
+    assert {m["interval_s"] for m in received} == {0.2}
+    # 0.2 s sampling leaves in batches of 3 samples (0.6 s).
+    assert all(len(m["samples"]) == 3 for m in received[1:])
+    assert all(s["proc_rss_bytes"] > 0 for m in received for s in m["samples"])
+    assert sampler_state(frontend) == "True 1"
+
+    replies = frontend.comm_msg(comm_id, {"v": 1, "type": "telemetry_unsubscribe", "id": "tel-1"})
+    assert all(m["type"] == "telemetry_batch" for m in replies), replies
+    # The listener left before the kernel went idle, and IOPub keeps order:
+    # nothing may follow the idle of the unsubscribe.
+    drained = len(frontend.seen)
+    assert sampler_state(frontend) == "False 0"
+    deadline = time.monotonic() + 1.5  # more than two batch periods
+    frontend.wait_for(lambda seen: time.monotonic() > deadline, TELEMETRY_TIMEOUT_S)
+    assert comm_data_after(frontend.seen, drained, comm_id) == []
+
+    # An interval the schema forbids is refused, and starts nothing.
+    replies = frontend.comm_msg(
+        comm_id, {"v": 1, "type": "telemetry_subscribe", "id": "tel-2", "interval_s": 50}
+    )
+    assert [(m["type"], m["code"], m["id"]) for m in replies] == [("error", "bad_message", "tel-2")]
+    schema_validator.validate(replies[0])
+    assert sampler_state(frontend) == "False 0"
+
+
+def test_real_kernel_telemetry_ends_with_the_comm(frontend: Frontend) -> None:
+    frontend.execute("import yolo_lab")
+    comm_id, _opened = frontend.open_comm(FRONTEND_HELLO)
+    start = len(frontend.seen)
+    frontend.comm_msg(comm_id, {"v": 1, "type": "telemetry_subscribe", "id": "tel-3"})
+    frontend.wait_for(lambda seen: comm_data_after(seen, start, comm_id), TELEMETRY_TIMEOUT_S)
+    assert sampler_state(frontend) == "True 1"
+    frontend._send_shell("comm_close", {"comm_id": comm_id, "data": {}}, STARTUP_TIMEOUT_S)
+    assert sampler_state(frontend) == "False 0"
+
+
+MIME = "application/vnd.yolo-lab.telemetry+json"
+
+
+def test_real_kernel_monitor(frontend: Frontend, schema_validator: Any) -> None:
+    display_validator = type(schema_validator)(
+        {
+            "$schema": schema_validator.schema["$schema"],
+            "definitions": schema_validator.schema["definitions"],
+            "$ref": "#/definitions/telemetry_display",
+        }
+    )
+    start = len(frontend.seen)
+    reply = frontend.execute("import yolo_lab; m = yolo_lab.monitor(window_s=30, interval_s=0.2)")
+    assert reply.streams() == [], "monitor() printed into the cell"
+    shown = [m for m in reply.messages if m["msg_type"] == "display_data"]
+    assert len(shown) == 1
+    display_id = shown[0]["content"]["transient"]["display_id"]
+    assert display_id
+    first = shown[0]["content"]["data"]
+    assert set(first) == {MIME, "text/plain"}
+    display_validator.validate(first[MIME])
+    assert first[MIME]["live"] is True and first[MIME]["window_s"] == 30
+
+    def updates(seen: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            m["content"]
+            for m in seen[start:]
+            if m["msg_type"] == "update_display_data"
+            and m["content"]["transient"]["display_id"] == display_id
+        ]
+
+    frontend.wait_for(
+        lambda seen: len(updates(seen)) >= 2 and updates(seen)[-1]["data"][MIME]["samples"],
+        TELEMETRY_TIMEOUT_S,
+    )
+    for update in updates(frontend.seen):
+        display_validator.validate(update["data"][MIME])
+        assert update["data"][MIME]["live"] is True
+
+    # The handle as a cell's value shows nothing more.
+    shown_again = frontend.execute("m")
+    assert [
+        m for m in shown_again.messages if m["msg_type"] in ("execute_result", "display_data")
+    ] == []
+
+    frontend.execute("m.stop()")
+    frontend.wait_for(
+        lambda seen: updates(seen) and updates(seen)[-1]["data"][MIME]["live"] is False,
+        TELEMETRY_TIMEOUT_S,
+    )
+    final = updates(frontend.seen)[-1]["data"]
+    display_validator.validate(final[MIME])
+    assert final[MIME]["samples"] and "stopped" in final["text/plain"]
+    assert sampler_state(frontend) == "False 0"

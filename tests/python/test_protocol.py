@@ -31,7 +31,16 @@ def test_schema_is_found() -> None:
 
 
 def test_message_types_and_error_codes_come_from_the_schema() -> None:
-    assert set(protocol.message_types()) == {"hello", "doctor_request", "doctor_report", "error"}
+    assert set(protocol.message_types()) == {
+        "hello",
+        "doctor_request",
+        "doctor_report",
+        "error",
+        "telemetry_subscribe",
+        "telemetry_unsubscribe",
+        "telemetry_batch",
+        "telemetry_notice",
+    }
     codes = {"bad_message", "unsupported_version", "unknown_type", "internal"}
     assert set(protocol.error_codes()) == codes
 
@@ -83,6 +92,84 @@ def test_builders_produce_schema_valid_messages(schema_validator: Any) -> None:
     assert "id" not in error
     for msg in (hello, error, protocol.make_error("internal", "x", "id-1")):
         schema_validator.validate(msg)
+
+
+CPU_SAMPLE: dict[str, Any] = {
+    "t": 1_700_000_000.5,
+    "cpu_pct": 12.5,
+    "ram_used_bytes": 3 << 30,
+    "ram_total_bytes": 16 << 30,
+    "proc_cpu_pct": 101.0,
+    "proc_rss_bytes": 900 << 20,
+    "gpus": [],
+}
+GPU_SAMPLE: dict[str, Any] = {
+    **CPU_SAMPLE,
+    "gpus": [
+        {
+            "index": 0,
+            "util_pct": 97.0,
+            "mem_used_bytes": 30 << 30,
+            "mem_total_bytes": 80 << 30,
+            "temp_c": 70.0,
+            "power_w": 410.25,
+            "proc_mem_bytes": None,
+        }
+    ],
+}
+
+
+def test_telemetry_builders_produce_schema_valid_messages(schema_validator: Any) -> None:
+    batch = protocol.make_telemetry_batch("abc", "nvml", 0.5, [CPU_SAMPLE, GPU_SAMPLE], True)
+    assert batch["type"] == "telemetry_batch" and batch["history"] is True
+    notice = protocol.make_telemetry_notice("abc", "warning", "nvml_lost", "gone")
+    for msg in (batch, notice, protocol.make_telemetry_batch("abc", "psutil", 10, [])):
+        schema_validator.validate(msg)
+    display = protocol.make_telemetry_display("abc", "psutil", 1.0, 300, [CPU_SAMPLE], live=True)
+    assert display["notice"] is None and display["live"] is True
+    protocol.validate_definition("telemetry_display", display)
+    assert protocol.check_telemetry_sample(GPU_SAMPLE) == GPU_SAMPLE
+
+
+@pytest.mark.parametrize(
+    "sample",
+    [
+        {**CPU_SAMPLE, "cpu_pct": -1.0},
+        {**CPU_SAMPLE, "t": "now"},
+        {**CPU_SAMPLE, "cpu_pct": float("nan")},
+        {**CPU_SAMPLE, "extra": 1},
+        {**GPU_SAMPLE, "gpus": [{**GPU_SAMPLE["gpus"][0], "index": -1}]},
+        {k: v for k, v in CPU_SAMPLE.items() if k != "gpus"},
+    ],
+)
+def test_bad_telemetry_samples_are_not_sent(sample: dict[str, Any]) -> None:
+    with pytest.raises(OutgoingMessageError):
+        protocol.check_telemetry_sample(sample)
+    with pytest.raises(OutgoingMessageError):
+        protocol.make_telemetry_batch("abc", "psutil", 1.0, [sample])
+    with pytest.raises(OutgoingMessageError, match="samples/0"):
+        protocol.make_telemetry_display("abc", "psutil", 1.0, 60, [sample], live=False)
+
+
+def test_checked_samples_skip_only_the_samples() -> None:
+    # Samples vouched for are not validated again, the envelope still is.
+    odd = {"anything": "goes"}
+    batch = protocol.make_telemetry_batch("a", "psutil", 1.0, [odd], samples_checked=True)
+    assert batch["samples"] == [odd]
+    with pytest.raises(OutgoingMessageError, match="interval_s"):
+        protocol.make_telemetry_batch("a", "psutil", 0.01, [odd], samples_checked=True)
+    with pytest.raises(OutgoingMessageError, match="window_s"):
+        protocol.make_telemetry_display("a", "psutil", 1.0, 0.5, [odd], True, samples_checked=True)
+
+
+def test_validate_definition() -> None:
+    import jsonschema
+
+    protocol.validate_definition("telemetry_sample", CPU_SAMPLE)
+    with pytest.raises(jsonschema.ValidationError):
+        protocol.validate_definition("telemetry_display", {"v": 1})
+    with pytest.raises(KeyError, match="no_such_thing"):
+        protocol.validate_definition("no_such_thing", {})
 
 
 class _Float(float):

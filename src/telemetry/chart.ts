@@ -1,0 +1,373 @@
+/**
+ * A live telemetry chart: plotly.js, loaded on the first chart shown (a
+ * separate chunk, not fetched at JupyterLab start), streaming new points into
+ * bounded traces, following the light/dark theme, with pause and exports.
+ */
+import { Widget } from '@lumino/widgets';
+import type { ISeriesKey } from './metrics';
+import { seriesFor } from './metrics';
+import type { TelemetryChange, TelemetryModel } from './model';
+import { IEntry, ISeries, pointsOf } from './stream';
+
+type Plotly = (typeof import('plotly.js-dist-min'))['default'];
+
+/** Labels the chart shows, for translation. */
+export interface IChartLabels {
+  pause: string;
+  resume: string;
+  exportCsv: string;
+  exportPng: string;
+  waiting: string;
+  paused: string;
+  cpuView: string;
+  gpuView: string;
+  saved: string;
+}
+
+/** English labels. */
+export const DEFAULT_CHART_LABELS: IChartLabels = {
+  pause: 'Pause',
+  resume: 'Resume',
+  exportCsv: 'Export CSV',
+  exportPng: 'Export PNG',
+  waiting: 'Waiting for samples…',
+  paused: 'paused',
+  cpuView: 'CPU view (no GPU visible to the kernel)',
+  gpuView: 'GPU view (NVML)',
+  saved: 'saved output: the monitor has stopped'
+};
+
+/** Name of the performance measure taken for each streamed update. */
+export const CHART_UPDATE_MEASURE = 'yolo-lab:chart-update';
+
+const AXIS_OF: Record<ISeries['axis'], string> = {
+  percent: 'y',
+  celsius: 'y',
+  gib: 'y2',
+  watts: 'y3'
+};
+
+/** Read a CSS variable of the current theme. */
+function cssVar(name: string, fallback: string): string {
+  const value = getComputedStyle(document.body).getPropertyValue(name).trim();
+  return value || fallback;
+}
+
+/** Download text or a data URL under a file name. */
+function download(name: string, href: string): void {
+  const a = document.createElement('a');
+  a.href = href;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+}
+
+/** A time stamp for export file names. */
+function stamp(): string {
+  return new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+}
+
+/**
+ * A chart of one telemetry model.
+ */
+export class TelemetryChart extends Widget {
+  constructor(
+    model: TelemetryModel,
+    labels: IChartLabels = DEFAULT_CHART_LABELS
+  ) {
+    super();
+    this.addClass('yl-TelemetryChart');
+    this._model = model;
+    this._labels = labels;
+
+    const bar = document.createElement('div');
+    bar.className = 'yl-ChartBar';
+    this._status = document.createElement('span');
+    this._status.className = 'yl-ChartStatus';
+    this._pause = this._button(labels.pause, () => {
+      this._model.paused = !this._model.paused;
+    });
+    this._pause.setAttribute('aria-pressed', 'false');
+    const csv = this._button(labels.exportCsv, () => this.exportCSV());
+    const png = this._button(labels.exportPng, () => void this.exportPNG());
+    bar.append(this._status, this._pause, csv, png);
+
+    this._plot = document.createElement('div');
+    this._plot.className = 'yl-ChartPlot';
+    this.node.append(bar, this._plot);
+
+    model.changed.connect(this._onChanged, this);
+    this._themeObserver = new MutationObserver(() => this._redraw());
+    this._themeObserver.observe(document.body, {
+      attributes: true,
+      attributeFilter: ['data-jp-theme-light', 'data-jp-theme-name']
+    });
+    this._renderStatus();
+  }
+
+  /** The model shown. */
+  get model(): TelemetryModel {
+    return this._model;
+  }
+
+  /** Resolves once plotly is loaded and the first draw is done. */
+  get ready(): Promise<void> {
+    return this._ready;
+  }
+
+  /** Save the kept samples as CSV. */
+  exportCSV(): void {
+    const text = this._model.buffer.toCSV(this._model.metrics);
+    const url = URL.createObjectURL(new Blob([text], { type: 'text/csv' }));
+    download(`yolo-lab-telemetry-${stamp()}.csv`, url);
+    setTimeout(() => URL.revokeObjectURL(url), 0);
+  }
+
+  /** Save the chart as PNG. */
+  async exportPNG(): Promise<void> {
+    const plotly = await this._loadPlotly();
+    const url = await plotly.toImage(this._plot, {
+      format: 'png',
+      width: Math.max(this._plot.clientWidth, 600),
+      height: Math.max(this._plot.clientHeight, 300)
+    });
+    download(`yolo-lab-telemetry-${stamp()}.png`, url);
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this._themeObserver.disconnect();
+    this._model.changed.disconnect(this._onChanged, this);
+    if (this._frame !== null) {
+      cancelAnimationFrame(this._frame);
+    }
+    this._plotly?.purge(this._plot);
+    super.dispose();
+  }
+
+  protected onAfterAttach(): void {
+    // A sidebar is attached at start even when closed: load plotly only for a
+    // chart someone can see.
+    if (this.isVisible) {
+      this._draw();
+    }
+  }
+
+  protected onAfterShow(): void {
+    this._draw();
+  }
+
+  private _draw(): void {
+    this._ready = this._loadPlotly().then(() => this._redraw());
+  }
+
+  protected onResize(): void {
+    if (this._plotly && this._drawn) {
+      this._plotly.Plots.resize(this._plot);
+    }
+  }
+
+  private _button(label: string, onClick: () => void): HTMLButtonElement {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'jp-Button jp-mod-minimal yl-ChartButton';
+    button.textContent = label;
+    button.addEventListener('click', onClick);
+    return button;
+  }
+
+  private _loadPlotly(): Promise<Plotly> {
+    if (!this._plotlyPromise) {
+      this._plotlyPromise = import('plotly.js-dist-min').then(m => {
+        this._plotly = m.default;
+        return m.default;
+      });
+    }
+    return this._plotlyPromise;
+  }
+
+  private _onChanged(_: TelemetryModel, change: TelemetryChange): void {
+    // Kept current even while paused: data keeps arriving.
+    this.node.dataset.samples = String(this._model.buffer.entries.length);
+    if (change.kind === 'state') {
+      this._renderStatus();
+      return;
+    }
+    if (this._model.paused) {
+      return;
+    }
+    if (change.kind === 'reset') {
+      this._pending = [];
+      this._needsRedraw = true;
+    } else {
+      this._pending.push(...change.entries);
+    }
+    // Coalesce bursts into one plot update per animation frame.
+    if (this._frame === null) {
+      this._frame = requestAnimationFrame(() => {
+        this._frame = null;
+        this._flush();
+      });
+    }
+  }
+
+  private _flush(): void {
+    if (!this._plotly || !this.isAttached) {
+      return;
+    }
+    const keys = seriesFor(this._model.metrics, this._model.buffer.gpuCount);
+    const sameSeries =
+      keys.length === this._keys.length &&
+      keys.every((k, i) => k.name === this._keys[i].name);
+    if (this._needsRedraw || !this._drawn || !sameSeries) {
+      this._redraw();
+      return;
+    }
+    const entries = this._pending;
+    this._pending = [];
+    if (entries.length === 0 || keys.length === 0) {
+      return;
+    }
+    const start = performance.now();
+    const points = pointsOf(entries, keys);
+    void this._plotly.extendTraces(
+      this._plot,
+      {
+        x: points.map(p => p.x.map(t => t * 1000)),
+        y: points.map(p => p.y)
+      },
+      points.map((_, i) => i),
+      this._model.buffer.maxPoints
+    );
+    void this._plotly.relayout(this._plot, { 'xaxis.range': this._xRange() });
+    this._renderStatus();
+    // Main-thread cost of one streamed update, for PerformanceObservers (the
+    // browser benchmark, the devtools); cleared at once so the timeline
+    // buffer does not grow while a chart streams for hours.
+    performance.measure(CHART_UPDATE_MEASURE, { start });
+    performance.clearMeasures(CHART_UPDATE_MEASURE);
+  }
+
+  private _xRange(): [number, number] {
+    const last = this._model.buffer.last?.t ?? Date.now() / 1000;
+    return [(last - this._model.windowS) * 1000, last * 1000];
+  }
+
+  private _redraw(): void {
+    const plotly = this._plotly;
+    if (!plotly || !this.isAttached) {
+      return;
+    }
+    this._needsRedraw = false;
+    this._pending = [];
+    const series = this._model.buffer.series(this._model.metrics);
+    this._keys = seriesFor(this._model.metrics, this._model.buffer.gpuCount);
+    const font = cssVar('--jp-ui-font-color1', '#333');
+    const grid = cssVar('--jp-border-color2', '#ddd');
+    const paper = cssVar('--jp-layout-color1', '#fff');
+    const axis = { gridcolor: grid, zerolinecolor: grid, color: font };
+    const usesWatts = series.some(s => s.axis === 'watts');
+    const data = series.map(s => ({
+      type: 'scatter',
+      mode: 'lines',
+      name: s.name,
+      x: s.x.map(t => t * 1000),
+      y: s.y,
+      yaxis: AXIS_OF[s.axis],
+      connectgaps: false,
+      line: { width: 1.5 }
+    }));
+    const layout = {
+      autosize: true,
+      height: 260,
+      margin: { l: 44, r: usesWatts ? 80 : 44, t: 8, b: 32 },
+      paper_bgcolor: paper,
+      plot_bgcolor: paper,
+      font: { color: font, size: 11 },
+      showlegend: true,
+      legend: { orientation: 'h', y: -0.18, font: { size: 10 } },
+      xaxis: { ...axis, type: 'date', range: this._xRange() },
+      yaxis: { ...axis, title: { text: '% · °C' }, rangemode: 'tozero' },
+      yaxis2: {
+        ...axis,
+        title: { text: 'GiB' },
+        overlaying: 'y',
+        side: 'right',
+        rangemode: 'tozero',
+        showgrid: false
+      },
+      yaxis3: {
+        ...axis,
+        title: { text: 'W' },
+        overlaying: 'y',
+        side: 'right',
+        anchor: 'free',
+        position: 1,
+        visible: usesWatts,
+        showgrid: false
+      },
+      uirevision: 'yolo-lab'
+    };
+    void plotly
+      .react(this._plot, data, layout, {
+        displaylogo: false,
+        responsive: true,
+        modeBarButtonsToRemove: ['toImage', 'select2d', 'lasso2d']
+      })
+      .then(() => {
+        this._drawn = true;
+        this._plot.dataset.points = String(series[0]?.x.length ?? 0);
+      });
+    this._renderStatus();
+  }
+
+  private _renderStatus(): void {
+    const model = this._model;
+    const labels = this._labels;
+    const parts: string[] = [];
+    if (model.source === null) {
+      parts.push(labels.waiting);
+    } else {
+      parts.push(model.source === 'nvml' ? labels.gpuView : labels.cpuView);
+    }
+    if (!model.live) {
+      parts.push(labels.saved);
+    }
+    if (model.paused) {
+      parts.push(labels.paused);
+    }
+    this._status.textContent = parts.join(' · ');
+    this.node.dataset.source = model.source ?? '';
+    this.node.dataset.paused = String(model.paused);
+    this.node.dataset.samples = String(model.buffer.entries.length);
+    this._pause.textContent = model.paused ? labels.resume : labels.pause;
+    this._pause.setAttribute('aria-pressed', String(model.paused));
+    this._notice.textContent = model.notice ?? '';
+    this._notice.hidden = !model.notice;
+    if (!this._notice.isConnected) {
+      this.node.insertBefore(this._notice, this._plot);
+    }
+  }
+
+  private _model: TelemetryModel;
+  private _labels: IChartLabels;
+  private _plot: HTMLDivElement;
+  private _status: HTMLSpanElement;
+  private _pause: HTMLButtonElement;
+  private _notice = Object.assign(document.createElement('div'), {
+    className: 'yl-ChartNotice jp-mod-warning',
+    role: 'status'
+  });
+  private _plotly: Plotly | null = null;
+  private _plotlyPromise: Promise<Plotly> | null = null;
+  private _ready: Promise<void> = Promise.resolve();
+  private _keys: ISeriesKey[] = [];
+  private _pending: IEntry[] = [];
+  private _needsRedraw = true;
+  private _drawn = false;
+  private _frame: number | null = null;
+  private _themeObserver: MutationObserver;
+}
