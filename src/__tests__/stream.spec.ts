@@ -1,5 +1,5 @@
 import { seriesFor } from '../telemetry/metrics';
-import { StreamBuffer } from '../telemetry/stream';
+import { decimate, StreamBuffer } from '../telemetry/stream';
 import type { ITelemetrySample } from '../telemetry/types';
 
 function sample(t: number, cpu: number, gpus = 0): ITelemetrySample {
@@ -97,5 +97,43 @@ describe('StreamBuffer', () => {
     expect(lines).toHaveLength(3);
     expect(lines[1]).toBe('1970-01-01T00:00:01.000Z,1,10.1235,2');
     expect(lines[2].split(',')[2]).toBe('20');
+  });
+});
+
+describe('decimate', () => {
+  const series = (n: number, gapAt = -1) => ({
+    name: 's',
+    axis: 'percent' as const,
+    x: Array.from({ length: n }, (_, i) => i),
+    y: Array.from({ length: n }, (_, i) =>
+      i === gapAt ? null : Math.sin(i / 50) * 100
+    )
+  });
+
+  it('leaves short series alone', () => {
+    const s = series(100);
+    expect(decimate(s, 0, 100, 100)).toBe(s);
+  });
+
+  it('keeps at most about two points per bucket, with the extremes', () => {
+    const s = series(10000);
+    const d = decimate(s, 0, 10000, 500);
+    expect(d.x.length).toBeLessThanOrEqual(1000);
+    expect(d.x.length).toBeGreaterThan(500);
+    expect(Math.max(...(d.y as number[]))).toBeCloseTo(
+      Math.max(...(s.y as number[])),
+      6
+    );
+    expect(Math.min(...(d.y as number[]))).toBeCloseTo(
+      Math.min(...(s.y as number[])),
+      6
+    );
+    // Still in time order.
+    expect(d.x.every((x, i) => i === 0 || x > d.x[i - 1])).toBe(true);
+  });
+
+  it('keeps gaps', () => {
+    const d = decimate(series(10000, 5003), 0, 10000, 500);
+    expect(d.y).toContain(null);
   });
 });

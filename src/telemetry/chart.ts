@@ -4,10 +4,8 @@
  * bounded traces, following the light/dark theme, with pause and exports.
  */
 import { Widget } from '@lumino/widgets';
-import type { ISeriesKey } from './metrics';
-import { seriesFor } from './metrics';
 import type { TelemetryChange, TelemetryModel } from './model';
-import { IEntry, ISeries, pointsOf } from './stream';
+import { decimate, ISeries } from './stream';
 
 type Plotly = (typeof import('plotly.js-dist-min'))['default'];
 
@@ -199,13 +197,8 @@ export class TelemetryChart extends Widget {
     if (this._model.paused) {
       return;
     }
-    if (change.kind === 'reset') {
-      this._pending = [];
-      this._needsRedraw = true;
-    } else {
-      this._pending.push(...change.entries);
-    }
-    // Coalesce bursts into one plot update per animation frame.
+    // Coalesce bursts (a replayed history, several batches) into one plot
+    // update per animation frame.
     if (this._frame === null) {
       this._frame = requestAnimationFrame(() => {
         this._frame = null;
@@ -218,32 +211,8 @@ export class TelemetryChart extends Widget {
     if (!this._plotly || !this.isAttached) {
       return;
     }
-    const keys = seriesFor(this._model.metrics, this._model.buffer.gpuCount);
-    const sameSeries =
-      keys.length === this._keys.length &&
-      keys.every((k, i) => k.name === this._keys[i].name);
-    if (this._needsRedraw || !this._drawn || !sameSeries) {
-      this._redraw();
-      return;
-    }
-    const entries = this._pending;
-    this._pending = [];
-    if (entries.length === 0 || keys.length === 0) {
-      return;
-    }
     const start = performance.now();
-    const points = pointsOf(entries, keys);
-    void this._plotly.extendTraces(
-      this._plot,
-      {
-        x: points.map(p => p.x.map(t => t * 1000)),
-        y: points.map(p => p.y)
-      },
-      points.map((_, i) => i),
-      this._model.buffer.maxPoints
-    );
-    void this._plotly.relayout(this._plot, { 'xaxis.range': this._xRange() });
-    this._renderStatus();
+    this._redraw();
     // Main-thread cost of one streamed update, for PerformanceObservers (the
     // browser benchmark, the devtools); cleared at once so the timeline
     // buffer does not grow while a chart streams for hours.
@@ -261,10 +230,13 @@ export class TelemetryChart extends Widget {
     if (!plotly || !this.isAttached) {
       return;
     }
-    this._needsRedraw = false;
-    this._pending = [];
-    const series = this._model.buffer.series(this._model.metrics);
-    this._keys = seriesFor(this._model.metrics, this._model.buffer.gpuCount);
+    // Points are decimated to about two per pixel column: the picture is the
+    // same, and a redraw costs the same for a 10-minute or a 10-hour window.
+    const [x0, x1] = this._xRange().map(v => v / 1000);
+    const buckets = Math.max(100, Math.floor(this._plot.clientWidth || 600));
+    const series = this._model.buffer
+      .series(this._model.metrics)
+      .map(s => decimate(s, x0, x1, buckets));
     const font = cssVar('--jp-ui-font-color1', '#333');
     const grid = cssVar('--jp-border-color2', '#ddd');
     const paper = cssVar('--jp-layout-color1', '#fff');
@@ -309,7 +281,8 @@ export class TelemetryChart extends Widget {
         visible: usesWatts,
         showgrid: false
       },
-      uirevision: 'yolo-lab'
+      uirevision: 'yolo-lab',
+      datarevision: ++this._revision
     };
     void plotly
       .react(this._plot, data, layout, {
@@ -364,10 +337,8 @@ export class TelemetryChart extends Widget {
   private _plotly: Plotly | null = null;
   private _plotlyPromise: Promise<Plotly> | null = null;
   private _ready: Promise<void> = Promise.resolve();
-  private _keys: ISeriesKey[] = [];
-  private _pending: IEntry[] = [];
-  private _needsRedraw = true;
   private _drawn = false;
+  private _revision = 0;
   private _frame: number | null = null;
   private _themeObserver: MutationObserver;
 }

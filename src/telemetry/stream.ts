@@ -196,3 +196,57 @@ export class StreamBuffer {
 function csvCell(value: string): string {
   return /[",\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }
+
+/**
+ * Reduce a series to at most about `2 * buckets` points for drawing: in each
+ * time bucket the first, lowest and highest (in time order) and a gap if one
+ * falls there. A chart a few hundred pixels wide shows the same picture, and
+ * the cost of a redraw no longer grows with the window.
+ */
+export function decimate(
+  series: ISeries,
+  x0: number,
+  x1: number,
+  buckets: number
+): ISeries {
+  const n = series.x.length;
+  if (n <= 2 * buckets || x1 <= x0) {
+    return series;
+  }
+  const width = (x1 - x0) / buckets;
+  const x: number[] = [];
+  const y: Array<number | null> = [];
+  let i = 0;
+  while (i < n) {
+    const bucket = Math.floor((series.x[i] - x0) / width);
+    let minI = -1;
+    let maxI = -1;
+    let gapI = -1;
+    let j = i;
+    for (; j < n && Math.floor((series.x[j] - x0) / width) === bucket; j++) {
+      const v = series.y[j];
+      if (v === null) {
+        gapI = j;
+      } else {
+        if (minI < 0 || v < (series.y[minI] as number)) {
+          minI = j;
+        }
+        if (maxI < 0 || v > (series.y[maxI] as number)) {
+          maxI = j;
+        }
+      }
+    }
+    const keep = [minI, maxI, gapI].filter(k => k >= 0);
+    keep.sort((a, b) => a - b);
+    let last = -1;
+    for (const k of keep) {
+      if (k !== last) {
+        x.push(series.x[k]);
+        y.push(series.y[k]);
+        last = k;
+      }
+    }
+    i = j;
+  }
+  return { ...series, x, y };
+}
