@@ -24,6 +24,7 @@ import {
 import { Widget } from '@lumino/widgets';
 import { yoloLabIcon } from './icons';
 import { EnvironmentView } from './panel';
+import { ISchemaCheck, loadDefinitionCheck } from './protocol';
 import { DEFAULT_CHART_LABELS, IChartLabels } from './telemetry/chart';
 import { DEFAULT_METRICS } from './telemetry/metrics';
 import { DEFAULT_WINDOW_S } from './telemetry/model';
@@ -203,13 +204,20 @@ const inlineTelemetryPlugin: JupyterFrontEndPlugin<void> = {
   ): void => {
     const labels = chartLabels((translator ?? nullTranslator).load('yolo_lab'));
     let metrics = DEFAULT_CHART_SETTINGS.telemetryMetrics;
+    let check: Promise<ISchemaCheck> | null = null;
+    const displayCheck = (): Promise<ISchemaCheck> =>
+      (check ??= loadDefinitionCheck('telemetry_display'));
     rendermime.addFactory(
       {
         safe: true,
         mimeTypes: [TELEMETRY_MIME],
         defaultRank: 0,
         createRenderer: () =>
-          new TelemetryOutput({ metrics: () => metrics, labels })
+          new TelemetryOutput({
+            metrics: () => metrics,
+            check: displayCheck,
+            labels
+          })
       },
       0
     );

@@ -93,7 +93,7 @@ export class TelemetryChart extends Widget {
 
     this._plot = document.createElement('div');
     this._plot.className = 'yl-ChartPlot';
-    this.node.append(bar, this._plot);
+    this.node.append(bar, this._notice, this._plot);
 
     model.changed.connect(this._onChanged, this);
     this._themeObserver = new MutationObserver(() => this._redraw());
@@ -320,9 +320,6 @@ export class TelemetryChart extends Widget {
     this._pause.setAttribute('aria-pressed', String(model.paused));
     this._notice.textContent = model.notice ?? '';
     this._notice.hidden = !model.notice;
-    if (!this._notice.isConnected) {
-      this.node.insertBefore(this._notice, this._plot);
-    }
   }
 
   private _model: TelemetryModel;

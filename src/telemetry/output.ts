@@ -8,7 +8,7 @@
  */
 import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { PanelLayout, Widget } from '@lumino/widgets';
-import { ISchemaCheck, loadDefinitionCheck } from '../protocol';
+import type { ISchemaCheck } from '../protocol';
 import { IChartLabels, TelemetryChart } from './chart';
 import { TelemetryModel } from './model';
 import { ITelemetryDisplay, TELEMETRY_MIME } from './types';
@@ -17,6 +17,11 @@ import { ITelemetryDisplay, TELEMETRY_MIME } from './types';
 export interface ITelemetryOutputOptions {
   /** Metric ids shown, from the settings. */
   metrics: () => string[];
+  /**
+   * The check of definitions/telemetry_display, shared by every output of
+   * the page so the schema is compiled once, not once per output.
+   */
+  check: () => Promise<ISchemaCheck>;
   labels?: IChartLabels;
 }
 
@@ -39,7 +44,7 @@ export class TelemetryOutput extends Widget implements IRenderMime.IRenderer {
 
   async renderModel(model: IRenderMime.IMimeModel): Promise<void> {
     const data = model.data[TELEMETRY_MIME];
-    const check = await this._check();
+    const check = await this._options.check();
     if (!check(data)) {
       const details = (check.errors ?? [])
         .map(e => `${e.instancePath || '/'} ${e.message ?? ''}`)
@@ -67,13 +72,6 @@ export class TelemetryOutput extends Widget implements IRenderMime.IRenderer {
     super.dispose();
   }
 
-  private _check(): Promise<ISchemaCheck> {
-    if (!this._checkPromise) {
-      this._checkPromise = loadDefinitionCheck('telemetry_display');
-    }
-    return this._checkPromise;
-  }
-
   private _showProblem(text: string): void {
     console.warn(`yolo-lab: ${text}`);
     const p = document.createElement('p');
@@ -85,5 +83,4 @@ export class TelemetryOutput extends Widget implements IRenderMime.IRenderer {
   private _options: ITelemetryOutputOptions;
   private _model: TelemetryModel;
   private _chart: TelemetryChart | null = null;
-  private _checkPromise: Promise<ISchemaCheck> | null = null;
 }
