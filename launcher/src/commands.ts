@@ -1,0 +1,102 @@
+import type Docker from 'dockerode';
+import { PassThrough } from 'node:stream';
+
+import { formatDoctor, runDoctor } from './doctor';
+import { LABEL, containerName, launcherContainers, pickContainer, statusCode } from './engine';
+import { UserError } from './errors';
+import { serverUrl } from './options';
+import type { Progress } from './progress';
+
+/** One launcher container as `status` shows it. */
+export interface StatusEntry {
+  name: string;
+  id: string;
+  state: string;
+  status: string;
+  image: string;
+  url: string | null;
+}
+
+/** The token a container was started with (from its environment). */
+async function tokenOf(docker: Docker, id: string): Promise<string | null> {
+  const info = await docker.getContainer(id).inspect();
+  const entry = (info.Config.Env ?? []).find(e => e.startsWith('JUPYTER_TOKEN='));
+  return entry ? entry.slice('JUPYTER_TOKEN='.length) : null;
+}
+
+/** The launcher's containers, with the URL of the running ones. */
+export async function status(docker: Docker): Promise<StatusEntry[]> {
+  const entries: StatusEntry[] = [];
+  for (const info of await launcherContainers(docker)) {
+    let url: string | null = null;
+    if (info.State === 'running') {
+      const token = await tokenOf(docker, info.Id);
+      const port = Number(info.Labels[LABEL.port]);
+      if (token && port > 0) {
+        url = serverUrl(info.Labels[LABEL.host] ?? '127.0.0.1', port, token, info.Labels[LABEL.mode] === 'server');
+      }
+    }
+    entries.push({ name: containerName(info), id: info.Id.slice(0, 12), state: info.State, status: info.Status, image: info.Image, url });
+  }
+  return entries;
+}
+
+/** Stop and remove the named launcher containers, or all of them. */
+export async function down(docker: Docker, names: string[], progress: Progress): Promise<string[]> {
+  const targets = names.length > 0 ? await Promise.all(names.map(n => pickContainer(docker, n))) : await launcherContainers(docker);
+  if (targets.length === 0) {
+    progress.step('no yolo-lab container to stop');
+    return [];
+  }
+  const removed: string[] = [];
+  for (const info of targets) {
+    const name = containerName(info);
+    progress.step(`stopping ${name}`);
+    const container = docker.getContainer(info.Id);
+    try {
+      if (info.State === 'running') {
+        // Jupyter shuts its kernels down on SIGTERM; 10 s is Docker's own grace period.
+        await container.stop({ t: 10 });
+      }
+      await container.remove({ force: true });
+    } catch (error) {
+      if (statusCode(error) !== 404 && statusCode(error) !== 304) throw error;
+    }
+    removed.push(name);
+  }
+  return removed;
+}
+
+/** Follow (or print) a launcher container's output, demultiplexed to stdout and stderr. */
+export async function logs(docker: Docker, name: string | undefined, follow: boolean, tail: number | undefined): Promise<void> {
+  const info = await pickContainer(docker, name);
+  const container = docker.getContainer(info.Id);
+  const base = { stdout: true, stderr: true, ...(tail !== undefined ? { tail } : {}) };
+  let stream: NodeJS.ReadableStream;
+  if (follow) {
+    stream = await container.logs({ ...base, follow: true });
+  } else {
+    const pass = new PassThrough();
+    pass.end(await container.logs({ ...base, follow: false }));
+    stream = pass;
+  }
+  // Without a TTY the engine multiplexes stdout and stderr into one stream.
+  docker.modem.demuxStream(stream, process.stdout, process.stderr);
+  await new Promise<void>((done, fail) => {
+    stream.on('end', done);
+    stream.on('error', fail);
+  });
+}
+
+/** Run the doctor in a running launcher container and print its report. */
+export async function doctor(docker: Docker, name: string | undefined, json: boolean): Promise<unknown> {
+  const info = await pickContainer(docker, name);
+  if (info.State !== 'running') {
+    throw new UserError(`${containerName(info)} is not running (${info.Status}).`);
+  }
+  const report = await runDoctor(docker, docker.getContainer(info.Id));
+  if (!json) {
+    process.stdout.write(`${containerName(info)}\n${formatDoctor(report).map(l => `  ${l}`).join('\n')}\n`);
+  }
+  return report;
+}

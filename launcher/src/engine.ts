@@ -1,0 +1,121 @@
+import Docker from 'dockerode';
+
+import { UserError, errorText } from './errors';
+
+/** Labels on every container the launcher starts; status and down find them by these. */
+export const LABEL = {
+  launcher: 'org.yolo-lab.launcher',
+  port: 'org.yolo-lab.port',
+  mode: 'org.yolo-lab.mode',
+  network: 'org.yolo-lab.network',
+  host: 'org.yolo-lab.host'
+} as const;
+
+/** Where the engine is reached, as the user would name it. */
+export function engineAddress(): string {
+  const host = process.env.DOCKER_HOST;
+  return host && host.length > 0 ? host : 'unix:///var/run/docker.sock';
+}
+
+/** A system error code (ENOENT, EACCES, ...) on a Node error, if any. */
+function systemCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/**
+ * The engine error turned into what to do, for failures to reach it at
+ * all: no engine listening, or a socket this user may not open.
+ */
+export function engineUnreachable(error: unknown): UserError | undefined {
+  const address = engineAddress();
+  switch (systemCode(error)) {
+    case 'ENOENT':
+    case 'ECONNREFUSED':
+      return new UserError(
+        `The Docker engine is not running (nothing answers at ${address}).\n` +
+          'Start it (sudo systemctl start docker, or sudo dockerd &), or point DOCKER_HOST at a running engine.'
+      );
+    case 'EACCES':
+    case 'EPERM':
+      return new UserError(
+        `Permission denied on the Docker socket (${address}).\n` +
+          'Add yourself to the docker group (sudo usermod -aG docker $USER, then log in again), ' +
+          'run as a user who may use Docker, or use rootless Docker.'
+      );
+    case 'ETIMEDOUT':
+    case 'EHOSTUNREACH':
+    case 'ENOTFOUND':
+      return new UserError(
+        `The Docker engine at ${address} cannot be reached (${errorText(error)}).\n` +
+          'Check DOCKER_HOST and that the engine runs there.'
+      );
+    default:
+      return undefined;
+  }
+}
+
+/** A dockerode client for DOCKER_HOST (or the local socket), after a ping that proves it answers. */
+export async function connect(): Promise<Docker> {
+  let docker: Docker;
+  try {
+    docker = new Docker();
+  } catch (error) {
+    throw new UserError(`DOCKER_HOST is not usable (${errorText(error)}).`);
+  }
+  try {
+    await docker.ping();
+  } catch (error) {
+    throw engineUnreachable(error) ?? new UserError(`The Docker engine at ${engineAddress()} failed: ${errorText(error)}`);
+  }
+  return docker;
+}
+
+/** The HTTP status of a dockerode error (404 for a missing image or container). */
+export function statusCode(error: unknown): number | undefined {
+  const code = (error as { statusCode?: unknown } | null)?.statusCode;
+  return typeof code === 'number' ? code : undefined;
+}
+
+/** The engine's own message inside a dockerode error. */
+export function engineMessage(error: unknown): string {
+  const json = (error as { json?: { message?: unknown } } | null)?.json;
+  if (json && typeof json.message === 'string') {
+    return json.message;
+  }
+  return errorText(error);
+}
+
+/** Containers this launcher started (running or not), newest first. */
+export async function launcherContainers(docker: Docker, all = true): Promise<Docker.ContainerInfo[]> {
+  const list = await docker.listContainers({ all, filters: { label: [LABEL.launcher] } });
+  return list.sort((a, b) => b.Created - a.Created);
+}
+
+/** The one container named by `name` (or the only running one), among the launcher's. */
+export async function pickContainer(docker: Docker, name: string | undefined): Promise<Docker.ContainerInfo> {
+  const all = await launcherContainers(docker);
+  if (name !== undefined) {
+    const wanted = name.replace(/^\//, '');
+    const found = all.find(c => c.Names.some(n => n.replace(/^\//, '') === wanted) || c.Id.startsWith(wanted));
+    if (!found) {
+      throw new UserError(`No yolo-lab container named ${name}. \`yolo-lab status\` lists them.`);
+    }
+    return found;
+  }
+  const running = all.filter(c => c.State === 'running');
+  if (running.length === 1) {
+    return running[0];
+  }
+  if (running.length === 0) {
+    throw new UserError('No yolo-lab container is running. Start one with `yolo-lab up`.');
+  }
+  throw new UserError(
+    `${running.length} yolo-lab containers are running: name one (${running.map(containerName).join(', ')}).`
+  );
+}
+
+/** A container's name without the leading slash. */
+export function containerName(info: Docker.ContainerInfo): string {
+  return (info.Names[0] ?? info.Id.slice(0, 12)).replace(/^\//, '');
+}

@@ -1,0 +1,261 @@
+import type Docker from 'dockerode';
+import { randomBytes } from 'node:crypto';
+import { chownSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+
+import { formatDoctor, runDoctor } from './doctor';
+import { engineMessage, statusCode } from './engine';
+import { UserError, errorText } from './errors';
+import { createOptions, serverUrl, type UpOptions } from './options';
+import type { Progress } from './progress';
+import { lastLogLines } from './streams';
+
+/** What `up` reports once the server answers. */
+export interface UpResult {
+  id: string;
+  name: string;
+  url: string;
+  port: number;
+  token: string;
+  /** Seconds from the start of `up` until /api/status answered. */
+  readySeconds: number;
+  doctor?: unknown;
+}
+
+/** Lines of the container's log shown when it fails to start. */
+const LOG_LINES = 30;
+
+/** Listen on host:port for a moment: free (the port it got) or the error. */
+function probePort(host: string, port: number): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen({ host, port, exclusive: true }, () => {
+      const address = server.address();
+      const got = typeof address === 'object' && address !== null ? address.port : port;
+      server.close(() => done(got));
+    });
+  });
+}
+
+function portBusy(port: number, host: string): UserError {
+  return new UserError(
+    `Port ${port} on ${host} is in use. Choose another with --port, or --port 0 for any free one.`
+  );
+}
+
+/** The port Jupyter will use: the one asked for if free, or any free one for 0. */
+export async function choosePort(host: string, port: number): Promise<number> {
+  try {
+    return await probePort(host === '0.0.0.0' ? '0.0.0.0' : host, port);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES') {
+      throw portBusy(port, host);
+    }
+    if (code === 'EADDRNOTAVAIL') {
+      throw new UserError(`${host} is not an address of this machine (--bind).`);
+    }
+    throw error;
+  }
+}
+
+/** The engine's start error turned into what to do, or undefined when it is none of the known ones. */
+export function startError(error: unknown, opts: UpOptions): UserError | undefined {
+  const message = engineMessage(error);
+  if (/could not select device driver/i.test(message)) {
+    return new UserError(
+      `The Docker engine cannot give this container GPUs (--gpus ${opts.gpus}): the NVIDIA runtime is missing.\n` +
+        `  engine: ${message.trim()}\n` +
+        'Install the NVIDIA Container Toolkit on this machine and restart Docker ' +
+        '(https://docs.nvidia.com/datacenter/cloud-native/container-toolkit/latest/install-guide.html), ' +
+        'or start without GPUs: yolo-lab up --gpus none'
+    );
+  }
+  if (/port is already allocated|address already in use/i.test(message)) {
+    return portBusy(opts.port, opts.bind);
+  }
+  if (/no such file or directory/i.test(message) && /mount|bind/i.test(message)) {
+    return new UserError(`A mount path is missing on the engine's machine: ${message.trim()}`);
+  }
+  if (/executable file not found|exec: "jupyter"/i.test(message)) {
+    return new UserError(
+      `The image ${opts.image} has no jupyter command: is it a yolo-lab image? Build one with \`yolo-lab build\`.\n  engine: ${message.trim()}`
+    );
+  }
+  return undefined;
+}
+
+async function removeQuietly(container: Docker.Container): Promise<void> {
+  try {
+    await container.remove({ force: true });
+  } catch (error) {
+    if (statusCode(error) !== 404) {
+      process.stderr.write(`warning: could not remove container ${container.id.slice(0, 12)}: ${errorText(error)}\n`);
+    }
+  }
+}
+
+/**
+ * Create the runs folder if missing, owned by the container's user when
+ * root runs the launcher (so the container can write there); warn when an
+ * existing folder will likely refuse that user.
+ */
+function prepareRuns(opts: UpOptions, progress: Progress): void {
+  const [uid, gid] = opts.user.split(':').map(Number);
+  const callerIsRoot = process.getuid?.() === 0;
+  if (!existsSync(opts.runs)) {
+    mkdirSync(opts.runs, { recursive: true });
+    if (callerIsRoot && uid !== 0) chownSync(opts.runs, uid, gid);
+    return;
+  }
+  const st = statSync(opts.runs);
+  if (!st.isDirectory()) {
+    throw new UserError(`The --runs path ${opts.runs} is not a folder.`);
+  }
+  const writable = uid === 0 || st.uid === uid || (st.gid === gid && (st.mode & 0o020) !== 0) || (st.mode & 0o002) !== 0;
+  if (!writable) {
+    progress.note(
+      `warning: ${opts.runs} belongs to uid ${st.uid}; the container runs as ${opts.user} and may not write there ` +
+        `(pass --user ${st.uid}:${st.gid}, or chown the folder)`
+    );
+  }
+}
+
+/** Wait until Jupyter answers /api/status with the token, watching the container meanwhile. */
+async function waitForServer(
+  docker: Docker,
+  container: Docker.Container,
+  baseUrl: string,
+  token: string,
+  timeoutS: number
+): Promise<void> {
+  const deadline = Date.now() + timeoutS * 1000;
+  let lastCheck = 0;
+  for (;;) {
+    try {
+      const response = await fetch(`${baseUrl}/api/status`, {
+        headers: { Authorization: `token ${token}` },
+        signal: AbortSignal.timeout(2000)
+      });
+      if (response.ok) {
+        return;
+      }
+    } catch {
+      // Not listening yet.
+    }
+    // The container's state decides whether waiting longer can help.
+    if (Date.now() - lastCheck >= 200) {
+      lastCheck = Date.now();
+      const state = (await container.inspect()).State;
+      if (!state.Running) {
+        const lines = await lastLogLines(docker, container, LOG_LINES);
+        throw new UserError(
+          `The container exited during start (exit code ${state.ExitCode}${state.OOMKilled ? ', killed: out of memory' : ''}). ` +
+            `Its last log lines:\n${indent(lines)}`
+        );
+      }
+    }
+    if (Date.now() > deadline) {
+      const lines = await lastLogLines(docker, container, LOG_LINES);
+      throw new UserError(
+        `Jupyter did not answer at ${baseUrl} within ${timeoutS} s (--timeout). Its last log lines:\n${indent(lines)}`
+      );
+    }
+    await new Promise(done => setTimeout(done, 100));
+  }
+}
+
+function indent(text: string): string {
+  return text.length === 0 ? '    (no output)' : text.split('\n').map(line => `    ${line}`).join('\n');
+}
+
+/**
+ * Start JupyterLab (or a Jupyter server) with yolo-lab in a container.
+ * On any failure after the container exists, the container is removed.
+ */
+export async function up(docker: Docker, opts: UpOptions, progress: Progress): Promise<UpResult> {
+  const started = Date.now();
+
+  progress.step(`checking the image ${opts.image}`);
+  try {
+    await docker.getImage(opts.image).inspect();
+  } catch (error) {
+    if (statusCode(error) === 404) {
+      throw new UserError(
+        `The image ${opts.image} is not in this Docker engine. Build it with \`yolo-lab build\` ` +
+          '(needs the wheel from `bash scripts/setup.sh`), or name another with --image.'
+      );
+    }
+    throw error;
+  }
+
+  if (opts.network === 'bridge') {
+    try {
+      await docker.getNetwork('bridge').inspect();
+    } catch (error) {
+      if (statusCode(error) === 404) {
+        throw new UserError(
+          'This Docker engine has no bridge network (daemon.json "bridge": "none"), so no port can be published.\n' +
+            `Run with --network host: Jupyter then listens on ${opts.bind} of this machine directly.`
+        );
+      }
+      throw error;
+    }
+  }
+
+  prepareRuns(opts, progress);
+  progress.note(`runs: ${opts.runs} -> /runs`);
+  if (opts.code !== undefined) progress.note(`code: ${opts.code} -> /workspace/yolov5`);
+  if (opts.datasets !== undefined) progress.note(`datasets: ${opts.datasets} -> /datasets${opts.datasetsWritable ? '' : ' (read-only)'}`);
+
+  const port = await choosePort(opts.bind, opts.port);
+  const resolved: UpOptions = { ...opts, port };
+  const token = randomBytes(24).toString('hex');
+  const name = opts.name ?? `yolo-lab-${port}-${randomBytes(3).toString('hex')}`;
+  if (opts.bind !== '127.0.0.1' && opts.bind !== '::1' && opts.bind !== 'localhost') {
+    progress.note(`warning: Jupyter will be reachable from other machines on ${opts.bind} (token required)`);
+  }
+
+  progress.step(
+    `starting ${name}: GPUs ${opts.gpus}, ${opts.ipcHost ? 'IPC host' : `shm ${opts.shm}`}, user ${opts.user}, network ${opts.network}`
+  );
+  const container = await docker.createContainer(createOptions(resolved, token, name));
+  const cleanup = (): void => {
+    void removeQuietly(container).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', cleanup);
+  process.once('SIGTERM', cleanup);
+  try {
+    try {
+      await container.start();
+    } catch (error) {
+      throw startError(error, resolved) ?? new UserError(`The container did not start: ${engineMessage(error).trim()}`);
+    }
+    const baseUrl = `http://${opts.bind === '0.0.0.0' ? '127.0.0.1' : opts.bind}:${port}`;
+    progress.step(`waiting for Jupyter at ${baseUrl}`);
+    await waitForServer(docker, container, baseUrl, token, opts.timeoutS);
+    const readySeconds = (Date.now() - started) / 1000;
+    progress.note(`answered after ${readySeconds.toFixed(1)} s`);
+
+    progress.step('checking the environment inside the container (yolo-lab doctor)');
+    let doctor: unknown;
+    try {
+      const report = await runDoctor(docker, container);
+      doctor = report;
+      for (const line of formatDoctor(report)) progress.note(line);
+    } catch (error) {
+      progress.note(`warning: ${errorText(error)}`);
+    }
+
+    const url = serverUrl(opts.bind, port, token, opts.serverOnly);
+    progress.step(`ready in ${progress.elapsed()} s; stop it with: yolo-lab down ${name}`);
+    return { id: container.id, name, url, port, token, readySeconds, doctor };
+  } catch (error) {
+    await removeQuietly(container);
+    throw error;
+  } finally {
+    process.removeListener('SIGINT', cleanup);
+    process.removeListener('SIGTERM', cleanup);
+  }
+}

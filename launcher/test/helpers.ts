@@ -1,0 +1,45 @@
+/** Running the real `yolo-lab` command and looking at the real engine, for the tests and the benchmark. */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+
+import Docker from 'dockerode';
+
+import { LABEL } from '../src/engine';
+
+/** The compiled CLI (lib/src/cli.js). */
+export const CLI = join(__dirname, '..', 'src', 'cli.js');
+/** The image under test: built by scripts/test-launcher.sh. */
+export const IMAGE = process.env.YOLO_LAB_IMAGE ?? 'yolo-lab:latest';
+/** An image without Jupyter (the local base), for a container that exits during start. */
+export const BASE_IMAGE = process.env.YOLO_LAB_BASE_IMAGE ?? 'yolo-lab-base:bookworm';
+
+/** What a finished command printed. */
+export interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run the yolo-lab command to its end. */
+export function yoloLab(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; uid?: number; gid?: number } = {}): Promise<Run> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: options.env ?? process.env,
+      cwd: options.cwd,
+      uid: options.uid,
+      gid: options.gid,
+      stdio: ['ignore', 'pipe', 'pipe']
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', chunk => (stdout += chunk));
+    child.stderr.on('data', chunk => (stderr += chunk));
+    child.on('error', fail);
+    child.on('close', code => done({ code, stdout, stderr }));
+  });
+}
+
+/** The containers the launcher made (running or not). */
+export async function launcherContainers(docker: Docker): Promise<Docker.ContainerInfo[]> {
+  return docker.listContainers({ all: true, filters: { label: [LABEL.launcher] } });
+}
