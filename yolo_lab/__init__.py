@@ -8,7 +8,9 @@ Outside a kernel the import has no side effects.
 ``yolo_lab.doctor()`` checks the kernel's training environment and
 ``yolo_lab.monitor()`` shows its GPU/CPU telemetry as a live chart
 (``yolo_lab.telemetry`` holds the sampler behind both the chart and the
-JupyterLab panel).
+JupyterLab panel). ``yolo_lab.train(data=..., device=..., batch_size=...,
+amp=...)`` starts a YOLOv5 training run in a subprocess and shows it live;
+``resume``, ``show_run`` and ``list_runs`` work on the runs/ folder.
 """
 
 from __future__ import annotations
@@ -19,14 +21,21 @@ from . import _comm
 from ._monitor import Monitor, monitor
 from ._pkgversion import __version__
 from .doctor import DoctorReport, doctor
+from .training import Run, TrainError, list_runs, resume, show_run, train
 
 __all__ = [
     "DoctorReport",
     "Monitor",
+    "Run",
+    "TrainError",
     "__version__",
     "doctor",
+    "list_runs",
     "load_ipython_extension",
     "monitor",
+    "resume",
+    "show_run",
+    "train",
 ]
 
 

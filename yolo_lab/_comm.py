@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Final, Protocol
 
 from . import protocol
@@ -94,11 +95,59 @@ class CommSession:
         self._guarded(lambda: self._dispatch(_content_data(msg)))
 
     def on_close(self, msg: Any = None) -> None:
-        """The comm closed: stop listening to the telemetry."""
+        """The comm closed: stop listening to the telemetry and the runs."""
         try:
             self._unsubscribe()
         except Exception:
             _log.debug("leaving the telemetry sampler failed", exc_info=True)
+        if self._hub is not None:
+            self._hub.unsubscribe(None, self.on_run_events)
+
+    # -- training runs
+
+    _hub: Any = None
+
+    def _runs(self) -> Any:
+        if self._hub is None:
+            from .training import get_hub
+
+            self._hub = get_hub()
+        return self._hub
+
+    def _run_subscribe(self, msg: Mapping[str, Any]) -> None:
+        from .training import TrainError
+
+        try:
+            self._runs().subscribe(msg["run"], self.on_run_events)
+        except TrainError as exc:
+            raise ProtocolError("bad_message", f"{exc.message}; {exc.fix}", msg["id"]) from exc
+
+    def on_run_events(self, payload: dict[str, Any]) -> None:
+        """Run hub listener: forward a run's events to the frontend."""
+        self._send(
+            lambda: protocol.make_run_events(
+                payload["run"], payload["history"], payload["status"], payload["events"]
+            )
+        )
+
+    def _run_stop(self, msg: Mapping[str, Any]) -> None:
+        from .training import run_status, stop_run
+
+        stopping = stop_run(msg["run"])
+        status = run_status(Path(msg["run"]).expanduser().resolve()).get("status", "unknown")
+        text = (
+            "stopping after the current batch; last.pt will be saved"
+            if stopping
+            else f"the run is not running (status: {status})"
+        )
+        self._send(lambda: protocol.make_run_stop_result(msg["id"], msg["run"], stopping, text))
+
+    def _runs_request(self, msg: Mapping[str, Any]) -> None:
+        from .training import list_runs
+
+        project = str(Path(msg.get("project") or "runs/train").expanduser().resolve())
+        runs = list_runs(project)
+        self._send(lambda: protocol.make_runs_list(msg["id"], project, runs), msg["id"])
 
     def _check_frontend_hello(self, data: Any) -> None:
         hello = protocol.parse_incoming(data)
@@ -124,6 +173,14 @@ class CommSession:
             self._subscribe(msg)
         elif kind == "telemetry_unsubscribe":
             self._unsubscribe()
+        elif kind == "run_subscribe":
+            self._run_subscribe(msg)
+        elif kind == "run_unsubscribe":
+            self._runs().unsubscribe(msg.get("run"), self.on_run_events)
+        elif kind == "run_stop":
+            self._run_stop(msg)
+        elif kind == "runs_request":
+            self._runs_request(msg)
         elif kind == "hello":
             # A frontend that reconnects greets again; greeting back is enough.
             self._check_frontend_hello(msg)

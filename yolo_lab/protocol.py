@@ -38,6 +38,9 @@ __all__ = [
     "make_doctor_report",
     "make_error",
     "make_hello",
+    "make_run_events",
+    "make_run_stop_result",
+    "make_runs_list",
     "make_telemetry_batch",
     "make_telemetry_display",
     "make_telemetry_notice",
@@ -402,3 +405,46 @@ def _checked_with_samples(
     _checked(message, definition)
     message["samples"] = samples
     return message
+
+
+def make_run_events(
+    run: str, history: bool, status: Mapping[str, Any], events: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """A run's events (history from disk, or what is new), checked."""
+    return _checked(
+        {
+            "v": PROTOCOL_VERSION,
+            "type": "run_events",
+            "run": run,
+            "history": history,
+            "status": dict(status),
+            "events": [dict(e) for e in events],
+        }
+    )
+
+
+def make_runs_list(request_id: str, project: str, runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The runs of a project folder, checked."""
+    return _checked(
+        {
+            "v": PROTOCOL_VERSION,
+            "type": "runs_list",
+            "id": request_id,
+            "project": project,
+            "runs": [dict(r) for r in runs],
+        }
+    )
+
+
+def make_run_stop_result(request_id: str, run: str, stopping: bool, message: str) -> dict[str, Any]:
+    """The answer to run_stop, checked."""
+    return _checked(
+        {
+            "v": PROTOCOL_VERSION,
+            "type": "run_stop_result",
+            "id": request_id,
+            "run": run,
+            "stopping": stopping,
+            "message": message,
+        }
+    )

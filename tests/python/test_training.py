@@ -1,0 +1,357 @@
+"""Training runs: real YOLOv5 on the synthetic shapes data, on the CPU.
+
+Each run is a real subprocess training yolov5n from scratch for one or two
+short epochs at 64 px. What this machine cannot have (a CUDA device) is
+fabricated, and those tests say so in their names.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Callable
+
+import jsonschema
+import pytest
+
+from yolo_lab import protocol, shapes, training
+from yolo_lab._runner import EVENTS_FILE, Runner
+from yolo_lab.training import TrainError
+
+pytest.importorskip("yolov5", reason="YOLOv5 is installed by scripts/setup.sh --tests")
+
+IMGSZ = 64
+
+
+@pytest.fixture(scope="module")
+def data_yaml(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("shapes")
+    return shapes.make_shapes_dataset(out / "shapes", train=16, val=8, image_size=IMGSZ, seed=1)
+
+
+@pytest.fixture(scope="module")
+def event_validator() -> jsonschema.Draft7Validator:
+    schema = protocol.load_schema()
+    return jsonschema.Draft7Validator({**schema, "$ref": "#/definitions/run_event"})
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"not within {timeout} s: {what}")
+
+
+def quick(data: Path, project: Path, **kw: Any) -> training.Run:
+    options: dict[str, Any] = dict(
+        device="cpu", batch_size=8, epochs=2, imgsz=IMGSZ, workers=0, project=project
+    )
+    options.update(kw)
+    return training.train(data, **options)
+
+
+def test_real_cpu_training_events_match_results_csv(
+    data_yaml: Path, tmp_path: Path, event_validator: jsonschema.Draft7Validator
+) -> None:
+    run = quick(data_yaml, tmp_path / "runs", epochs=2)
+    assert run.wait(timeout=600) == "finished", run.log.read_text()[-3000:]
+
+    events = run.events()
+    for event in events:
+        event_validator.validate(event)
+    kinds = [e["kind"] for e in events]
+    assert kinds[0] == "start" and kinds[-1] == "end"
+    assert events[-1]["status"] == "finished"
+    assert Path(events[-1]["last"]).is_file() and Path(events[-1]["best"]).is_file()
+
+    amp = run.events("amp")
+    assert [a["enabled"] for a in amp] == [False]
+
+    rows = run.results()
+    epochs = run.events("epoch")
+    assert [e["epoch"] for e in epochs] == [0, 1] == [int(r["epoch"]) for r in rows]
+    for event, row in zip(epochs, rows):
+        # results.csv keeps five significant digits.
+        assert event["map50"] == pytest.approx(row["metrics/mAP_0.5"], rel=1e-3, abs=1e-6)
+        assert event["map"] == pytest.approx(row["metrics/mAP_0.5:0.95"], rel=1e-3, abs=1e-6)
+        assert event["val_box"] == pytest.approx(row["val/box_loss"], rel=1e-3)
+        assert event["lr"][0] == pytest.approx(row["x/lr0"], rel=1e-3)
+        # The last batch of the epoch carries the epoch's mean train losses.
+        batches = [b for b in run.events("batch") if b["epoch"] == event["epoch"]]
+        assert [b["batch"] for b in batches] == [0, 1]
+        assert batches[-1]["box"] == pytest.approx(row["train/box_loss"], rel=1e-3)
+        assert batches[-1]["cls"] == pytest.approx(row["train/cls_loss"], rel=1e-3)
+        assert all(b["imgs_per_s"] > 0 and b["gpu_mem_gib"] is None for b in batches)
+    assert run.events("telemetry"), "the run samples the CPU while it trains"
+
+    # The same events go over the comm as a valid run_events message.
+    message = protocol.make_run_events(str(run.dir), True, training.run_status(run.dir), events)
+    protocol.validate(message)
+    listed = training.list_runs(tmp_path / "runs")
+    assert [r["name"] for r in listed] == ["exp"]
+    assert listed[0]["status"] == "finished" and listed[0]["epochs_done"] == 2
+
+
+def test_stop_mid_epoch_then_resume(data_yaml: Path, tmp_path: Path) -> None:
+    import torch
+
+    run = quick(data_yaml, tmp_path / "runs", epochs=3, name="stopme")
+    wait_until(
+        lambda: [b for b in run.events("batch") if b["epoch"] == 1],
+        300,
+        "a batch of the second epoch",
+    )
+    run.stop()
+    assert run.wait(timeout=120) == "stopped"
+    assert run.last is not None
+    end = run.events("end")[-1]
+    assert end["status"] == "stopped" and end["last"] == str(run.last)
+    ckpt = torch.load(run.last, map_location="cpu", weights_only=False)
+    assert ckpt["optimizer"] is not None, "a stop checkpoint keeps the optimizer for resume"
+    done_before = [int(r["epoch"]) for r in run.results()]
+    assert done_before in ([0], [0, 1])  # the stop lands mid-epoch 1 or just after it
+
+    resumed = training.resume(run)
+    assert resumed.dir == run.dir
+    assert resumed.wait(timeout=600) == "finished", run.log.read_text()[-3000:]
+    assert [int(r["epoch"]) for r in run.results()] == [0, 1, 2]
+    starts = run.events("start")
+    assert len(starts) == 2 and starts[1]["resume"] == str(run.dir / "weights" / "last.pt")
+
+
+def test_resume_refuses_a_run_without_last_pt(tmp_path: Path) -> None:
+    (tmp_path / "exp").mkdir()
+    with pytest.raises(TrainError) as err:
+        training.resume(tmp_path / "exp")
+    assert err.value.code == "nothing_to_resume"
+
+
+def test_fabricated_cuda_oom_message_suggests_a_smaller_batch(
+    data_yaml: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No GPU here: the runner raises torch's real OutOfMemoryError at batch 2
+    # (after epoch 0 saved its weights) when this variable asks it to.
+    monkeypatch.setenv("YOLO_LAB_FABRICATED_OOM_AT_BATCH", "2")
+    run = quick(data_yaml, tmp_path / "runs", epochs=2, name="oom")
+    assert run.wait(timeout=600) == "failed"
+    error = run.events("error")[-1]
+    assert error["code"] == "cuda_oom"
+    assert "batch_size=4" in error["fix"]
+    info = run.info
+    assert info["code"] == "cuda_oom" and "batch_size=4" in info["fix"]
+    # What was written before the failure is kept.
+    assert run.last is not None and len(run.results()) == 1
+
+
+def test_amp_off_replaces_check_amp_on_fabricated_cuda_model(tmp_path: Path) -> None:
+    # A fabricated train module and model that claim a CUDA device.
+    calls: list[str] = []
+
+    def yolov5_check_amp(model: Any) -> bool:
+        calls.append("yolov5")
+        return True
+
+    class EMA:
+        def __init__(self, model: Any) -> None:
+            self.model = model
+
+    module = SimpleNamespace(
+        check_amp=yolov5_check_amp,
+        smart_optimizer=lambda *a, **k: "optimizer",
+        ModelEMA=EMA,
+    )
+    model = SimpleNamespace(parameters=lambda: iter([SimpleNamespace(device=SimpleNamespace(type="cuda"))]))
+
+    def patched(amp: bool | None) -> tuple[bool, list[dict[str, Any]]]:
+        run_dir = tmp_path / f"amp-{amp}"
+        run_dir.mkdir()
+        runner = Runner(run_dir, {"amp": amp})
+        fabricated = SimpleNamespace(**vars(module))
+        runner.patch(fabricated)
+        result = fabricated.check_amp(model)
+        runner.events.close()
+        lines = (run_dir / EVENTS_FILE).read_text().splitlines()
+        return result, [json.loads(line) for line in lines]
+
+    off, events = patched(False)
+    assert off is False and calls == [], "amp=False must not even run YOLOv5's check"
+    assert events[-1]["kind"] == "amp" and events[-1]["enabled"] is False
+
+    on, events = patched(None)
+    assert on is True and calls == ["yolov5"], "amp on keeps YOLOv5's own check"
+    assert events[-1]["enabled"] is True and events[-1]["requested"] is None
+
+    # The capture hooks see what YOLOv5 builds, for the save on stop.
+    runner = Runner(tmp_path / "amp-False", {"amp": False})
+    fabricated = SimpleNamespace(**vars(module))
+    runner.patch(fabricated)
+    assert fabricated.smart_optimizer() == "optimizer" and runner.optimizer == "optimizer"
+    ema = fabricated.ModelEMA("m")
+    assert runner.ema is ema
+
+
+# -- bad input: each raises before anything starts --------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "devices", "code", "hint"),
+    [
+        (0, [], "bad_batch_size", "at least 1"),
+        (-4, [], "bad_batch_size", "at least 1"),
+        ("sixteen", [], "bad_batch_size", "not a number"),
+        (16.5, [], "bad_batch_size", "whole number"),
+        (True, [], "bad_batch_size", "whole number"),
+        (100_000, [], "bad_batch_size", "more than 1024"),
+        ("auto", [], "bad_batch_size", "one GPU"),
+        ("auto", [0, 1], "bad_batch_size", "one GPU"),
+        (15, [0, 1], "bad_batch_size", "multiple of 2, e.g. 14 or 16"),
+    ],
+)
+def test_bad_batch_sizes(value: Any, devices: list[int], code: str, hint: str) -> None:
+    with pytest.raises(TrainError) as err:
+        training.check_batch_size(value, devices)
+    assert err.value.code == code
+    assert hint in str(err.value)
+
+
+def test_good_batch_sizes() -> None:
+    assert training.check_batch_size("32", []) == 32
+    assert training.check_batch_size("auto", [0]) == -1
+    assert training.check_batch_size(16, [0, 1]) == 16
+
+
+def test_devices_on_this_machine() -> None:
+    assert training.check_devices("cpu") == []
+    with pytest.raises(TrainError) as err:
+        training.check_devices("cuda:0", count=0)
+    assert err.value.code == "device_missing" and 'device="cpu"' in err.value.fix
+    with pytest.raises(TrainError):
+        training.check_devices("gpu please", count=0)
+
+
+def test_devices_on_fabricated_two_gpu_machine() -> None:
+    assert training.check_devices("cuda:1", count=2) == [1]
+    assert training.check_devices(["cuda:0", "cuda:1"], count=2) == [0, 1]
+    assert training.check_devices("0,1", count=2) == [0, 1]
+    with pytest.raises(TrainError) as err:
+        training.check_devices("cuda:2", count=2)
+    assert "cpu, cuda:0, cuda:1" in err.value.fix
+    with pytest.raises(TrainError):
+        training.check_devices(["cuda:0", "cuda:0"], count=2)
+    command = training.runner_command(Path("/runs/x"), [0, 1])
+    assert command[1:4] == ["-m", "torch.distributed.run", "--nproc_per_node"] and command[4] == "2"
+    assert command[-3:] == ["-m", "yolo_lab._runner", "/runs/x"]
+
+
+def test_ddp_with_one_gpu_is_plain_training_on_fabricated_gpu() -> None:
+    # One GPU listed is a single-process run, not DDP.
+    assert training.runner_command(Path("/r"), [0])[1:3] == ["-m", "yolo_lab._runner"]
+
+
+def test_amp_on_cpu_is_refused() -> None:
+    with pytest.raises(TrainError) as err:
+        training.check_amp(True, [])
+    assert err.value.code == "amp_on_cpu" and "amp=False" in err.value.fix
+    assert training.check_amp(None, []) is None
+    assert training.check_amp(False, [0]) is False
+
+
+def test_dataset_errors(tmp_path: Path, data_yaml: Path) -> None:
+    with pytest.raises(TrainError) as err:
+        training.check_data(tmp_path / "nope.yaml")
+    assert err.value.code == "data_missing" and "yolo_lab.shapes" in err.value.fix
+
+    bad = tmp_path / "missing_images.yaml"
+    bad.write_text(f"path: {tmp_path / 'gone'}\ntrain: images/train\nval: images/val\nnames: [a]\n")
+    with pytest.raises(TrainError) as err:
+        training.check_data(bad)
+    assert err.value.code == "data_images_missing" and "gone" in err.value.message
+
+    relative = tmp_path / "relative.yaml"
+    relative.write_text("path: ../datasets/coco128\ntrain: images/train2017\nval: images/train2017\nnames: [a]\n")
+    with pytest.raises(TrainError) as err:
+        training.check_data(relative)
+    assert err.value.code == "data_relative_path"
+
+    assert training.check_data(data_yaml) == data_yaml.resolve()
+
+
+def test_train_refuses_before_creating_anything(tmp_path: Path, data_yaml: Path) -> None:
+    project = tmp_path / "runs"
+    for kwargs in (
+        {"batch_size": 0},
+        {"device": "cuda:0"},
+        {"amp": True},
+        {"weights": "yolov5s.pt"},
+        {"epochs": 0},
+    ):
+        with pytest.raises(TrainError):
+            training.train(data_yaml, project=project, **kwargs)
+    assert not project.exists()
+
+
+def test_yolov5_missing_in_a_python_without_it(tmp_path: Path) -> None:
+    # A real interpreter without YOLOv5: the isolated plain venv the tests set
+    # up for the panel (or, failing that, this Python with site-packages off).
+    plain = Path(os.environ.get("YOLO_LAB_PLAIN_VENV", Path(__file__).parents[2] / ".venv-plain"))
+    python = plain / "bin" / "python"
+    repo = Path(__file__).parents[2]
+    code = (
+        "import sys; sys.path.insert(0, %r);"
+        "from yolo_lab.training import find_yolov5, TrainError\n"
+        "try:\n    find_yolov5(None)\nexcept TrainError as e:\n    print(e.code); print(e.fix)\n"
+    ) % str(repo)
+    import subprocess
+
+    exe = str(python) if python.is_file() else sys.executable
+    args = [exe, "-c", code] if python.is_file() else [exe, "-S", "-c", code]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    if out.returncode != 0 and "ModuleNotFoundError" in out.stderr:
+        # The plain venv lacks yolo_lab's own dependencies: load the module alone.
+        pytest.fail(out.stderr)
+    assert out.stdout.splitlines()[0] == "yolov5_missing", out.stderr
+    assert "pip install yolov5" in out.stdout
+
+
+def test_a_checkout_that_is_not_yolov5_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(TrainError) as err:
+        training.find_yolov5(tmp_path)
+    assert "train.py" in err.value.message
+
+
+def test_kernel_death_stops_the_run_and_keeps_last_pt(data_yaml: Path, tmp_path: Path) -> None:
+    # A real parent process (standing in for the kernel) starts a run and is
+    # then killed with SIGKILL, as a kernel restart does when shutdown times out.
+    import subprocess
+
+    script = (
+        "import sys, time; from yolo_lab import training\n"
+        f"run = training.train({str(data_yaml)!r}, device='cpu', batch_size=8, epochs=50, "
+        f"imgsz={IMGSZ}, workers=0, project={str(tmp_path / 'runs')!r}, name='orphan')\n"
+        "print(run.dir, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[2]))
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert parent.stdout is not None
+        run = training.Run(parent.stdout.readline().strip())
+        wait_until(lambda: run.events("batch"), 300, "the first batch")
+        pid = run.info["pid"]
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(timeout=30)
+        wait_until(lambda: not training._pid_alive(pid), 120, "the runner to exit after its parent died")
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+    assert run.status == "stopped"
+    assert run.last is not None
+    assert "signal SIGTERM" in (run.events("end")[-1]["message"] or "")
