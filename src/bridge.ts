@@ -19,6 +19,11 @@ import {
 } from './protocol';
 import { TelemetryModel } from './telemetry/model';
 import type { IKernelBridge } from './tokens';
+import type {
+  IRunStopResultMessage,
+  IRunSummary,
+  RunListener
+} from './training/types';
 
 /** User settings that change what the bridge does. */
 export interface IBridgeSettings {
@@ -86,6 +91,104 @@ export class KernelBridge implements IKernelBridge, IDisposable {
           id: null
         });
       }
+    });
+  }
+
+  /**
+   * Listen to a run's events until the handle is disposed: first its history
+   * from the run folder, then what is new. Subscriptions survive kernel
+   * changes and restarts: they are renewed on each new connection, and the
+   * new kernel reads the history from disk again.
+   */
+  listenRun(run: string, listener: RunListener): IDisposable {
+    let listeners = this._runListeners.get(run);
+    if (!listeners) {
+      listeners = new Set();
+      this._runListeners.set(run, listeners);
+    }
+    listeners.add(listener);
+    if (listeners.size === 1) {
+      this._sendRun('run_subscribe', run);
+    } else if (this._runHistory.has(run)) {
+      // A second view of the same run: ask again so it gets a history too.
+      this._sendRun('run_subscribe', run);
+    }
+    return new DisposableDelegate(() => {
+      const set = this._runListeners.get(run);
+      set?.delete(listener);
+      if (set && set.size === 0) {
+        this._runListeners.delete(run);
+        this._runHistory.delete(run);
+        this._sendRun('run_unsubscribe', run);
+      }
+    });
+  }
+
+  /** Ask a run to stop after its current batch. */
+  async stopRun(run: string): Promise<IRunStopResultMessage> {
+    const reply = await this._request<IRunStopResultMessage>({
+      type: 'run_stop',
+      run
+    });
+    return reply;
+  }
+
+  /** The runs of a project folder (default runs/train), newest first. */
+  async listRuns(project?: string): Promise<IRunSummary[]> {
+    const reply = await this._request<{ runs: IRunSummary[] }>(
+      project ? { type: 'runs_request', project } : { type: 'runs_request' }
+    );
+    return reply.runs;
+  }
+
+  /** Runs shown somewhere (their views listen) that are still going. */
+  activeRuns(): string[] {
+    return [...this._runListeners.keys()].filter(run => {
+      const state = this._runStates.get(run);
+      return state === 'starting' || state === 'running';
+    });
+  }
+
+  /** Whether a comm to a yolo-lab kernel is open. */
+  get connected(): boolean {
+    return !!this._comm && !this._comm.isDisposed;
+  }
+
+  private _sendRun(type: 'run_subscribe' | 'run_unsubscribe', run: string) {
+    const comm = this._comm;
+    if (!comm || comm.isDisposed) {
+      return; // renewed when connected
+    }
+    if (type === 'run_subscribe') {
+      this._runHistory.add(run);
+      const id = UUID.uuid4();
+      this._subscribeIds.set(id, run);
+      comm.send({ v: PROTOCOL_VERSION, type, id, run });
+    } else {
+      comm.send({ v: PROTOCOL_VERSION, type, run });
+    }
+  }
+
+  private _request<T>(body: Record<string, unknown>): Promise<T> {
+    const comm = this._comm;
+    if (!comm || comm.isDisposed) {
+      return Promise.reject(
+        new Error(
+          'No yolo-lab kernel: open a notebook whose kernel has yolo-lab installed.'
+        )
+      );
+    }
+    const id = UUID.uuid4();
+    const reply = new PromiseDelegate<T>();
+    this._replies.set(id, reply as PromiseDelegate<unknown>);
+    comm.send({ v: PROTOCOL_VERSION, id, ...body } as any);
+    const timeout = setTimeout(
+      () => reply.reject(new Error('the kernel did not answer in 60 s')),
+      60000
+    );
+    return reply.promise.finally(() => {
+      clearTimeout(timeout);
+      this._replies.delete(id);
     });
   }
 
@@ -273,6 +376,9 @@ export class KernelBridge implements IKernelBridge, IDisposable {
       if (this._telemetryListeners > 0) {
         this._subscribeTelemetry();
       }
+      for (const run of this._runListeners.keys()) {
+        this._sendRun('run_subscribe', run);
+      }
       if (check) {
         await this._requestReport(epoch, comm);
       } else {
@@ -374,7 +480,43 @@ export class KernelBridge implements IKernelBridge, IDisposable {
         this._settle(message.id);
         break;
       }
+      case 'run_events': {
+        this._runStates.set(message.run, message.status.status ?? 'unknown');
+        this._runListeners.get(message.run)?.forEach(listener => {
+          try {
+            listener(message);
+          } catch (reason) {
+            console.error('yolo-lab: a run view failed', reason);
+          }
+        });
+        break;
+      }
+      case 'runs_list':
+      case 'run_stop_result': {
+        this._replies.get(message.id)?.resolve(message);
+        break;
+      }
       case 'error': {
+        const reply = message.id ? this._replies.get(message.id) : undefined;
+        if (reply) {
+          reply.reject(new Error(message.message));
+          break;
+        }
+        const run = message.id ? this._subscribeIds.get(message.id) : undefined;
+        if (run !== undefined) {
+          // The run cannot be shown (its folder is gone): tell its views.
+          this._runListeners.get(run)?.forEach(listener =>
+            listener({
+              v: 1,
+              type: 'run_events',
+              run,
+              history: true,
+              status: { status: 'unknown', message: message.message },
+              events: []
+            })
+          );
+          break;
+        }
         this.model.failed(
           epoch,
           `The kernel reported an error (${message.code}): ${message.message}`,
@@ -443,6 +585,11 @@ export class KernelBridge implements IKernelBridge, IDisposable {
   private _settings: IBridgeSettings = { ...DEFAULT_BRIDGE_SETTINGS };
   private _restartPending = false;
   private _telemetryListeners = 0;
+  private _runListeners = new Map<string, Set<RunListener>>();
+  private _runHistory = new Set<string>();
+  private _subscribeIds = new Map<string, string>();
+  private _runStates = new Map<string, string>();
+  private _replies = new Map<string, PromiseDelegate<unknown>>();
   private _warned = false;
   private _isDisposed = false;
 }

@@ -7,13 +7,16 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
+import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import {
   refreshIcon,
+  runIcon,
   SidePanel,
+  stopIcon,
   ToolbarButton
 } from '@jupyterlab/ui-components';
 import {
@@ -32,12 +35,25 @@ import { TelemetryOutput } from './telemetry/output';
 import { TelemetrySection } from './telemetry/section';
 import { TELEMETRY_MIME } from './telemetry/types';
 import { IKernelBridge } from './tokens';
+import { insertCell, resumeCellText, showRunCellText } from './training/cells';
+import { cellText, formFromMetadata, ITrainForm } from './training/form';
+import { TrainSection } from './training/section';
+import { RUN_MIME } from './training/types';
+import { RunView } from './training/view';
 
 export { IKernelBridge } from './tokens';
 
 namespace CommandIDs {
   export const checkEnvironment = 'yolo-lab:check-environment';
+  export const insertTrainingCell = 'yolo-lab:insert-training-cell';
+  export const train = 'yolo-lab:train';
+  export const stopTraining = 'yolo-lab:stop-training';
+  export const resumeRun = 'yolo-lab:resume-run';
+  export const openRun = 'yolo-lab:open-run';
 }
+
+/** Where a notebook keeps its training form. */
+const METADATA_KEY = 'yolo-lab';
 
 // Webpack keeps only the `version` field of package.json in the bundle.
 declare const require: (id: string) => unknown;
@@ -111,15 +127,23 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
   id: PANEL_PLUGIN,
   description: 'The yolo-lab sidebar: GPU environment of the notebook kernel.',
   autoStart: true,
-  requires: [IKernelBridge],
-  optional: [ILayoutRestorer, ICommandPalette, ITranslator, ISettingRegistry],
+  requires: [IKernelBridge, INotebookTracker],
+  optional: [
+    ILayoutRestorer,
+    ICommandPalette,
+    ITranslator,
+    ISettingRegistry,
+    IDefaultFileBrowser
+  ],
   activate: (
     app: JupyterFrontEnd,
     bridge: IKernelBridge,
+    tracker: INotebookTracker,
     restorer: ILayoutRestorer | null,
     palette: ICommandPalette | null,
     translator: ITranslator | null,
-    registry: ISettingRegistry | null
+    registry: ISettingRegistry | null,
+    browser: IDefaultFileBrowser | null
   ): void => {
     const trans = (translator ?? nullTranslator).load('yolo_lab');
     const panel = new SidePanel({ translator: translator ?? nullTranslator });
@@ -138,6 +162,104 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
     const telemetry = new TelemetrySection(bridge, chartLabels(trans));
     telemetry.title.label = trans.__('Telemetry');
     panel.content.addWidget(telemetry);
+
+    // Training: the form lives in the current notebook's metadata.
+    const metadataOf = (): Record<string, unknown> | null => {
+      const model = tracker.currentWidget?.model;
+      if (!model) {
+        return null;
+      }
+      const value = model.getMetadata(METADATA_KEY);
+      return typeof value === 'object' && value !== null
+        ? (value as Record<string, unknown>)
+        : {};
+    };
+    const section = new TrainSection(bridge, {
+      load: () => {
+        const meta = metadataOf();
+        return meta === null ? null : formFromMetadata(meta.train);
+      },
+      save: (form: ITrainForm) => {
+        const model = tracker.currentWidget?.model;
+        if (model) {
+          model.setMetadata(METADATA_KEY, {
+            ...(metadataOf() ?? {}),
+            train: { ...form }
+          });
+        }
+      },
+      insertCell: (form, run) => insertCell(tracker, cellText(form), run),
+      stop: () =>
+        app.commands.execute(CommandIDs.stopTraining) as Promise<void>,
+      openRun: run => insertCell(tracker, showRunCellText(run), true),
+      selectedFile: () => {
+        const item = browser?.selectedItems().next();
+        return item && !item.done ? item.value.path : null;
+      }
+    });
+    section.title.label = trans.__('Training');
+    panel.content.addWidget(section);
+    // A restored notebook is current before its file is read: read its
+    // saved form once the content is there.
+    tracker.currentChanged.connect((_, current) => {
+      section.reload();
+      void current?.context.ready.then(() => {
+        if (tracker.currentWidget === current) {
+          section.reload();
+        }
+      });
+    });
+
+    app.commands.addCommand(CommandIDs.insertTrainingCell, {
+      label: trans.__('Insert training cell'),
+      caption: trans.__(
+        'Write a train(...) cell from the yolo-lab panel settings below the active cell'
+      ),
+      execute: () => insertCell(tracker, cellText(section.form), false)
+    });
+    app.commands.addCommand(CommandIDs.train, {
+      label: trans.__('Train'),
+      caption: trans.__(
+        'Train YOLOv5: write the training cell from the yolo-lab panel settings and run it'
+      ),
+      icon: runIcon,
+      isEnabled: () => tracker.currentWidget !== null,
+      execute: async () => {
+        app.shell.activateById(panel.id);
+        await insertCell(tracker, cellText(section.form), true);
+      }
+    });
+    app.commands.addCommand(CommandIDs.stopTraining, {
+      label: trans.__('Stop training'),
+      caption: trans.__(
+        'Stop the running training after its current batch (last.pt is saved)'
+      ),
+      icon: stopIcon,
+      execute: async () => {
+        const runs = bridge.activeRuns();
+        if (!runs.length) {
+          throw new Error('No training of this notebook is running.');
+        }
+        await Promise.all(runs.map(run => bridge.stopRun(run)));
+      }
+    });
+    app.commands.addCommand(CommandIDs.resumeRun, {
+      label: trans.__('Resume training run'),
+      execute: args =>
+        insertCell(tracker, resumeCellText(String(args.run)), true)
+    });
+    app.commands.addCommand(CommandIDs.openRun, {
+      label: trans.__('Show training run'),
+      execute: args =>
+        insertCell(tracker, showRunCellText(String(args.run)), true)
+    });
+    for (const command of [
+      CommandIDs.insertTrainingCell,
+      CommandIDs.train,
+      CommandIDs.stopTraining
+    ]) {
+      palette?.addItem({ command, category: trans.__('yolo-lab') });
+    }
     if (registry) {
       void Promise.all([app.restored, registry.load(PANEL_PLUGIN)])
         .then(([, settings]) => {
@@ -240,4 +362,45 @@ const inlineTelemetryPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [bridgePlugin, panelPlugin, inlineTelemetryPlugin];
+/**
+ * The renderer of training-run outputs (`yolo_lab.train(...)`): live charts
+ * fed through the kernel bridge from the run folder.
+ */
+const runOutputPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'yolo-lab:run-output',
+  description: 'Live YOLOv5 training views in notebook outputs.',
+  autoStart: true,
+  requires: [IRenderMimeRegistry, IKernelBridge],
+  activate: (
+    app: JupyterFrontEnd,
+    rendermime: IRenderMimeRegistry,
+    bridge: IKernelBridge
+  ): void => {
+    let check: Promise<ISchemaCheck> | null = null;
+    const displayCheck = (): Promise<ISchemaCheck> =>
+      (check ??= loadDefinitionCheck('run_display'));
+    rendermime.addFactory(
+      {
+        safe: true,
+        mimeTypes: [RUN_MIME],
+        defaultRank: 0,
+        createRenderer: () =>
+          new RunView({
+            bridge,
+            check: displayCheck,
+            resume: async run => {
+              await app.commands.execute(CommandIDs.resumeRun, { run });
+            }
+          })
+      },
+      0
+    );
+  }
+};
+
+export default [
+  bridgePlugin,
+  panelPlugin,
+  inlineTelemetryPlugin,
+  runOutputPlugin
+];

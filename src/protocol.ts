@@ -9,6 +9,12 @@
  */
 
 import type { ITelemetryBatch, ITelemetryNotice } from './telemetry/types';
+import type {
+  IRunEventsMessage,
+  IRunRequestMessage,
+  IRunsListMessage,
+  IRunStopResultMessage
+} from './training/types';
 
 /** Name of the comm target registered by the Python package. */
 export const COMM_TARGET = 'yolo_lab';
@@ -124,7 +130,11 @@ export type Message =
   | ITelemetrySubscribeMessage
   | ITelemetryUnsubscribeMessage
   | ITelemetryBatch
-  | ITelemetryNotice;
+  | ITelemetryNotice
+  | IRunRequestMessage
+  | IRunEventsMessage
+  | IRunsListMessage
+  | IRunStopResultMessage;
 
 /** The browser starts listening to the kernel's telemetry sampler. */
 export interface ITelemetrySubscribeMessage {

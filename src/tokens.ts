@@ -5,6 +5,11 @@ import { Token } from '@lumino/coreutils';
 import type { IDisposable } from '@lumino/disposable';
 import type { EnvironmentModel } from './model';
 import type { TelemetryModel } from './telemetry/model';
+import type {
+  IRunStopResultMessage,
+  IRunSummary,
+  RunListener
+} from './training/types';
 
 /**
  * The connection between yolo-lab and the kernel of the active notebook.
@@ -28,6 +33,21 @@ export interface IKernelBridge {
 
   /** Listen to the kernel's telemetry until the handle is disposed. */
   listenTelemetry(): IDisposable;
+
+  /** Listen to a training run's events (history first) until disposed. */
+  listenRun(run: string, listener: RunListener): IDisposable;
+
+  /** Ask a run to stop after its current batch (last.pt is saved). */
+  stopRun(run: string): Promise<IRunStopResultMessage>;
+
+  /** The runs of a project folder (default runs/train), newest first. */
+  listRuns(project?: string): Promise<IRunSummary[]>;
+
+  /** Runs shown somewhere (their views listen) that are still going. */
+  activeRuns(): string[];
+
+  /** Whether a comm to a yolo-lab kernel is open. */
+  readonly connected: boolean;
 }
 
 /** The kernel bridge token. */

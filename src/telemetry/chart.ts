@@ -7,7 +7,15 @@ import { Widget } from '@lumino/widgets';
 import type { TelemetryChange, TelemetryModel } from './model';
 import { decimate, ISeries } from './stream';
 
-type Plotly = (typeof import('plotly.js-dist-min'))['default'];
+export type Plotly = (typeof import('plotly.js-dist-min'))['default'];
+
+let plotlyPromise: Promise<Plotly> | null = null;
+
+/** plotly.js, fetched as a separate chunk on the first chart shown. */
+export function loadPlotly(): Promise<Plotly> {
+  plotlyPromise ??= import('plotly.js-dist-min').then(m => m.default);
+  return plotlyPromise;
+}
 
 /** Labels the chart shows, for translation. */
 export interface IChartLabels {
@@ -46,13 +54,13 @@ const AXIS_OF: Record<ISeries['axis'], string> = {
 };
 
 /** Read a CSS variable of the current theme. */
-function cssVar(name: string, fallback: string): string {
+export function cssVar(name: string, fallback: string): string {
   const value = getComputedStyle(document.body).getPropertyValue(name).trim();
   return value || fallback;
 }
 
 /** Download text or a data URL under a file name. */
-function download(name: string, href: string): void {
+export function download(name: string, href: string): void {
   const a = document.createElement('a');
   a.href = href;
   a.download = name;
@@ -62,7 +70,7 @@ function download(name: string, href: string): void {
 }
 
 /** A time stamp for export file names. */
-function stamp(): string {
+export function stamp(): string {
   return new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
 }
 
@@ -179,9 +187,9 @@ export class TelemetryChart extends Widget {
 
   private _loadPlotly(): Promise<Plotly> {
     if (!this._plotlyPromise) {
-      this._plotlyPromise = import('plotly.js-dist-min').then(m => {
-        this._plotly = m.default;
-        return m.default;
+      this._plotlyPromise = loadPlotly().then(plotly => {
+        this._plotly = plotly;
+        return plotly;
       });
     }
     return this._plotlyPromise;

@@ -1,0 +1,225 @@
+/**
+ * One training run as the browser knows it: its events (history from the run
+ * folder, then live ones), its status and what the view derives from them.
+ * No DOM here.
+ */
+import { ISignal, Signal } from '@lumino/signaling';
+import type {
+  IBatchEvent,
+  IEpochEvent,
+  IRunEvent,
+  IRunEventsMessage,
+  IRunStatus,
+  ITelemetryEvent
+} from './types';
+
+/** Most per-batch points kept; older ones are thinned by half when exceeded. */
+export const MAX_BATCH_POINTS = 20000;
+
+/** Where a run is, for the progress line. */
+export interface IProgress {
+  epoch: number;
+  epochs: number;
+  batch: number;
+  batches: number;
+  /** Seconds left, or null until it can be estimated. */
+  etaS: number | null;
+}
+
+/** Thin an array to half its length, keeping the last item. */
+function halve<T>(items: T[]): T[] {
+  const kept = items.filter((_, i) => i % 2 === 0);
+  if (kept[kept.length - 1] !== items[items.length - 1]) {
+    kept.push(items[items.length - 1]);
+  }
+  return kept;
+}
+
+/**
+ * The events of one run, as they arrive.
+ */
+export class RunModel {
+  constructor(run: string) {
+    this.run = run;
+  }
+
+  /** The run folder (the run's id). */
+  readonly run: string;
+
+  /** Emits after each change. */
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  get status(): IRunStatus {
+    return this._status;
+  }
+
+  /** True once a history arrived (from any kernel). */
+  get loaded(): boolean {
+    return this._loaded;
+  }
+
+  get batches(): readonly IBatchEvent[] {
+    return this._batches;
+  }
+
+  get epochs(): readonly IEpochEvent[] {
+    return this._epochs;
+  }
+
+  get telemetry(): readonly ITelemetryEvent[] {
+    return this._telemetry;
+  }
+
+  /** The effective AMP state the run reported, or null before it did. */
+  get amp(): { enabled: boolean; reason: string } | null {
+    return this._amp;
+  }
+
+  /** The last 'start' event (parameters, YOLOv5 used). */
+  get start(): IRunEvent | null {
+    return this._start;
+  }
+
+  /** The last 'end' event. */
+  get end(): IRunEvent | null {
+    return this._end;
+  }
+
+  /** The last 'error' event (code, message, fix). */
+  get error(): { code: string; message: string; fix: string } | null {
+    return this._error;
+  }
+
+  /** Paths of last.pt and best.pt as known so far. */
+  get weights(): { last: string | null; best: string | null } {
+    return {
+      last: (this._end?.last as string) ?? this._status.last ?? this._lastSaved,
+      best: (this._end?.best as string) ?? this._status.best ?? null
+    };
+  }
+
+  /** True while the run may still produce events. */
+  get active(): boolean {
+    const s = this._status.status;
+    return s === 'starting' || s === 'running';
+  }
+
+  /** Apply one run_events message. */
+  add(message: IRunEventsMessage): void {
+    if (message.run !== this.run) {
+      return;
+    }
+    if (message.history) {
+      this._reset();
+      this._loaded = true;
+    }
+    this._status = { ...message.status };
+    for (const event of message.events) {
+      this._addEvent(event);
+    }
+    this._changed.emit();
+  }
+
+  /** Progress of the run, from the last batch and the epoch times. */
+  progress(): IProgress | null {
+    const last = this._batches[this._batches.length - 1];
+    if (!last) {
+      return null;
+    }
+    const epochs = last.epochs || 1;
+    const batches = last.batches || 1;
+    const doneBatches = last.epoch * batches + last.batch + 1;
+    const totalBatches = epochs * batches;
+    let etaS: number | null = null;
+    const lastEpoch = this._epochs[this._epochs.length - 1];
+    if (lastEpoch?.epoch_time_s) {
+      // Whole epochs (validation included) at the last epoch's pace.
+      etaS = ((totalBatches - doneBatches) / batches) * lastEpoch.epoch_time_s;
+    } else {
+      const first = this._batches.find(b => b.epoch === last.epoch);
+      if (first && last.t > first.t && last.batch > first.batch) {
+        const perBatch = (last.t - first.t) / (last.batch - first.batch);
+        etaS = perBatch * (totalBatches - doneBatches);
+      }
+    }
+    return {
+      epoch: last.epoch,
+      epochs,
+      batch: last.batch,
+      batches,
+      etaS: this.active ? etaS : null
+    };
+  }
+
+  private _reset(): void {
+    this._batches = [];
+    this._epochs = [];
+    this._telemetry = [];
+    this._amp = null;
+    this._start = null;
+    this._end = null;
+    this._error = null;
+    this._lastSaved = null;
+  }
+
+  private _addEvent(event: IRunEvent): void {
+    switch (event.kind) {
+      case 'batch':
+        this._batches.push(event as IBatchEvent);
+        if (this._batches.length > MAX_BATCH_POINTS) {
+          this._batches = halve(this._batches);
+        }
+        break;
+      case 'epoch':
+        this._epochs.push(event as IEpochEvent);
+        break;
+      case 'telemetry':
+        this._telemetry.push(event as ITelemetryEvent);
+        if (this._telemetry.length > MAX_BATCH_POINTS) {
+          this._telemetry = halve(this._telemetry);
+        }
+        break;
+      case 'amp':
+        this._amp = {
+          enabled: event.enabled as boolean,
+          reason: event.reason as string
+        };
+        break;
+      case 'start':
+        this._start = event;
+        // A resumed run starts again: its earlier end no longer holds.
+        this._end = null;
+        this._error = null;
+        break;
+      case 'saved':
+        this._lastSaved = event.last as string;
+        break;
+      case 'error':
+        this._error = {
+          code: event.code as string,
+          message: event.message as string,
+          fix: event.fix as string
+        };
+        break;
+      case 'end':
+        this._end = event;
+        break;
+      default:
+        break;
+    }
+  }
+
+  private _changed = new Signal<this, void>(this);
+  private _status: IRunStatus = {};
+  private _loaded = false;
+  private _batches: IBatchEvent[] = [];
+  private _epochs: IEpochEvent[] = [];
+  private _telemetry: ITelemetryEvent[] = [];
+  private _amp: { enabled: boolean; reason: string } | null = null;
+  private _start: IRunEvent | null = null;
+  private _end: IRunEvent | null = null;
+  private _error: { code: string; message: string; fix: string } | null = null;
+  private _lastSaved: string | null = null;
+}

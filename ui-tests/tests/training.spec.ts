@@ -1,0 +1,165 @@
+/**
+ * Training from the panel against a real JupyterLab, a real kernel and a real
+ * YOLOv5 run on the CPU (synthetic shapes, 64 px).
+ */
+import { expect, test } from '@jupyterlab/galata';
+import type { Locator, Page } from '@playwright/test';
+
+const PANEL = '#yolo-lab-panel';
+const SECTION = `${PANEL} .yl-TrainSection`;
+
+test.use({ autoGoto: true });
+
+async function fill(page: Page, field: string, value: string): Promise<void> {
+  const input = page.locator(`${SECTION} input[name="${field}"]`);
+  await input.fill(value);
+}
+
+async function count(locator: Locator, attribute: string): Promise<number> {
+  return Number((await locator.getAttribute(attribute)) ?? '0');
+}
+
+test.describe('training', () => {
+  test('set device, batch and AMP, train from the panel, stop, reload', async ({
+    page
+  }) => {
+    test.setTimeout(480000);
+    await page.notebook.createNew(undefined, { kernel: 'python3' });
+    // The synthetic dataset, written by the kernel next to the notebook.
+    await page.notebook.setCell(
+      0,
+      'code',
+      'from yolo_lab.shapes import make_shapes_dataset; print(make_shapes_dataset("shapes", train=16, val=8, image_size=64, overwrite=True))'
+    );
+    await page.notebook.runCell(0);
+    await expect(page.locator('.jp-OutputArea-output').first()).toContainText(
+      'data.yaml',
+      { timeout: 60000 }
+    );
+
+    await page
+      .locator('.jp-NotebookPanel-toolbar')
+      .getByRole('button', { name: /Check GPU environment/ })
+      .click();
+    await expect(page.locator(`${PANEL} .yl-EnvironmentView`)).toHaveAttribute(
+      'data-phase',
+      'ready',
+      { timeout: 90000 }
+    );
+    const section = page.locator(SECTION);
+    await section.scrollIntoViewIfNeeded();
+
+    // Device: this machine has no GPU, so the only choice is the CPU.
+    const devices = section.locator('input[name="device"]');
+    await expect(devices).toHaveCount(1);
+    await expect(devices.first()).toHaveValue('cpu');
+    await expect(devices.first()).toBeChecked();
+
+    // A wrong batch size is explained and blocks the Train button.
+    await fill(page, 'batchSize', '0');
+    await expect(
+      section.locator('.yl-FormError[data-field="batchSize"]')
+    ).toContainText('at least 1');
+    await expect(section.locator('button.yl-Train')).toBeDisabled();
+    await fill(page, 'batchSize', '8');
+    await expect(
+      section.locator('.yl-FormError[data-field="batchSize"]')
+    ).toHaveCount(0);
+
+    // AMP on the CPU is refused with what to do.
+    await section.locator('input[name="amp"]').check();
+    await expect(
+      section.locator('.yl-FormError[data-field="amp"]')
+    ).toContainText('needs a CUDA device');
+    await section.locator('input[name="amp"]').uncheck();
+
+    await fill(page, 'data', 'shapes/data.yaml');
+    await fill(page, 'epochs', '200');
+    await fill(page, 'imgsz', '64');
+    await fill(page, 'workers', '0');
+    await fill(page, 'name', 'galata');
+    await expect(section.locator('.yl-FormError')).toHaveCount(0);
+
+    await section.locator('button.yl-Train').click();
+
+    // The written cell is the one the form stands for.
+    const cell = page.locator('.jp-Notebook .jp-Cell').nth(1);
+    await expect(cell.locator('.jp-Editor')).toContainText('batch_size=8');
+    await expect(cell.locator('.jp-Editor')).toContainText('amp=False');
+    await expect(cell.locator('.jp-Editor')).toContainText('device="cpu"');
+
+    // Loss points arrive live.
+    const view = page.locator('.yl-RunView');
+    await expect(view).toHaveAttribute('data-status', /starting|running/, {
+      timeout: 60000
+    });
+    await expect
+      .poll(() => count(view, 'data-loss-points'), { timeout: 180000 })
+      .toBeGreaterThan(0);
+    const first = await count(view, 'data-loss-points');
+    await expect
+      .poll(() => count(view, 'data-loss-points'), { timeout: 180000 })
+      .toBeGreaterThan(first);
+    await expect(view.locator('.yl-RunPlot')).toHaveAttribute(
+      'data-traces',
+      /\d+/
+    );
+    await expect(view).toHaveAttribute('data-amp', 'false');
+    await expect(view.locator('.yl-RunProgress')).toContainText('epoch');
+
+    // Stop: the run ends after its batch, with last.pt saved and listed.
+    await view.locator('button.yl-RunStop').click();
+    await expect(view).toHaveAttribute('data-status', 'stopped', {
+      timeout: 120000
+    });
+    await expect(
+      view.locator('.yl-RunWeight[data-weight="last.pt"]')
+    ).toContainText('runs/train/galata/weights/last.pt');
+    await expect(view.locator('button.yl-RunResume')).toBeVisible();
+    const points = await count(view, 'data-loss-points');
+
+    // Reload: the charts are rebuilt from the run folder.
+    await page.notebook.save();
+    const path = await page.evaluate(() => {
+      const app = (window as any).jupyterapp;
+      return app.shell.currentWidget.context.path as string;
+    });
+    // A plain browser reload: JupyterLab restores the open notebook, which
+    // reconnects to its kernel (galata's reload() expects a launcher).
+    await page.evaluate(() => window.location.reload());
+    await page.waitForSelector('#jupyterlab-splash', { state: 'detached' });
+    await expect(page.locator('.jp-NotebookPanel')).toHaveCount(1, {
+      timeout: 60000
+    });
+    expect(
+      await page.evaluate(
+        () => (window as any).jupyterapp.shell.currentWidget?.context?.path
+      )
+    ).toBe(path);
+    const reloaded = page.locator('.yl-RunView');
+    await expect(reloaded).toHaveAttribute('data-status', 'stopped', {
+      timeout: 90000
+    });
+    await expect
+      .poll(() => count(reloaded, 'data-loss-points'), { timeout: 60000 })
+      .toBe(points);
+    await expect(reloaded.locator('.yl-RunPlot')).toHaveAttribute(
+      'data-traces',
+      /\d+/,
+      { timeout: 60000 }
+    );
+    // The form was kept in the notebook.
+    await page
+      .locator('.jp-NotebookPanel-toolbar')
+      .getByRole('button', { name: /Check GPU environment/ })
+      .click();
+    await expect(
+      page.locator(`${SECTION} input[name="batchSize"]`)
+    ).toHaveValue('8');
+    // The runs list shows the run.
+    await page.locator(`${PANEL} button.yl-RunsRefresh`).click();
+    await expect(
+      page.locator(`${PANEL} .yl-RunItem[data-status="stopped"]`)
+    ).toContainText('galata');
+  });
+});
