@@ -6,6 +6,7 @@
 # (build steps reach them through --network host), and the CA bundle pip
 # uses here. Unchanged layers come from the engine's cache.
 #   usage: scripts/docker-build.sh [IMAGE] [BASE_IMAGE]
+#   YOLO_LAB_INDEX_PORT  port of the throwaway index server (default 38761)
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 IMAGE=${1:-yolo-lab:latest}
@@ -19,7 +20,13 @@ cleanup() { if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true
 trap cleanup EXIT
 
 if [ -d /opt/pypi/simple ] || [ -d /opt/pypi-more/simple ] || [ -d /opt/wheels ]; then
-  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  # A fixed port: the index URLs are build args, and a changed build arg
+  # would make the engine rebuild every layer after it (torch included).
+  port=${YOLO_LAB_INDEX_PORT:-38761}
+  if python3 -c "import socket, sys; s = socket.socket(); sys.exit(s.connect_ex(('127.0.0.1', $port)) != 0)"; then
+    echo "port $port on 127.0.0.1 is in use: set YOLO_LAB_INDEX_PORT to a free port for the local index server" >&2
+    exit 1
+  fi
   python3 -m http.server --bind 127.0.0.1 --directory /opt "$port" >/dev/null 2>&1 &
   server_pid=$!
   for _ in $(seq 1 100); do

@@ -40,6 +40,6 @@ docker image inspect "$YOLO_LAB_IMAGE" >/dev/null
 
 printf '\n==> launcher tests (real engine)\n'
 t=$SECONDS
-(cd launcher && node --test --test-concurrency=1 --test-reporter=spec lib/test/)
+(cd launcher && node --test --test-concurrency=1 --test-reporter=spec lib/test/*.test.js)
 lap tests $t
 printf '\nlauncher suite passed in %d s\n' $((SECONDS - t0))

@@ -136,8 +136,9 @@ async function main(argv: string[]): Promise<number> {
     case 'up': {
       const { opts, json } = upOptions(rest);
       const docker = await connect();
-      const result = await up(docker, opts, new Progress());
-      process.stdout.write(json ? `${JSON.stringify(result)}\n` : `${result.url}\n`);
+      // The URL goes to stdout as soon as Jupyter answers; --json prints everything at the end.
+      const result = await up(docker, opts, new Progress(), json ? undefined : url => process.stdout.write(`${url}\n`));
+      if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
       return 0;
     }
     case 'down': {

@@ -179,7 +179,8 @@ export function createOptions(opts: UpOptions, token: string, name: string): Doc
     Image: opts.image,
     Cmd: jupyterCommand(opts, listenIp),
     User: opts.user,
-    WorkingDir: opts.workdir,
+    // No WorkingDir: the engine would create a mistyped --workdir, empty and
+    // owned by root; Jupyter's root_dir check names it instead.
     Env: [`JUPYTER_TOKEN=${token}`, 'HOME=/tmp', 'PYTHONUNBUFFERED=1'],
     Labels: {
       [LABEL.launcher]: '1',

@@ -174,7 +174,12 @@ function indent(text: string): string {
  * Start JupyterLab (or a Jupyter server) with yolo-lab in a container.
  * On any failure after the container exists, the container is removed.
  */
-export async function up(docker: Docker, opts: UpOptions, progress: Progress): Promise<UpResult> {
+export async function up(
+  docker: Docker,
+  opts: UpOptions,
+  progress: Progress,
+  onReady?: (url: string) => void
+): Promise<UpResult> {
   const started = Date.now();
 
   progress.step(`checking the image ${opts.image}`);
@@ -237,6 +242,10 @@ export async function up(docker: Docker, opts: UpOptions, progress: Progress): P
     await waitForServer(docker, container, baseUrl, token, opts.timeoutS);
     const readySeconds = (Date.now() - started) / 1000;
     progress.note(`answered after ${readySeconds.toFixed(1)} s`);
+    const url = serverUrl(opts.bind, port, token, opts.serverOnly);
+    // Usable from here on: the doctor below takes seconds (it imports torch
+    // and YOLOv5), and need not hold up opening JupyterLab.
+    onReady?.(url);
 
     progress.step('checking the environment inside the container (yolo-lab doctor)');
     let doctor: unknown;
@@ -248,8 +257,8 @@ export async function up(docker: Docker, opts: UpOptions, progress: Progress): P
       progress.note(`warning: ${errorText(error)}`);
     }
 
-    const url = serverUrl(opts.bind, port, token, opts.serverOnly);
-    progress.step(`ready in ${progress.elapsed()} s; stop it with: yolo-lab down ${name}`);
+    progress.step(`ready in ${progress.elapsed()} s: ${url}`);
+    progress.note(`stop it with: yolo-lab down ${name}`);
     return { id: container.id, name, url, port, token, readySeconds, doctor };
   } catch (error) {
     await removeQuietly(container);
