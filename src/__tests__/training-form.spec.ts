@@ -1,0 +1,312 @@
+/**
+ * The training form's checks and the cell it writes; the run model.
+ */
+import {
+  cellText,
+  DEFAULT_FORM,
+  formFromMetadata,
+  IHardware,
+  ITrainForm,
+  suggestBatchSize,
+  validateForm
+} from '../training/form';
+import { RunModel } from '../training/model';
+import type { IRunEventsMessage } from '../training/types';
+
+const GIB = 2 ** 30;
+const CPU_ONLY: IHardware = { gpus: [] };
+// Fabricated: this machine has no GPU.
+const TWO_GPUS: IHardware = {
+  gpus: [
+    { index: 0, name: 'H100', memoryTotalBytes: 80 * GIB, memoryUsedBytes: 0 },
+    { index: 1, name: 'H100', memoryTotalBytes: 80 * GIB, memoryUsedBytes: 0 }
+  ]
+};
+
+function form(changes: Partial<ITrainForm> = {}): ITrainForm {
+  return { ...DEFAULT_FORM, data: 'shapes/data.yaml', ...changes };
+}
+
+describe('validateForm', () => {
+  it('accepts the defaults with a dataset on the CPU', () => {
+    expect(validateForm(form(), CPU_ONLY)).toEqual({});
+  });
+
+  it.each([
+    ['0', 'at least 1'],
+    ['-3', 'not a number'],
+    ['sixteen', 'not a number'],
+    ['16.5', 'not a number'],
+    ['100000', 'more than 1024'],
+    ['auto', 'one GPU only']
+  ])('refuses batch size %s on the CPU', (batchSize, text) => {
+    const errors = validateForm(form({ batchSize }), CPU_ONLY);
+    expect(errors.batchSize).toContain(text);
+  });
+
+  it('allows auto on one GPU only (fabricated GPUs)', () => {
+    expect(
+      validateForm(form({ devices: ['cuda:0'], batchSize: 'auto' }), TWO_GPUS)
+    ).toEqual({});
+    expect(
+      validateForm(
+        form({ devices: ['cuda:0', 'cuda:1'], batchSize: 'auto' }),
+        TWO_GPUS
+      ).batchSize
+    ).toContain('one GPU only');
+  });
+
+  it('wants a DDP batch divisible by the GPU count (fabricated GPUs)', () => {
+    const errors = validateForm(
+      form({ devices: ['cuda:0', 'cuda:1'], batchSize: '15' }),
+      TWO_GPUS
+    );
+    expect(errors.batchSize).toContain('use 14 or 16');
+    expect(
+      validateForm(
+        form({ devices: ['cuda:0', 'cuda:1'], batchSize: '16' }),
+        TWO_GPUS
+      )
+    ).toEqual({});
+  });
+
+  it('refuses a device that is not there', () => {
+    const errors = validateForm(form({ devices: ['cuda:0'] }), CPU_ONLY);
+    expect(errors.devices).toContain('cuda:0 is not there');
+    expect(errors.devices).toContain('(cpu)');
+    expect(
+      validateForm(form({ devices: ['cuda:2'] }), TWO_GPUS).devices
+    ).toContain('cuda:0, cuda:1');
+    expect(validateForm(form({ devices: [] }), CPU_ONLY).devices).toBeTruthy();
+    expect(
+      validateForm(form({ devices: ['cpu', 'cuda:0'] }), TWO_GPUS).devices
+    ).toContain('alone');
+  });
+
+  it('refuses AMP on the CPU', () => {
+    expect(validateForm(form({ amp: true }), CPU_ONLY).amp).toContain(
+      'needs a CUDA device'
+    );
+    expect(
+      validateForm(form({ amp: true, devices: ['cuda:1'] }), TWO_GPUS)
+    ).toEqual({});
+  });
+
+  it('checks the other fields', () => {
+    const errors = validateForm(
+      form({
+        data: '',
+        workers: 'x',
+        epochs: '0',
+        imgsz: '16',
+        name: 'my run',
+        model: '',
+        weights: ''
+      }),
+      CPU_ONLY
+    );
+    expect(Object.keys(errors).sort()).toEqual(
+      ['data', 'epochs', 'imgsz', 'model', 'name', 'workers'].sort()
+    );
+    expect(validateForm(form({ data: 'x.json' }), CPU_ONLY).data).toContain(
+      '.yaml'
+    );
+    expect(
+      validateForm(form({ weights: 'https://x/y.pt2' }), CPU_ONLY).weights
+    ).toContain('.pt');
+  });
+});
+
+describe('cellText', () => {
+  it('writes a short, readable train() call from the form', () => {
+    const text = cellText(
+      form({ batchSize: '8', epochs: '5', imgsz: '128', workers: '0' })
+    );
+    expect(text).toBe(
+      [
+        'from yolo_lab import train',
+        '',
+        'run = train(',
+        '    data="shapes/data.yaml",',
+        '    model="yolov5n.yaml",',
+        '    device="cpu",',
+        '    batch_size=8,',
+        '    amp=False,',
+        '    epochs=5,',
+        '    imgsz=128,',
+        '    workers=0,',
+        '    cache=None,',
+        '    name="exp",',
+        ')',
+        'run'
+      ].join('\n')
+    );
+  });
+
+  it('writes DDP devices, auto batch, AMP, weights, cache and a checkout', () => {
+    const text = cellText(
+      form({
+        devices: ['cuda:0', 'cuda:1'],
+        batchSize: 'auto',
+        amp: true,
+        weights: '/w/best.pt',
+        cache: 'ram',
+        project: '/runs',
+        yolov5Dir: '/workspace/yolov5'
+      })
+    );
+    expect(text).toContain('device=["cuda:0", "cuda:1"],');
+    expect(text).toContain('batch_size="auto",');
+    expect(text).toContain('amp=True,');
+    expect(text).toContain('weights="/w/best.pt",');
+    expect(text).toContain('cache="ram",');
+    expect(text).toContain('project="/runs",');
+    expect(text).toContain('yolov5_dir="/workspace/yolov5",');
+  });
+
+  it('quotes paths as Python string literals', () => {
+    const text = cellText(form({ data: 'my "data"\\set.yaml' }));
+    expect(text).toContain('data="my \\"data\\"\\\\set.yaml",');
+  });
+});
+
+describe('suggestBatchSize', () => {
+  it('suggests nothing on the CPU', () => {
+    expect(suggestBatchSize(form(), CPU_ONLY)).toBeNull();
+  });
+
+  it('grows with free memory and AMP, per GPU (fabricated GPUs)', () => {
+    const one = suggestBatchSize(
+      form({ devices: ['cuda:0'], model: 'yolov5s.yaml' }),
+      TWO_GPUS
+    )!;
+    const amp = suggestBatchSize(
+      form({ devices: ['cuda:0'], model: 'yolov5s.yaml', amp: true }),
+      TWO_GPUS
+    )!;
+    const two = suggestBatchSize(
+      form({ devices: ['cuda:0', 'cuda:1'], model: 'yolov5s.yaml' }),
+      TWO_GPUS
+    )!;
+    expect(one % 8).toBe(0);
+    expect(amp).toBeGreaterThan(one);
+    expect(two % 2).toBe(0);
+    expect(two).toBeGreaterThan(one);
+    const busy: IHardware = {
+      gpus: [{ ...TWO_GPUS.gpus[0], memoryUsedBytes: 70 * GIB }]
+    };
+    expect(
+      suggestBatchSize(
+        form({ devices: ['cuda:0'], model: 'yolov5s.yaml' }),
+        busy
+      )!
+    ).toBeLessThan(one);
+  });
+});
+
+describe('formFromMetadata', () => {
+  it('reads saved values and ignores junk', () => {
+    const saved = formFromMetadata({
+      batchSize: '8',
+      devices: ['cuda:0'],
+      amp: true,
+      cache: 'disk',
+      epochs: 7,
+      unknown: 'x'
+    });
+    expect(saved.batchSize).toBe('8');
+    expect(saved.devices).toEqual(['cuda:0']);
+    expect(saved.amp).toBe(true);
+    expect(saved.cache).toBe('disk');
+    expect(saved.epochs).toBe(DEFAULT_FORM.epochs);
+    expect(formFromMetadata(null)).toEqual(DEFAULT_FORM);
+  });
+});
+
+describe('RunModel', () => {
+  const run = '/runs/train/exp';
+  const batch = (t: number, epoch: number, b: number) => ({
+    t,
+    kind: 'batch',
+    epoch,
+    epochs: 2,
+    batch: b,
+    batches: 4,
+    box: 0.1,
+    obj: 0.02,
+    cls: 0.03,
+    imgs_per_s: 50,
+    gpu_mem_gib: null
+  });
+  const message = (
+    history: boolean,
+    events: Array<Record<string, unknown>>,
+    status = 'running'
+  ): IRunEventsMessage => ({
+    v: 1,
+    type: 'run_events',
+    run,
+    history,
+    status: { status: status as 'running' },
+    events: events as any
+  });
+
+  it('replaces on history, appends live events, estimates the ETA', () => {
+    const model = new RunModel(run);
+    model.add(message(true, [batch(100, 0, 0), batch(101, 0, 1)]));
+    expect(model.batches).toHaveLength(2);
+    model.add(message(false, [batch(102, 0, 2)]));
+    expect(model.batches).toHaveLength(3);
+    const progress = model.progress()!;
+    expect(progress).toMatchObject({ epoch: 0, batch: 2, batches: 4 });
+    // 1 s per batch, 5 batches left.
+    expect(progress.etaS).toBeCloseTo(5);
+    model.add(message(true, [batch(100, 0, 0)]));
+    expect(model.batches).toHaveLength(1);
+  });
+
+  it('keeps the end, the weights and the error', () => {
+    const model = new RunModel(run);
+    model.add(
+      message(
+        true,
+        [
+          {
+            t: 1,
+            kind: 'amp',
+            enabled: false,
+            requested: false,
+            reason: 'off'
+          },
+          { t: 2, kind: 'saved', epoch: 0, last: '/r/last.pt', final: false },
+          {
+            t: 3,
+            kind: 'error',
+            code: 'cuda_oom',
+            message: 'CUDA ran out of memory',
+            fix: 'try batch_size=8'
+          },
+          {
+            t: 4,
+            kind: 'end',
+            status: 'failed',
+            last: '/r/last.pt',
+            best: null
+          }
+        ],
+        'failed'
+      )
+    );
+    expect(model.active).toBe(false);
+    expect(model.amp).toEqual({ enabled: false, reason: 'off' });
+    expect(model.weights).toEqual({ last: '/r/last.pt', best: null });
+    expect(model.error?.fix).toBe('try batch_size=8');
+    expect(model.progress()).toBeNull();
+  });
+
+  it('ignores messages of other runs', () => {
+    const model = new RunModel(run);
+    model.add({ ...message(true, [batch(1, 0, 0)]), run: '/other' });
+    expect(model.loaded).toBe(false);
+  });
+});
