@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One call on an NVIDIA machine (the device tool): the doctor as the kernel
 # would see it, then the telemetry sampler on the NVML path and its cost.
-# YOLOv5 runs on cuda:0 join this script with the training runner.
+# then short YOLOv5 runs on cuda:0 through yolo-lab's runner: yolov5n and
+# yolov5s, AMP on and off, two batch sizes, printed as one table.
 # Uses whatever python has torch there: PYTHON=... to choose.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -28,3 +29,5 @@ for sample in [s for b in batches for s in b.samples][-2:]:
     print(sample)
 PY
 echo; echo "== sample cost"; "$PYTHON" benchmarks/sample_cost.py
+echo; echo "== YOLOv5 on cuda:0: images/s, GPU memory, effective AMP"
+"$PYTHON" benchmarks/train_speed.py --device cuda:0 --models yolov5n,yolov5s --batches 16,64 --amp on,off

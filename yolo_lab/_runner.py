@@ -142,12 +142,15 @@ def import_yolov5(yolov5_dir: str | None) -> tuple[Any, str, str]:
         try:
             import subprocess
 
-            version = subprocess.run(
-                ["git", "-C", str(root), "describe", "--always", "--tags"],
-                capture_output=True,
-                text=True,
-                timeout=5,
-            ).stdout.strip() or "checkout"
+            version = (
+                subprocess.run(
+                    ["git", "-C", str(root), "describe", "--always", "--tags"],
+                    capture_output=True,
+                    text=True,
+                    timeout=5,
+                ).stdout.strip()
+                or "checkout"
+            )
         except Exception:
             pass
         return train_module, str(root), version
@@ -206,7 +209,10 @@ class Runner:
             runner.device_type = device.type
             if amp_request is False:
                 runner.events.emit(
-                    "amp", enabled=False, requested=False, reason="turned off by the run's amp=False"
+                    "amp",
+                    enabled=False,
+                    requested=False,
+                    reason="turned off by the run's amp=False",
                 )
                 return False
             enabled = bool(original_check_amp(model))
@@ -358,7 +364,9 @@ class Runner:
             best_fitness=self.best_fitness,
         )
 
-    def on_model_save(self, last: Any, epoch: int, final_epoch: bool, best_fitness: Any, fi: Any) -> None:
+    def on_model_save(
+        self, last: Any, epoch: int, final_epoch: bool, best_fitness: Any, fi: Any
+    ) -> None:
         self.saved_last = str(last)
         self.events.emit("saved", epoch=int(epoch), last=str(last), final=bool(final_epoch))
         if self.should_stop() and not final_epoch:
@@ -546,7 +554,9 @@ def main(argv: list[str]) -> int:
     if status == "stopped":
         end.setdefault("message", runner.stop_reason or "stop requested")
     if end.get("code") and status != "stopped":
-        runner.events.emit("error", code=end["code"], message=end["message"], fix=end.get("fix", ""))
+        runner.events.emit(
+            "error", code=end["code"], message=end["message"], fix=end.get("fix", "")
+        )
     runner.events.emit(
         "end",
         status=status,

@@ -423,7 +423,9 @@ def make_run_events(
     )
 
 
-def make_runs_list(request_id: str, project: str, runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def make_runs_list(
+    request_id: str, project: str, runs: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
     """The runs of a project folder, checked."""
     return _checked(
         {

@@ -24,7 +24,6 @@ import atexit
 import csv
 import importlib.util
 import json
-import math
 import os
 import re
 import shutil
@@ -34,7 +33,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -149,7 +148,8 @@ def check_devices(device: Any, count: int | None = None) -> list[int]:
             )
             raise TrainError(
                 "device_missing",
-                f"cuda:{index} is not there: this kernel sees {count} CUDA device(s) (visible: {visible})",
+                f"cuda:{index} is not there: this kernel sees {count} CUDA device(s) "
+                f"(visible: {visible})",
                 fix,
             )
         if index in indices:
@@ -200,7 +200,7 @@ def check_batch_size(batch_size: Any, devices: Sequence[int]) -> int:
         raise TrainError(
             "bad_batch_size",
             f"batch_size={batch_size} is more than {MAX_BATCH_SIZE} images per step",
-            "YOLOv5's nominal batch is 64; try 16 to 256, or \"auto\" to let YOLOv5 measure the GPU",
+            'YOLOv5\'s nominal batch is 64; try 16 to 256, or "auto" to let YOLOv5 measure the GPU',
         )
     if len(devices) > 1 and batch_size % len(devices):
         lower = batch_size - batch_size % len(devices)
@@ -218,7 +218,9 @@ def check_amp(amp: Any, devices: Sequence[int]) -> bool | None:
     if amp is None or (isinstance(amp, str) and amp.lower() == "auto"):
         return None
     if not isinstance(amp, bool):
-        raise TrainError("bad_amp", f"amp={amp!r} must be True, False or None", "use amp=True or amp=False")
+        raise TrainError(
+            "bad_amp", f"amp={amp!r} must be True, False or None", "use amp=True or amp=False"
+        )
     if amp and not devices:
         raise TrainError(
             "amp_on_cpu",
@@ -267,7 +269,7 @@ def _count_images(path: Path, limit: int = 1) -> int:
         return n
     if path.is_dir():
         n = 0
-        for dirpath, _dirs, files in os.walk(path):
+        for _dirpath, _dirs, files in os.walk(path):
             for name in files:
                 if Path(name).suffix.lower() in IMAGE_SUFFIXES:
                     n += 1
@@ -285,7 +287,8 @@ def check_data(data: Any) -> Path:
         raise TrainError(
             "data_missing",
             "data must name a dataset yaml file",
-            "make one with: python -m yolo_lab.shapes datasets/shapes (then data=\"datasets/shapes/data.yaml\")",
+            "make one with: python -m yolo_lab.shapes datasets/shapes "
+            '(then data="datasets/shapes/data.yaml")',
         )
     path = Path(data).expanduser().resolve()
     if not path.is_file():
@@ -300,15 +303,20 @@ def check_data(data: Any) -> Path:
     try:
         spec = yaml.safe_load(path.read_text(encoding="utf-8"))
     except Exception as exc:
-        raise TrainError("data_invalid", f"{path} is not valid YAML: {exc}", "fix the file") from exc
+        raise TrainError(
+            "data_invalid", f"{path} is not valid YAML: {exc}", "fix the file"
+        ) from exc
     if not isinstance(spec, dict):
-        raise TrainError("data_invalid", f"{path} is not a YAML mapping", "see YOLOv5's data/coco128.yaml")
+        raise TrainError(
+            "data_invalid", f"{path} is not a YAML mapping", "see YOLOv5's data/coco128.yaml"
+        )
     missing_keys = [k for k in ("train", "val") if not spec.get(k)]
     if missing_keys or not (spec.get("names") or spec.get("nc")):
         raise TrainError(
             "data_invalid",
             f"{path} lacks {', '.join(missing_keys + ([] if spec.get('names') else ['names']))}",
-            "a YOLOv5 dataset yaml needs path, train, val and names (see YOLOv5's data/coco128.yaml)",
+            "a YOLOv5 dataset yaml needs path, train, val and names "
+            "(see YOLOv5's data/coco128.yaml)",
         )
     base = spec.get("path")
     if base is not None and not Path(str(base)).expanduser().is_absolute():
@@ -322,7 +330,11 @@ def check_data(data: Any) -> Path:
     for split in ("train", "val"):
         for where in _resolve_split(root, spec[split]):
             if not where.exists():
-                extra = " (YOLOv5 would try to download it; runs never download)" if spec.get("download") else ""
+                extra = (
+                    " (YOLOv5 would try to download it; runs never download)"
+                    if spec.get("download")
+                    else ""
+                )
                 raise TrainError(
                     "data_images_missing",
                     f"the {split} images of {path} are missing: {where} does not exist{extra}",
@@ -333,7 +345,8 @@ def check_data(data: Any) -> Path:
                 raise TrainError(
                     "data_images_missing",
                     f"the {split} entry of {path} ({where}) holds no images",
-                    "put .jpg/.png images there with YOLO .txt labels in the matching labels/ folder",
+                    "put .jpg/.png images there with YOLO .txt labels in the matching "
+                    "labels/ folder",
                 )
     return path
 
@@ -346,7 +359,7 @@ def find_yolov5(yolov5_dir: Any) -> str | None:
             raise TrainError(
                 "yolov5_missing",
                 f"{root} is not a checkout of ultralytics/yolov5 (no train.py and models/ there)",
-                "name the folder that holds train.py, e.g. yolov5_dir=\"/workspace/yolov5\"",
+                'name the folder that holds train.py, e.g. yolov5_dir="/workspace/yolov5"',
             )
         return str(root)
     if importlib.util.find_spec("yolov5") is None:
@@ -374,8 +387,9 @@ def check_model(model: Any, weights: Any, yolov5_dir: str | None) -> tuple[str, 
             raise TrainError(
                 "weights_missing",
                 f"the weights {weights} are not on disk, and runs never download",
-                "download them yourself (https://github.com/ultralytics/yolov5/releases) and give the "
-                f'path, or train from scratch with weights="" and model="{wpath.stem or "yolov5n"}.yaml"',
+                "download them yourself (https://github.com/ultralytics/yolov5/releases) and "
+                'give the path, or train from scratch with weights="" and '
+                f'model="{wpath.stem or "yolov5n"}.yaml"',
             )
         weights = str(wpath.resolve())
     if model:
@@ -383,7 +397,9 @@ def check_model(model: Any, weights: Any, yolov5_dir: str | None) -> tuple[str, 
         if mpath.is_file():
             model = str(mpath.resolve())
         elif "/" in model or os.sep in model:
-            raise TrainError("model_missing", f"the model cfg {model} does not exist", "check the path")
+            raise TrainError(
+                "model_missing", f"the model cfg {model} does not exist", "check the path"
+            )
         elif not model.endswith((".yaml", ".yml")):
             raise TrainError(
                 "model_missing",
@@ -402,7 +418,9 @@ def check_cache(cache: Any) -> str | None:
     if cache is True:
         return "ram"
     if cache not in CACHE_CHOICES:
-        raise TrainError("bad_cache", f"cache={cache!r} is not a choice", 'use None, "ram" or "disk"')
+        raise TrainError(
+            "bad_cache", f"cache={cache!r} is not a choice", 'use None, "ram" or "disk"'
+        )
     return cache
 
 
@@ -432,10 +450,17 @@ def next_run_dir(project: Path, name: str) -> Path:
 
 def _config_dir_with_font() -> str | None:
     """A YOLOv5 config folder holding Arial.ttf, so plots never download it."""
-    for candidate in (os.environ.get("YOLOV5_CONFIG_DIR"), str(Path.home() / ".config/Ultralytics")):
+    for candidate in (
+        os.environ.get("YOLOV5_CONFIG_DIR"),
+        str(Path.home() / ".config/Ultralytics"),
+    ):
         if candidate and (Path(candidate) / "Arial.ttf").is_file():
             return candidate
-    target = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "yolo-lab" / "yolov5-config"
+    target = (
+        Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+        / "yolo-lab"
+        / "yolov5-config"
+    )
     try:
         import matplotlib
 
@@ -534,7 +559,9 @@ def run_status(run_dir: Path) -> dict[str, Any]:
     if not status:
         if (run_dir / "results.csv").is_file() or (run_dir / "weights").is_dir():
             # A run YOLOv5 made without yolo-lab.
-            status = {"status": "finished" if (run_dir / "weights/best.pt").is_file() else "unknown"}
+            status = {
+                "status": "finished" if (run_dir / "weights/best.pt").is_file() else "unknown"
+            }
         else:
             return {}
     status.setdefault("run", str(run_dir))
@@ -622,7 +649,7 @@ def _events_from_results(path: Path) -> list[dict[str, Any]]:
     for i, row in enumerate(rows):
         events.append(
             {
-                # No times in results.csv: epochs spaced one second apart, ending at the file's time.
+                # No times in results.csv: epochs one second apart, ending at the file's time.
                 "t": mtime - (len(rows) - 1 - i),
                 "kind": "epoch",
                 "epoch": int(row.get("epoch", i)),
@@ -678,7 +705,9 @@ def list_runs(project: str | os.PathLike[str] = "runs/train") -> list[dict[str, 
     runs = []
     for child in root.iterdir():
         if child.is_dir() and (
-            (child / STATUS_FILE).is_file() or (child / "results.csv").is_file() or (child / "weights").is_dir()
+            (child / STATUS_FILE).is_file()
+            or (child / "results.csv").is_file()
+            or (child / "weights").is_dir()
         ):
             runs.append(summarize(child))
     runs.sort(key=lambda r: r["created"] or 0, reverse=True)
@@ -796,7 +825,9 @@ def show_run(run: str | os.PathLike[str] | Run) -> Run:
     """Show a run (running or past, yolo-lab's or YOLOv5's own) as the live view."""
     run_dir = run.dir if isinstance(run, Run) else Path(run).expanduser().resolve()
     if not run_dir.is_dir():
-        raise TrainError("run_missing", f"{run_dir} is not a run folder", "see yolo_lab.list_runs()")
+        raise TrainError(
+            "run_missing", f"{run_dir} is not a run folder", "see yolo_lab.list_runs()"
+        )
     return Run(run_dir)
 
 
@@ -902,7 +933,9 @@ def train(
         "data": str(data_path),
         "model": cfg,
         "weights": weights_path,
-        "device": [f"cuda:{i}" for i in devices] if len(devices) > 1 else (f"cuda:{devices[0]}" if devices else "cpu"),
+        "device": [f"cuda:{i}" for i in devices]
+        if len(devices) > 1
+        else (f"cuda:{devices[0]}" if devices else "cpu"),
         "batch_size": "auto" if batch == -1 else batch,
         "amp": amp_request,
         "epochs": epochs,
@@ -956,7 +989,9 @@ def resume(run: str | os.PathLike[str] | Run, *, wait: bool = False) -> Run:
     status = run_status(run_dir)
     if status.get("status") not in TERMINAL and status:
         raise TrainError(
-            "run_active", f"{run_dir.name} is still {status.get('status')}", "stop it first, or wait for it"
+            "run_active",
+            f"{run_dir.name} is still {status.get('status')}",
+            "stop it first, or wait for it",
         )
     if not last.is_file():
         raise TrainError(
@@ -1082,10 +1117,14 @@ class _Watcher(threading.Thread):
         if pending:
             history = read_events(self.run_dir, upto=self.offset - len(self.partial))
             for listener in pending:
-                listener({"run": str(self.run_dir), "history": True, "status": status, "events": history})
+                listener(
+                    {"run": str(self.run_dir), "history": True, "status": status, "events": history}
+                )
         if new or (listeners and status.get("status") != getattr(self, "_last_status", None)):
             for listener in listeners:
-                listener({"run": str(self.run_dir), "history": False, "status": status, "events": new})
+                listener(
+                    {"run": str(self.run_dir), "history": False, "status": status, "events": new}
+                )
         self._last_status = status.get("status")
 
 
@@ -1099,7 +1138,9 @@ class RunHub:
     def subscribe(self, run_dir: str | os.PathLike[str], listener: RunListener) -> None:
         path = Path(run_dir).expanduser().resolve()
         if not path.is_dir():
-            raise TrainError("run_missing", f"{path} is not a run folder", "the run may have been deleted")
+            raise TrainError(
+                "run_missing", f"{path} is not a run folder", "the run may have been deleted"
+            )
         key = str(path)
         with self._lock:
             watcher = self._watchers.get(key)

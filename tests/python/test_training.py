@@ -168,7 +168,9 @@ def test_amp_off_replaces_check_amp_on_fabricated_cuda_model(tmp_path: Path) -> 
         smart_optimizer=lambda *a, **k: "optimizer",
         ModelEMA=EMA,
     )
-    model = SimpleNamespace(parameters=lambda: iter([SimpleNamespace(device=SimpleNamespace(type="cuda"))]))
+    model = SimpleNamespace(
+        parameters=lambda: iter([SimpleNamespace(device=SimpleNamespace(type="cuda"))])
+    )
 
     def patched(amp: bool | None) -> tuple[bool, list[dict[str, Any]]]:
         run_dir = tmp_path / f"amp-{amp}"
@@ -276,7 +278,9 @@ def test_dataset_errors(tmp_path: Path, data_yaml: Path) -> None:
     assert err.value.code == "data_images_missing" and "gone" in err.value.message
 
     relative = tmp_path / "relative.yaml"
-    relative.write_text("path: ../datasets/coco128\ntrain: images/train2017\nval: images/train2017\nnames: [a]\n")
+    relative.write_text(
+        "path: ../datasets/coco128\ntrain: images/train2017\nval: images/train2017\nnames: [a]\n"
+    )
     with pytest.raises(TrainError) as err:
         training.check_data(relative)
     assert err.value.code == "data_relative_path"
@@ -298,25 +302,22 @@ def test_train_refuses_before_creating_anything(tmp_path: Path, data_yaml: Path)
     assert not project.exists()
 
 
-def test_yolov5_missing_in_a_python_without_it(tmp_path: Path) -> None:
-    # A real interpreter without YOLOv5: the isolated plain venv the tests set
-    # up for the panel (or, failing that, this Python with site-packages off).
-    plain = Path(os.environ.get("YOLO_LAB_PLAIN_VENV", Path(__file__).parents[2] / ".venv-plain"))
-    python = plain / "bin" / "python"
-    repo = Path(__file__).parents[2]
-    code = (
-        "import sys; sys.path.insert(0, %r);"
-        "from yolo_lab.training import find_yolov5, TrainError\n"
-        "try:\n    find_yolov5(None)\nexcept TrainError as e:\n    print(e.code); print(e.fix)\n"
-    ) % str(repo)
+def test_yolov5_missing_in_a_python_without_it() -> None:
+    # A real interpreter without YOLOv5: the plain venv that scripts/setup.sh
+    # --tests makes for the panel's second kernel.
     import subprocess
 
-    exe = str(python) if python.is_file() else sys.executable
-    args = [exe, "-c", code] if python.is_file() else [exe, "-S", "-c", code]
-    out = subprocess.run(args, capture_output=True, text=True, timeout=60)
-    if out.returncode != 0 and "ModuleNotFoundError" in out.stderr:
-        # The plain venv lacks yolo_lab's own dependencies: load the module alone.
-        pytest.fail(out.stderr)
+    repo = Path(__file__).parents[2]
+    plain = Path(os.environ.get("YOLO_LAB_PLAIN_VENV", repo / ".venv-plain"))
+    python = plain / "bin" / "python"
+    assert python.is_file(), "run scripts/setup.sh --tests first"
+    code = (
+        f"import sys; sys.path.insert(0, {str(repo)!r})\n"
+        "from yolo_lab.training import find_yolov5, TrainError\n"
+        "try:\n    find_yolov5(None)\nexcept TrainError as e:\n    print(e.code); print(e.fix)\n"
+    )
+    out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines()[0] == "yolov5_missing", out.stderr
     assert "pip install yolov5" in out.stdout
 
@@ -340,7 +341,9 @@ def test_kernel_death_stops_the_run_and_keeps_last_pt(data_yaml: Path, tmp_path:
         "time.sleep(600)\n"
     )
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[2]))
-    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env
+    )
     try:
         assert parent.stdout is not None
         run = training.Run(parent.stdout.readline().strip())
@@ -348,7 +351,9 @@ def test_kernel_death_stops_the_run_and_keeps_last_pt(data_yaml: Path, tmp_path:
         pid = run.info["pid"]
         parent.send_signal(signal.SIGKILL)
         parent.wait(timeout=30)
-        wait_until(lambda: not training._pid_alive(pid), 120, "the runner to exit after its parent died")
+        wait_until(
+            lambda: not training._pid_alive(pid), 120, "the runner to exit after its parent died"
+        )
     finally:
         if parent.poll() is None:
             parent.kill()

@@ -1,0 +1,94 @@
+"""Training speed of YOLOv5 through yolo-lab's runner: models x batch sizes x AMP.
+
+Each combination is a short real run (one epoch of a generated shapes set,
+``--steps`` batches at most) on one device, side by side in one call, and
+the table shows what the run itself reported: images per second (median of
+the batches after the first, which pays for warm-up), peak GPU memory and
+the effective AMP state.
+
+    python benchmarks/train_speed.py --device cuda:0 --models yolov5n,yolov5s \
+        --batches 16,64 --amp on,off
+    python benchmarks/train_speed.py --device cpu --batches 8,16 --amp off
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+from pathlib import Path
+
+from yolo_lab import shapes, training
+
+
+def run_one(
+    data: Path, project: Path, model: str, batch: int, amp: bool, args: argparse.Namespace
+) -> dict:
+    run = training.train(
+        data,
+        model=f"{model}.yaml",
+        device=args.device,
+        batch_size=batch,
+        amp=amp if args.device != "cpu" else False,
+        epochs=1,
+        imgsz=args.imgsz,
+        workers=args.workers,
+        project=project,
+        name=f"{model}-b{batch}-amp{int(amp)}",
+        noval=True,
+        noplots=True,
+    )
+    status = run.wait(timeout=args.timeout_s)
+    batches = run.events("batch")
+    rates = [b["imgs_per_s"] for b in batches[1:] if b["imgs_per_s"]]
+    mem = [b["gpu_mem_gib"] for b in batches if b["gpu_mem_gib"] is not None]
+    amp_events = run.events("amp")
+    error = run.events("error")
+    return {
+        "model": model,
+        "batch": batch,
+        "amp asked": "on" if amp else "off",
+        "amp effective": (("on" if amp_events[-1]["enabled"] else "off") if amp_events else "?"),
+        "img/s": statistics.median(rates) if rates else None,
+        "GPU GiB": max(mem) if mem else None,
+        "status": status if not error else f"{status}: {error[-1]['code']}",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--device", default="cuda:0")
+    parser.add_argument("--models", default="yolov5n,yolov5s")
+    parser.add_argument("--batches", default="16,64")
+    parser.add_argument("--amp", default="on,off")
+    parser.add_argument("--imgsz", type=int, default=320)
+    parser.add_argument("--images", type=int, default=512)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--timeout-s", type=float, default=300)
+    args = parser.parse_args()
+    amps = [a.strip() == "on" for a in args.amp.split(",")]
+    with tempfile.TemporaryDirectory() as tmp:
+        data = shapes.make_shapes_dataset(
+            Path(tmp) / "shapes", train=args.images, val=16, image_size=args.imgsz
+        )
+        rows = [
+            run_one(data, Path(tmp) / "runs", model.strip(), int(batch), amp, args)
+            for model in args.models.split(",")
+            for batch in args.batches.split(",")
+            for amp in amps
+        ]
+    keys = list(rows[0])
+    print(f"device {args.device}, {args.images} images at {args.imgsz} px, one epoch each")
+    print(" | ".join(f"{k:>13}" for k in keys))
+    for row in rows:
+        cells = []
+        for k in keys:
+            v = row[k]
+            cells.append(f"{v:>13.1f}" if isinstance(v, float) else f"{str(v):>13}")
+        print(" | ".join(cells))
+
+
+if __name__ == "__main__":
+    main()
