@@ -23,9 +23,11 @@ def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(
         notebook,
-        timeout=180,
+        timeout=600,
         kernel_name="python3",
-        resources={"metadata": {"path": str(path.parent)}},
+        # Run where the test owns the files: notebooks write datasets and runs
+        # next to themselves.
+        resources={"metadata": {"path": str(tmp_path)}},
     )
     client.execute()  # raises CellExecutionError on the first failing cell
 
@@ -43,3 +45,13 @@ def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
         ]
     if any("yolo_lab.doctor()" in c.source for c in notebook.cells if c.cell_type == "code"):
         assert doctor_html, "the doctor report did not render as HTML"
+    if any("train(" in c.source for c in notebook.cells if c.cell_type == "code"):
+        views = [
+            o.data["application/vnd.yolo-lab.run+json"]
+            for c in notebook.cells
+            if c.cell_type == "code"
+            for o in c.outputs
+            if "application/vnd.yolo-lab.run+json" in o.get("data", {})
+        ]
+        assert views, "a training cell did not show its live view"
+        assert (tmp_path / "runs").is_dir(), "the runs were not written next to the notebook"
