@@ -132,6 +132,11 @@ export function jupyterCommand(opts: UpOptions, listenIp: string): string[] {
     '--ServerApp.port_retries=0',
     `--ServerApp.root_dir=${opts.workdir}`
   ];
+  if (opts.serverOnly) {
+    // JupyterLab installs itself as a server extension, so `jupyter server`
+    // would still serve /lab: only kernels and the REST API are wanted.
+    cmd.push('--ServerApp.jpserver_extensions=jupyterlab=False');
+  }
   if (opts.user.split(':')[0] === '0') {
     cmd.push('--allow-root');
   }

@@ -20,9 +20,14 @@ export interface Run {
   stderr: string;
 }
 
+/** A running command: a promise of its end, and of its first output. */
+export type Running = Promise<Run> & { firstOutput: Promise<void> };
+
 /** Run the yolo-lab command to its end. */
-export function yoloLab(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; uid?: number; gid?: number } = {}): Promise<Run> {
-  return new Promise((done, fail) => {
+export function yoloLab(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; uid?: number; gid?: number } = {}): Running {
+  let outputSeen: () => void = () => undefined;
+  const firstOutput = new Promise<void>(done => (outputSeen = done));
+  const finished = new Promise<Run>((done, fail) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       env: options.env ?? process.env,
       cwd: options.cwd,
@@ -32,11 +37,21 @@ export function yoloLab(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', chunk => (stdout += chunk));
-    child.stderr.on('data', chunk => (stderr += chunk));
+    child.stdout.on('data', chunk => {
+      stdout += chunk;
+      outputSeen();
+    });
+    child.stderr.on('data', chunk => {
+      stderr += chunk;
+      outputSeen();
+    });
     child.on('error', fail);
-    child.on('close', code => done({ code, stdout, stderr }));
+    child.on('close', code => {
+      outputSeen();
+      done({ code, stdout, stderr });
+    });
   });
+  return Object.assign(finished, { firstOutput });
 }
 
 /** The containers the launcher made (running or not). */

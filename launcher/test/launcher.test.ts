@@ -171,9 +171,15 @@ describe('yolo-lab up, a kernel inside, yolo-lab down', () => {
     assert.match(reply.stdout, /^rc 0\n/, reply.stdout);
   });
 
-  test('yolo-lab down removes it; what the kernel wrote stays on the host', async () => {
+  test('yolo-lab down removes it and ends a following `logs`; what the kernel wrote stays on the host', async () => {
+    const following = yoloLab(['logs', result.name]);
+    // Wait for the follower to have the log open: its first line arrives.
+    await following.firstOutput;
     const run = await yoloLab(['down', result.name]);
     assert.equal(run.code, 0, explain(run));
+    const logs = await following;
+    assert.equal(logs.code, 0, explain(logs));
+    assert.match(logs.stdout + logs.stderr, /Shutting down \d+ kernel|Shutting down/i, 'the follower saw the server stop');
     kernel = undefined;
     await assertNoContainerLeft();
     assert.equal(readFileSync(join(runs, 'from-the-kernel.txt'), 'utf8'), 'kept on the host');
@@ -184,6 +190,26 @@ describe('yolo-lab up, a kernel inside, yolo-lab down', () => {
       assert.equal(csv.length, 2, 'a header and one epoch');
     }
   });
+});
+
+test('--server-only: a Jupyter server for kernels, without the JupyterLab page', async () => {
+  const run = await yoloLab(['up', '--json', '--server-only', ...NET, '--image', IMAGE, '--runs', join(work, 'server-runs')]);
+  assert.equal(run.code, 0, explain(run));
+  const result = JSON.parse(run.stdout) as { name: string; url: string; token: string };
+  try {
+    assert.match(result.url, /^http:\/\/127\.0\.0\.1:\d+\/\?token=/);
+    const origin = new URL(result.url).origin;
+    const headers = { Authorization: `token ${result.token}` };
+    assert.equal((await fetch(`${origin}/api/status`, { headers })).status, 200);
+    assert.equal((await fetch(`${origin}/lab`, { headers })).status, 404);
+    const kernel = await KernelClient.start(origin, result.token);
+    const reply = await kernel.execute('import yolo_lab; print(yolo_lab.__version__)');
+    await kernel.shutdown();
+    assert.equal(reply.status, 'ok', JSON.stringify(reply));
+  } finally {
+    await yoloLab(['down', result.name]);
+  }
+  await assertNoContainerLeft();
 });
 
 describe('errors a user can act on, each for real; no container is left behind', () => {

@@ -71,7 +71,10 @@ test('host network: Jupyter itself binds the chosen address; --ipc host replaces
 });
 
 test('server-only starts jupyter server; root gets --allow-root, others do not', () => {
-  assert.equal(jupyterCommand({ ...base, serverOnly: true }, '127.0.0.1')[1], 'server');
+  const server = jupyterCommand({ ...base, serverOnly: true }, '127.0.0.1');
+  assert.equal(server[1], 'server');
+  assert.ok(server.includes('--ServerApp.jpserver_extensions=jupyterlab=False'));
+  assert.ok(!jupyterCommand(base, '127.0.0.1').some(a => a.includes('jpserver_extensions')));
   assert.ok(!jupyterCommand(base, '127.0.0.1').includes('--allow-root'));
   assert.ok(jupyterCommand({ ...base, user: '0:0' }, '127.0.0.1').includes('--allow-root'));
   assert.equal(serverUrl('127.0.0.1', 9000, 'abc', false), 'http://127.0.0.1:9000/lab?token=abc');
