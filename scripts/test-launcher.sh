@@ -26,7 +26,7 @@ t=$SECONDS
 if [ ! -d launcher/node_modules ] || [ launcher/package-lock.json -nt launcher/node_modules/.package-lock.json ]; then
   (cd launcher && npm ci --no-audit --no-fund --loglevel=error)
 fi
-(cd launcher && npm run --silent build)
+(cd launcher && npm run --silent lint && npm run --silent build)
 lap launcher $t
 
 if ! ls dist/yolo_lab-*.whl >/dev/null 2>&1; then

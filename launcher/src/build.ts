@@ -36,7 +36,11 @@ function buildContext(opts: BuildOptions): { dir: string; wheel: string } {
     throw new UserError(`No docker/Dockerfile under ${opts.repo}: pass the yolo-lab checkout with --repo.`);
   }
   const distDir = join(opts.repo, 'dist');
-  const wheels = existsSync(distDir) ? readdirSync(distDir).filter(f => /^yolo_lab-.*\.whl$/.test(f)).sort() : [];
+  const wheels = existsSync(distDir)
+    ? readdirSync(distDir)
+        .filter(f => /^yolo_lab-.*\.whl$/.test(f))
+        .sort()
+    : [];
   if (wheels.length === 0) {
     throw new UserError(
       `No yolo-lab wheel in ${distDir}. Build it first: bash scripts/setup.sh (it writes dist/yolo_lab-*.whl).`
@@ -83,7 +87,9 @@ export async function build(docker: Docker, opts: BuildOptions, progress: Progre
   try {
     const buildargs: Record<string, string> = { ...opts.buildArgs };
     if (opts.baseImage !== undefined) buildargs.BASE_IMAGE = opts.baseImage;
-    progress.step(`building ${opts.tag} from docker/Dockerfile with ${wheel}${opts.baseImage ? ` on ${opts.baseImage}` : ''}`);
+    progress.step(
+      `building ${opts.tag} from docker/Dockerfile with ${wheel}${opts.baseImage ? ` on ${opts.baseImage}` : ''}`
+    );
     const stream = await docker.buildImage(
       { context: dir, src: listFiles(dir) },
       {
@@ -114,10 +120,13 @@ export async function build(docker: Docker, opts: BuildOptions, progress: Progre
     });
     if (failure !== undefined) {
       let hint = '';
-      if (/pull access denied|not found|manifest unknown|no such host|dial tcp/i.test(failure) && opts.baseImage === undefined) {
+      if (
+        /pull access denied|not found|manifest unknown|no such host|dial tcp/i.test(failure) &&
+        opts.baseImage === undefined
+      ) {
         hint = '\nThe default base image comes from Docker Hub; offline, pass a local one with --base-image.';
       } else if (/CERTIFICATE_VERIFY_FAILED/.test(failure)) {
-        hint = '\npip does not trust this network\'s TLS proxy: pass its CA bundle with --ca-cert.';
+        hint = "\npip does not trust this network's TLS proxy: pass its CA bundle with --ca-cert.";
       }
       throw new UserError(`The image build failed: ${failure.trim()}${hint}`);
     }

@@ -92,7 +92,9 @@ export function upOptions(args: string[]): { opts: UpOptions; json: boolean } {
     throw new UserError(`--ipc takes only "host", not "${ipc}".`);
   }
   if (ipc === 'host' && values['shm-size'] !== undefined) {
-    throw new UserError('Use either --ipc host or --shm-size: with the host IPC namespace the host /dev/shm is used.');
+    throw new UserError(
+      'Use either --ipc host or --shm-size: with the host IPC namespace the host /dev/shm is used.'
+    );
   }
   const network = values.network ?? config.network ?? 'bridge';
   if (network !== 'bridge' && network !== 'host') {
@@ -103,12 +105,17 @@ export function upOptions(args: string[]): { opts: UpOptions; json: boolean } {
     throw new UserError(`--user takes numeric UID:GID (like 1000:1000), not "${user}".`);
   }
   // Paths from flags are relative to where the command runs, from the config file to the file.
-  const path = (flag: string | undefined, fromConfig: string | undefined, name: string): string | undefined => {
+  const path = (
+    flag: string | undefined,
+    fromConfig: string | undefined,
+    name: string
+  ): string | undefined => {
     if (flag !== undefined) return existingDir(flag, name, cwd);
     if (fromConfig !== undefined) return existingDir(fromConfig, name, dir);
     return undefined;
   };
-  const runs = values.runs !== undefined ? resolvePath(cwd, values.runs) : resolvePath(dir, config.runs ?? 'runs');
+  const runs =
+    values.runs !== undefined ? resolvePath(cwd, values.runs) : resolvePath(dir, config.runs ?? 'runs');
   const opts: UpOptions = {
     image: values.image ?? config.image ?? DEFAULT_IMAGE,
     gpus: values.gpus ?? config.gpus ?? 'all',
@@ -137,7 +144,12 @@ async function main(argv: string[]): Promise<number> {
       const { opts, json } = upOptions(rest);
       const docker = await connect();
       // The URL goes to stdout as soon as Jupyter answers; --json prints everything at the end.
-      const result = await up(docker, opts, new Progress(), json ? undefined : url => process.stdout.write(`${url}\n`));
+      const result = await up(
+        docker,
+        opts,
+        new Progress(),
+        json ? undefined : url => process.stdout.write(`${url}\n`)
+      );
       if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
       return 0;
     }
@@ -157,7 +169,9 @@ async function main(argv: string[]): Promise<number> {
         process.stdout.write('no yolo-lab containers\n');
       } else {
         for (const e of entries) {
-          process.stdout.write(`${e.name}  ${e.state}  ${e.status}  ${e.image}${e.url ? `\n  ${e.url}` : ''}\n`);
+          process.stdout.write(
+            `${e.name}  ${e.state}  ${e.status}  ${e.image}${e.url ? `\n  ${e.url}` : ''}\n`
+          );
         }
       }
       return 0;
@@ -173,7 +187,11 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'doctor': {
-      const { values, positionals } = parseArgs({ args: rest, options: { json: { type: 'boolean' } }, allowPositionals: true });
+      const { values, positionals } = parseArgs({
+        args: rest,
+        options: { json: { type: 'boolean' } },
+        allowPositionals: true
+      });
       const docker = await connect();
       const report = await doctor(docker, positionals[0], values.json ?? false);
       if (values.json) process.stdout.write(`${JSON.stringify(report)}\n`);
@@ -242,7 +260,9 @@ if (require.main === module) {
         process.stderr.write(`yolo-lab: ${errorText(error)}\nRun \`yolo-lab help\` for the options.\n`);
         process.exit(2);
       }
-      process.stderr.write(`yolo-lab: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.stderr.write(
+        `yolo-lab: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`
+      );
       process.exit(1);
     }
   );

@@ -33,17 +33,32 @@ export async function status(docker: Docker): Promise<StatusEntry[]> {
       const token = await tokenOf(docker, info.Id);
       const port = Number(info.Labels[LABEL.port]);
       if (token && port > 0) {
-        url = serverUrl(info.Labels[LABEL.host] ?? '127.0.0.1', port, token, info.Labels[LABEL.mode] === 'server');
+        url = serverUrl(
+          info.Labels[LABEL.host] ?? '127.0.0.1',
+          port,
+          token,
+          info.Labels[LABEL.mode] === 'server'
+        );
       }
     }
-    entries.push({ name: containerName(info), id: info.Id.slice(0, 12), state: info.State, status: info.Status, image: info.Image, url });
+    entries.push({
+      name: containerName(info),
+      id: info.Id.slice(0, 12),
+      state: info.State,
+      status: info.Status,
+      image: info.Image,
+      url
+    });
   }
   return entries;
 }
 
 /** Stop and remove the named launcher containers, or all of them. */
 export async function down(docker: Docker, names: string[], progress: Progress): Promise<string[]> {
-  const targets = names.length > 0 ? await Promise.all(names.map(n => pickContainer(docker, n))) : await launcherContainers(docker);
+  const targets =
+    names.length > 0
+      ? await Promise.all(names.map(n => pickContainer(docker, n)))
+      : await launcherContainers(docker);
   if (targets.length === 0) {
     progress.step('no yolo-lab container to stop');
     return [];
@@ -68,7 +83,12 @@ export async function down(docker: Docker, names: string[], progress: Progress):
 }
 
 /** Follow (or print) a launcher container's output, demultiplexed to stdout and stderr. */
-export async function logs(docker: Docker, name: string | undefined, follow: boolean, tail: number | undefined): Promise<void> {
+export async function logs(
+  docker: Docker,
+  name: string | undefined,
+  follow: boolean,
+  tail: number | undefined
+): Promise<void> {
   const info = await pickContainer(docker, name);
   const container = docker.getContainer(info.Id);
   const base = { stdout: true, stderr: true, ...(tail !== undefined ? { tail } : {}) };
@@ -96,7 +116,11 @@ export async function doctor(docker: Docker, name: string | undefined, json: boo
   }
   const report = await runDoctor(docker, docker.getContainer(info.Id));
   if (!json) {
-    process.stdout.write(`${containerName(info)}\n${formatDoctor(report).map(l => `  ${l}`).join('\n')}\n`);
+    process.stdout.write(
+      `${containerName(info)}\n${formatDoctor(report)
+        .map(l => `  ${l}`)
+        .join('\n')}\n`
+    );
   }
   return report;
 }

@@ -8,10 +8,20 @@ export const DOCTOR_COMMAND = ['yolo-lab-doctor', '--json'];
 /** The parts of the doctor report (protocol schema's `report`) the launcher prints. */
 export interface DoctorReport {
   python?: { version?: string };
-  torch?: { installed?: boolean; version?: string | null; cuda_build?: string | null; cuda_available?: boolean };
+  torch?: {
+    installed?: boolean;
+    version?: string | null;
+    cuda_build?: string | null;
+    cuda_available?: boolean;
+  };
   driver?: { version?: string | null };
   gpus?: { index?: number; name?: string }[];
-  system?: { in_container?: boolean; container_kind?: string | null; shm_total_bytes?: number | null; cpu_count?: number };
+  system?: {
+    in_container?: boolean;
+    container_kind?: string | null;
+    shm_total_bytes?: number | null;
+    cpu_count?: number;
+  };
   yolov5?: { available?: boolean; version?: string | null; source?: string | null };
   findings?: { id: string; severity: string; title: string; cause: string; fix: string }[];
 }
@@ -20,7 +30,9 @@ export interface DoctorReport {
 export async function runDoctor(docker: Docker, container: Docker.Container): Promise<DoctorReport> {
   const result = await execIn(docker, container, DOCTOR_COMMAND);
   if (result.exitCode !== 0) {
-    throw new Error(`the doctor failed in the container (exit ${result.exitCode}): ${result.stderr.trim().slice(-800)}`);
+    throw new Error(
+      `the doctor failed in the container (exit ${result.exitCode}): ${result.stderr.trim().slice(-800)}`
+    );
   }
   return JSON.parse(result.stdout) as DoctorReport;
 }

@@ -66,7 +66,10 @@ export async function connect(): Promise<Docker> {
   try {
     await docker.ping();
   } catch (error) {
-    throw engineUnreachable(error) ?? new UserError(`The Docker engine at ${engineAddress()} failed: ${errorText(error)}`);
+    throw (
+      engineUnreachable(error) ??
+      new UserError(`The Docker engine at ${engineAddress()} failed: ${errorText(error)}`)
+    );
   }
   return docker;
 }
@@ -97,7 +100,9 @@ export async function pickContainer(docker: Docker, name: string | undefined): P
   const all = await launcherContainers(docker);
   if (name !== undefined) {
     const wanted = name.replace(/^\//, '');
-    const found = all.find(c => c.Names.some(n => n.replace(/^\//, '') === wanted) || c.Id.startsWith(wanted));
+    const found = all.find(
+      c => c.Names.some(n => n.replace(/^\//, '') === wanted) || c.Id.startsWith(wanted)
+    );
     if (!found) {
       throw new UserError(`No yolo-lab container named ${name}. \`yolo-lab status\` lists them.`);
     }

@@ -47,7 +47,10 @@ export interface UpOptions {
 export type ConfigFile = Partial<Omit<UpOptions, 'ipcHost'>> & { ipc?: string };
 
 /** Read yolo-lab.json (or the named file); a missing default file is an empty config. */
-export function loadConfig(path: string | undefined, cwd = process.cwd()): { config: ConfigFile; dir: string } {
+export function loadConfig(
+  path: string | undefined,
+  cwd = process.cwd()
+): { config: ConfigFile; dir: string } {
   const file = resolve(cwd, path ?? 'yolo-lab.json');
   if (!existsSync(file)) {
     if (path !== undefined) {
@@ -149,12 +152,19 @@ export function jupyterCommand(opts: UpOptions, listenIp: string): string[] {
  * only the mounts the user named.
  */
 export function createOptions(opts: UpOptions, token: string, name: string): Docker.ContainerCreateOptions {
-  const mounts: Docker.MountSettings[] = [{ Type: 'bind', Source: opts.runs, Target: MOUNT_TARGETS.runs, ReadOnly: false }];
+  const mounts: Docker.MountSettings[] = [
+    { Type: 'bind', Source: opts.runs, Target: MOUNT_TARGETS.runs, ReadOnly: false }
+  ];
   if (opts.code !== undefined) {
     mounts.push({ Type: 'bind', Source: opts.code, Target: MOUNT_TARGETS.code, ReadOnly: false });
   }
   if (opts.datasets !== undefined) {
-    mounts.push({ Type: 'bind', Source: opts.datasets, Target: MOUNT_TARGETS.datasets, ReadOnly: !opts.datasetsWritable });
+    mounts.push({
+      Type: 'bind',
+      Source: opts.datasets,
+      Target: MOUNT_TARGETS.datasets,
+      ReadOnly: !opts.datasetsWritable
+    });
   }
   // In its own network namespace Jupyter must listen on all of the
   // container's addresses; the published port is bound to opts.bind on the

@@ -20,8 +20,17 @@ class Collector extends Writable {
  * engine multiplexes stdout and stderr in one stream: demultiplexed here
  * (docker-modem's demuxStream) and interleaved back as text.
  */
-export async function lastLogLines(docker: Docker, container: Docker.Container, lines: number): Promise<string> {
-  const raw = (await container.logs({ stdout: true, stderr: true, follow: false, tail: lines })) as unknown as Buffer;
+export async function lastLogLines(
+  docker: Docker,
+  container: Docker.Container,
+  lines: number
+): Promise<string> {
+  const raw = (await container.logs({
+    stdout: true,
+    stderr: true,
+    follow: false,
+    tail: lines
+  })) as unknown as Buffer;
   const both = new Collector();
   const source = new PassThrough();
   docker.modem.demuxStream(source, both, both);
@@ -38,7 +47,11 @@ export interface ExecResult {
 }
 
 /** Run a command in a running container and collect its output. */
-export async function execIn(docker: Docker, container: Docker.Container, cmd: string[]): Promise<ExecResult> {
+export async function execIn(
+  docker: Docker,
+  container: Docker.Container,
+  cmd: string[]
+): Promise<ExecResult> {
   const exec = await container.exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true, Tty: false });
   const stream = await exec.start({ hijack: true, stdin: false });
   const out = new Collector();

@@ -91,7 +91,9 @@ async function removeQuietly(container: Docker.Container): Promise<void> {
     await container.remove({ force: true });
   } catch (error) {
     if (statusCode(error) !== 404) {
-      process.stderr.write(`warning: could not remove container ${container.id.slice(0, 12)}: ${errorText(error)}\n`);
+      process.stderr.write(
+        `warning: could not remove container ${container.id.slice(0, 12)}: ${errorText(error)}\n`
+      );
     }
   }
 }
@@ -113,7 +115,8 @@ function prepareRuns(opts: UpOptions, progress: Progress): void {
   if (!st.isDirectory()) {
     throw new UserError(`The --runs path ${opts.runs} is not a folder.`);
   }
-  const writable = uid === 0 || st.uid === uid || (st.gid === gid && (st.mode & 0o020) !== 0) || (st.mode & 0o002) !== 0;
+  const writable =
+    uid === 0 || st.uid === uid || (st.gid === gid && (st.mode & 0o020) !== 0) || (st.mode & 0o002) !== 0;
   if (!writable) {
     progress.note(
       `warning: ${opts.runs} belongs to uid ${st.uid}; the container runs as ${opts.user} and may not write there ` +
@@ -167,7 +170,12 @@ async function waitForServer(
 }
 
 function indent(text: string): string {
-  return text.length === 0 ? '    (no output)' : text.split('\n').map(line => `    ${line}`).join('\n');
+  return text.length === 0
+    ? '    (no output)'
+    : text
+        .split('\n')
+        .map(line => `    ${line}`)
+        .join('\n');
 }
 
 /**
@@ -212,7 +220,8 @@ export async function up(
   prepareRuns(opts, progress);
   progress.note(`runs: ${opts.runs} -> /runs`);
   if (opts.code !== undefined) progress.note(`code: ${opts.code} -> /workspace/yolov5`);
-  if (opts.datasets !== undefined) progress.note(`datasets: ${opts.datasets} -> /datasets${opts.datasetsWritable ? '' : ' (read-only)'}`);
+  if (opts.datasets !== undefined)
+    progress.note(`datasets: ${opts.datasets} -> /datasets${opts.datasetsWritable ? '' : ' (read-only)'}`);
 
   const port = await choosePort(opts.bind, opts.port);
   const resolved: UpOptions = { ...opts, port };
@@ -225,17 +234,35 @@ export async function up(
   progress.step(
     `starting ${name}: GPUs ${opts.gpus}, ${opts.ipcHost ? 'IPC host' : `shm ${opts.shm}`}, user ${opts.user}, network ${opts.network}`
   );
-  const container = await docker.createContainer(createOptions(resolved, token, name));
+  // Ctrl-C from here on removes the container, even one still being created.
+  let created: Docker.Container | undefined;
+  let interrupted = false;
   const cleanup = (): void => {
-    void removeQuietly(container).finally(() => process.exit(130));
+    interrupted = true;
+    if (created !== undefined) void removeQuietly(created).finally(() => process.exit(130));
   };
   process.once('SIGINT', cleanup);
   process.once('SIGTERM', cleanup);
+  let container: Docker.Container;
+  try {
+    container = created = await docker.createContainer(createOptions(resolved, token, name));
+  } catch (error) {
+    process.removeListener('SIGINT', cleanup);
+    process.removeListener('SIGTERM', cleanup);
+    throw error;
+  }
+  if (interrupted) {
+    await removeQuietly(container);
+    process.exit(130);
+  }
   try {
     try {
       await container.start();
     } catch (error) {
-      throw startError(error, resolved) ?? new UserError(`The container did not start: ${engineMessage(error).trim()}`);
+      throw (
+        startError(error, resolved) ??
+        new UserError(`The container did not start: ${engineMessage(error).trim()}`)
+      );
     }
     const baseUrl = `http://${opts.bind === '0.0.0.0' ? '127.0.0.1' : opts.bind}:${port}`;
     progress.step(`waiting for Jupyter at ${baseUrl}`);

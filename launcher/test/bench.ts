@@ -14,9 +14,26 @@ import { KernelClient } from './kernel';
 
 /** Start `yolo-lab up`; resolves with the URL line as soon as it is printed, and with the exit later. */
 function startUp(name: string): { url: Promise<string>; exit: Promise<number | null>; stderr: () => string } {
-  const child = spawn(process.execPath, [CLI, 'up', '--name', name, '--network', 'host', '--gpus', 'none', '--image', IMAGE, '--runs', '/tmp/yolo-lab-bench-runs'], {
-    stdio: ['ignore', 'pipe', 'pipe']
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      CLI,
+      'up',
+      '--name',
+      name,
+      '--network',
+      'host',
+      '--gpus',
+      'none',
+      '--image',
+      IMAGE,
+      '--runs',
+      '/tmp/yolo-lab-bench-runs'
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe']
+    }
+  );
   let err = '';
   child.stderr.on('data', chunk => (err += chunk));
   const url = new Promise<string>((done, fail) => {
@@ -26,7 +43,9 @@ function startUp(name: string): { url: Promise<string>; exit: Promise<number | n
       const line = out.split('\n')[0];
       if (out.includes('\n')) done(line.trim());
     });
-    child.on('close', code => fail(new Error(`yolo-lab up exited (${code}) before printing the URL:\n${err}`)));
+    child.on('close', code =>
+      fail(new Error(`yolo-lab up exited (${code}) before printing the URL:\n${err}`))
+    );
   });
   const exit = new Promise<number | null>(done => child.on('close', done));
   return { url, exit, stderr: () => err };

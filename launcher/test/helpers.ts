@@ -1,5 +1,5 @@
 /** Running the real `yolo-lab` command and looking at the real engine, for the tests and the benchmark. */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 
 import Docker from 'dockerode';
@@ -21,20 +21,24 @@ export interface Run {
 }
 
 /** A running command: a promise of its end, and of its first output. */
-export type Running = Promise<Run> & { firstOutput: Promise<void> };
+export type Running = Promise<Run> & { firstOutput: Promise<void>; child: ChildProcess };
 
 /** Run the yolo-lab command to its end. */
-export function yoloLab(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; uid?: number; gid?: number } = {}): Running {
+export function yoloLab(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; uid?: number; gid?: number } = {}
+): Running {
   let outputSeen: () => void = () => undefined;
   const firstOutput = new Promise<void>(done => (outputSeen = done));
+  let started: ChildProcess | undefined;
   const finished = new Promise<Run>((done, fail) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const child = (started = spawn(process.execPath, [CLI, ...args], {
       env: options.env ?? process.env,
       cwd: options.cwd,
       uid: options.uid,
       gid: options.gid,
       stdio: ['ignore', 'pipe', 'pipe']
-    });
+    }));
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', chunk => {
@@ -51,7 +55,7 @@ export function yoloLab(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?
       done({ code, stdout, stderr });
     });
   });
-  return Object.assign(finished, { firstOutput });
+  return Object.assign(finished, { firstOutput, child: started! });
 }
 
 /** The containers the launcher made (running or not). */

@@ -111,7 +111,14 @@ export class KernelClient {
           parent_header: {},
           metadata: {},
           channel: 'shell',
-          content: { code, silent: false, store_history: false, user_expressions: {}, allow_stdin: false, stop_on_error: true },
+          content: {
+            code,
+            silent: false,
+            store_history: false,
+            user_expressions: {},
+            allow_stdin: false,
+            stop_on_error: true
+          },
           buffers: []
         })
       );

@@ -4,7 +4,15 @@
  * the GPU request really fails because this engine has no NVIDIA runtime.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync, mkdirSync, chmodSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+  mkdirSync,
+  chmodSync
+} from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -39,23 +47,44 @@ async function assertNoContainerLeft(): Promise<void> {
 
 before(async () => {
   await docker.ping();
-  await docker.getImage(IMAGE).inspect().catch(() => {
-    throw new Error(`the image ${IMAGE} is missing: run bash scripts/test-launcher.sh (it builds it)`);
-  });
+  await docker
+    .getImage(IMAGE)
+    .inspect()
+    .catch(() => {
+      throw new Error(`the image ${IMAGE} is missing: run bash scripts/test-launcher.sh (it builds it)`);
+    });
   await assertNoContainerLeft();
 });
 
 describe('yolo-lab up, a kernel inside, yolo-lab down', () => {
   const runs = join(work, 'runs'); // not created: up creates it
   const datasets = join(work, 'datasets');
-  let result: { id: string; name: string; url: string; port: number; token: string; readySeconds: number; doctor: { system: { in_container: boolean } } };
+  let result: {
+    id: string;
+    name: string;
+    url: string;
+    port: number;
+    token: string;
+    readySeconds: number;
+    doctor: { system: { in_container: boolean } };
+  };
   let base = '';
   let kernel: KernelClient | undefined;
 
   before(async () => {
     mkdirSync(datasets);
     writeFileSync(join(datasets, 'hello.txt'), 'a dataset file');
-    const run = await yoloLab(['up', '--json', ...NET, '--runs', runs, '--datasets', datasets, '--image', IMAGE]);
+    const run = await yoloLab([
+      'up',
+      '--json',
+      ...NET,
+      '--runs',
+      runs,
+      '--datasets',
+      datasets,
+      '--image',
+      IMAGE
+    ]);
     assert.equal(run.code, 0, explain(run));
     result = JSON.parse(run.stdout);
     base = new URL(result.url).origin;
@@ -151,25 +180,37 @@ describe('yolo-lab up, a kernel inside, yolo-lab down', () => {
     const run = await yoloLab(['logs', result.name, '--no-follow', '--tail', '200']);
     assert.equal(run.code, 0, explain(run));
     assert.match(run.stdout + run.stderr, /Jupyter Server .* is running at/);
-    assert.doesNotMatch(run.stdout + run.stderr, /[\u0001\u0002]\u0000\u0000\u0000/, 'no multiplexing headers left');
+    assert.doesNotMatch(
+      run.stdout + run.stderr,
+      /[\u0001\u0002]\u0000\u0000\u0000/,
+      'no multiplexing headers left'
+    );
   });
 
-  test('a short YOLOv5 training inside writes weights and results to /runs', { skip: !existsSync(join(REPO, 'yolo_lab', 'train.py')) && 'pending: yolo_lab/train.py (the training runner, issue 4) is not in this checkout yet' }, async () => {
-    const reply = await kernel!.execute(
-      [
-        'import subprocess, sys',
-        "subprocess.run([sys.executable, '-m', 'yolo_lab.shapes', '/runs/shapes', '--train', '16', '--val', '8', '--size', '64'], check=True)",
-        "p = subprocess.run([sys.executable, '-m', 'yolo_lab.train', '--data', '/runs/shapes/data.yaml', '--cfg', 'yolov5n.yaml',",
-        "    '--weights', '', '--epochs', '1', '--imgsz', '64', '--batch-size', '8', '--device', 'cpu', '--workers', '0',",
-        "    '--project', '/runs', '--name', 'e2e'], capture_output=True, text=True)",
-        "print('rc', p.returncode)",
-        'print(p.stderr[-3000:])'
-      ].join('\n'),
-      600_000
-    );
-    assert.equal(reply.status, 'ok', JSON.stringify(reply));
-    assert.match(reply.stdout, /^rc 0\n/, reply.stdout);
-  });
+  test(
+    'a short YOLOv5 training inside writes weights and results to /runs',
+    {
+      skip:
+        !existsSync(join(REPO, 'yolo_lab', 'train.py')) &&
+        'pending: yolo_lab/train.py (the training runner, issue 4) is not in this checkout yet'
+    },
+    async () => {
+      const reply = await kernel!.execute(
+        [
+          'import subprocess, sys',
+          "subprocess.run([sys.executable, '-m', 'yolo_lab.shapes', '/runs/shapes', '--train', '16', '--val', '8', '--size', '64'], check=True)",
+          "p = subprocess.run([sys.executable, '-m', 'yolo_lab.train', '--data', '/runs/shapes/data.yaml', '--cfg', 'yolov5n.yaml',",
+          "    '--weights', '', '--epochs', '1', '--imgsz', '64', '--batch-size', '8', '--device', 'cpu', '--workers', '0',",
+          "    '--project', '/runs', '--name', 'e2e'], capture_output=True, text=True)",
+          "print('rc', p.returncode)",
+          'print(p.stderr[-3000:])'
+        ].join('\n'),
+        600_000
+      );
+      assert.equal(reply.status, 'ok', JSON.stringify(reply));
+      assert.match(reply.stdout, /^rc 0\n/, reply.stdout);
+    }
+  );
 
   test('yolo-lab down removes it and ends a following `logs`; what the kernel wrote stays on the host', async () => {
     const following = yoloLab(['logs', result.name]);
@@ -179,21 +220,36 @@ describe('yolo-lab up, a kernel inside, yolo-lab down', () => {
     assert.equal(run.code, 0, explain(run));
     const logs = await following;
     assert.equal(logs.code, 0, explain(logs));
-    assert.match(logs.stdout + logs.stderr, /Shutting down \d+ kernel|Shutting down/i, 'the follower saw the server stop');
+    assert.match(
+      logs.stdout + logs.stderr,
+      /Shutting down \d+ kernel|Shutting down/i,
+      'the follower saw the server stop'
+    );
     kernel = undefined;
     await assertNoContainerLeft();
     assert.equal(readFileSync(join(runs, 'from-the-kernel.txt'), 'utf8'), 'kept on the host');
     assert.equal(statSync(join(runs, 'from-the-kernel.txt')).uid, 1000);
     if (existsSync(join(REPO, 'yolo_lab', 'train.py'))) {
       assert.ok(statSync(join(runs, 'e2e', 'weights', 'last.pt')).size > 100_000, 'weights on the host');
-      const csv = readFileSync(join(runs, 'e2e', 'results.csv'), 'utf8').trim().split('\n');
+      const csv = readFileSync(join(runs, 'e2e', 'results.csv'), 'utf8')
+        .trim()
+        .split('\n');
       assert.equal(csv.length, 2, 'a header and one epoch');
     }
   });
 });
 
 test('--server-only: a Jupyter server for kernels, without the JupyterLab page', async () => {
-  const run = await yoloLab(['up', '--json', '--server-only', ...NET, '--image', IMAGE, '--runs', join(work, 'server-runs')]);
+  const run = await yoloLab([
+    'up',
+    '--json',
+    '--server-only',
+    ...NET,
+    '--image',
+    IMAGE,
+    '--runs',
+    join(work, 'server-runs')
+  ]);
   assert.equal(run.code, 0, explain(run));
   const result = JSON.parse(run.stdout) as { name: string; url: string; token: string };
   try {
@@ -217,21 +273,38 @@ describe('errors a user can act on, each for real; no container is left behind',
     const env = { ...process.env, DOCKER_HOST: `unix://${join(work, 'no-engine.sock')}` };
     const run = await yoloLab(['up', ...NET], { env });
     assert.equal(run.code, 2, explain(run));
-    assert.match(run.stderr, /The Docker engine is not running \(nothing answers at unix:\/\/.*no-engine\.sock\)/);
+    assert.match(
+      run.stderr,
+      /The Docker engine is not running \(nothing answers at unix:\/\/.*no-engine\.sock\)/
+    );
     assert.match(run.stderr, /Start it/);
   });
 
-  test('socket not permitted: a user outside the docker group', { skip: process.getuid?.() !== 0 && 'needs root to run the command as another user' }, async () => {
-    const run = await yoloLab(['status'], { uid: 65534, gid: 65534, cwd: work });
-    assert.equal(run.code, 2, explain(run));
-    assert.match(run.stderr, /Permission denied on the Docker socket/);
-    assert.match(run.stderr, /usermod -aG docker/);
-  });
+  test(
+    'socket not permitted: a user outside the docker group',
+    { skip: process.getuid?.() !== 0 && 'needs root to run the command as another user' },
+    async () => {
+      const run = await yoloLab(['status'], { uid: 65534, gid: 65534, cwd: work });
+      assert.equal(run.code, 2, explain(run));
+      assert.match(run.stderr, /Permission denied on the Docker socket/);
+      assert.match(run.stderr, /usermod -aG docker/);
+    }
+  );
 
   test('image missing: says how to build it', async () => {
-    const run = await yoloLab(['up', ...NET, '--image', 'yolo-lab-test-missing:none', '--runs', join(work, 'r1')]);
+    const run = await yoloLab([
+      'up',
+      ...NET,
+      '--image',
+      'yolo-lab-test-missing:none',
+      '--runs',
+      join(work, 'r1')
+    ]);
     assert.equal(run.code, 2, explain(run));
-    assert.match(run.stderr, /The image yolo-lab-test-missing:none is not in this Docker engine\. Build it with `yolo-lab build`/);
+    assert.match(
+      run.stderr,
+      /The image yolo-lab-test-missing:none is not in this Docker engine\. Build it with `yolo-lab build`/
+    );
     await assertNoContainerLeft();
   });
 
@@ -248,9 +321,21 @@ describe('errors a user can act on, each for real; no container is left behind',
     await new Promise<void>(done => server.listen(0, '127.0.0.1', done));
     const port = (server.address() as { port: number }).port;
     try {
-      const run = await yoloLab(['up', ...NET, '--image', IMAGE, '--port', String(port), '--runs', join(work, 'r2')]);
+      const run = await yoloLab([
+        'up',
+        ...NET,
+        '--image',
+        IMAGE,
+        '--port',
+        String(port),
+        '--runs',
+        join(work, 'r2')
+      ]);
       assert.equal(run.code, 2, explain(run));
-      assert.match(run.stderr, new RegExp(`Port ${port} on 127\\.0\\.0\\.1 is in use\\. Choose another with --port`));
+      assert.match(
+        run.stderr,
+        new RegExp(`Port ${port} on 127\\.0\\.0\\.1 is in use\\. Choose another with --port`)
+      );
     } finally {
       server.close();
     }
@@ -259,7 +344,17 @@ describe('errors a user can act on, each for real; no container is left behind',
 
   test('GPU request without the NVIDIA runtime: the fix, and the created container removed', async () => {
     const before = (await docker.listContainers({ all: true })).length;
-    const run = await yoloLab(['up', '--network', 'host', '--gpus', 'all', '--image', IMAGE, '--runs', join(work, 'r3')]);
+    const run = await yoloLab([
+      'up',
+      '--network',
+      'host',
+      '--gpus',
+      'all',
+      '--image',
+      IMAGE,
+      '--runs',
+      join(work, 'r3')
+    ]);
     assert.equal(run.code, 2, explain(run));
     assert.match(run.stderr, /could not select device driver "nvidia"/);
     assert.match(run.stderr, /Install the NVIDIA Container Toolkit/);
@@ -277,11 +372,50 @@ describe('errors a user can act on, each for real; no container is left behind',
   });
 
   test('a container that exits during start: its last log lines, then removed', async () => {
-    const run = await yoloLab(['up', ...NET, '--image', IMAGE, '--workdir', '/no/such/folder', '--runs', join(work, 'r5')]);
+    const run = await yoloLab([
+      'up',
+      ...NET,
+      '--image',
+      IMAGE,
+      '--workdir',
+      '/no/such/folder',
+      '--runs',
+      join(work, 'r5')
+    ]);
     assert.equal(run.code, 2, explain(run));
-    assert.match(run.stderr, /The container exited during start \(exit code [1-9]\d*\)\. Its last log lines:/);
+    assert.match(
+      run.stderr,
+      /The container exited during start \(exit code [1-9]\d*\)\. Its last log lines:/
+    );
     assert.match(run.stderr, /\/no\/such\/folder/, 'the log names the cause');
     await assertNoContainerLeft();
+  });
+
+  test('Ctrl-C while waiting for Jupyter removes the container', async () => {
+    const running = yoloLab(['up', ...NET, '--image', IMAGE, '--runs', join(work, 'r7')]);
+    let stderr = '';
+    running.child.stderr!.on('data', chunk => (stderr += chunk));
+    // Interrupt once the container exists: the launcher says it is waiting.
+    await new Promise<void>(done => {
+      const check = (): void => {
+        if (stderr.includes('==> waiting for Jupyter')) done();
+        else running.child.stderr!.once('data', check);
+      };
+      check();
+    });
+    running.child.kill('SIGINT');
+    const run = await running;
+    assert.equal(run.code, 130, explain(run));
+    await assertNoContainerLeft();
+  });
+
+  test('build without the wheel says how to make it', async () => {
+    const repo = join(work, 'repo-without-wheel');
+    mkdirSync(join(repo, 'docker'), { recursive: true });
+    writeFileSync(join(repo, 'docker', 'Dockerfile'), 'FROM scratch\n');
+    const run = await yoloLab(['build', '--repo', repo, '--tag', 'yolo-lab-test-never:built']);
+    assert.equal(run.code, 2, explain(run));
+    assert.match(run.stderr, /No yolo-lab wheel in .*dist\. Build it first: bash scripts\/setup\.sh/);
   });
 
   test('an image without Jupyter exits during start too, and is removed', async () => {

@@ -3,7 +3,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { LABEL } from '../src/engine';
-import { createOptions, gpuRequests, jupyterCommand, parseSize, serverUrl, type UpOptions } from '../src/options';
+import {
+  createOptions,
+  gpuRequests,
+  jupyterCommand,
+  parseSize,
+  serverUrl,
+  type UpOptions
+} from '../src/options';
 
 const base: UpOptions = {
   image: 'yolo-lab:latest',
@@ -24,7 +31,9 @@ const base: UpOptions = {
 test('--gpus: all, a count, ids and UUIDs become NVIDIA device requests; none asks for nothing', () => {
   assert.deepEqual(gpuRequests('all'), [{ Driver: 'nvidia', Count: -1, Capabilities: [['gpu']] }]);
   assert.deepEqual(gpuRequests('2'), [{ Driver: 'nvidia', Count: 2, Capabilities: [['gpu']] }]);
-  assert.deepEqual(gpuRequests('0,1'), [{ Driver: 'nvidia', DeviceIDs: ['0', '1'], Capabilities: [['gpu']] }]);
+  assert.deepEqual(gpuRequests('0,1'), [
+    { Driver: 'nvidia', DeviceIDs: ['0', '1'], Capabilities: [['gpu']] }
+  ]);
   assert.deepEqual(gpuRequests('"device=GPU-3f2a,1"')[0].DeviceIDs, ['GPU-3f2a', '1']);
   assert.deepEqual(gpuRequests('none'), []);
   assert.deepEqual(gpuRequests('0'), []);
