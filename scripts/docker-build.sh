@@ -43,3 +43,5 @@ cert=${PIP_CERT:-$(pip config get global.cert 2>/dev/null || true)}
 [ -n "$cert" ] && [ -f "$cert" ] && args+=(--ca-cert "$cert")
 
 node "$CLI" "${args[@]}"
+# The image this replaced (same label, now untagged) goes, with its own layers.
+docker image prune -f --filter dangling=true --filter label=org.opencontainers.image.title=yolo-lab >/dev/null
