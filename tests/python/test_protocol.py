@@ -40,6 +40,13 @@ def test_message_types_and_error_codes_come_from_the_schema() -> None:
         "telemetry_unsubscribe",
         "telemetry_batch",
         "telemetry_notice",
+        "run_subscribe",
+        "run_unsubscribe",
+        "run_stop",
+        "run_stop_result",
+        "runs_request",
+        "runs_list",
+        "run_events",
     }
     codes = {"bad_message", "unsupported_version", "unknown_type", "internal"}
     assert set(protocol.error_codes()) == codes

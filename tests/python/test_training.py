@@ -360,3 +360,44 @@ def test_kernel_death_stops_the_run_and_keeps_last_pt(data_yaml: Path, tmp_path:
     assert run.status == "stopped"
     assert run.last is not None
     assert "signal SIGTERM" in (run.events("end")[-1]["message"] or "")
+
+
+def test_comm_serves_a_yolov5_run_made_without_yolo_lab(
+    tmp_path: Path, schema_validator: Any
+) -> None:
+    # A run folder as plain `python train.py` leaves it: results.csv, weights.
+    from test_comm import open_comm
+
+    run_dir = tmp_path / "runs" / "train" / "cli"
+    (run_dir / "weights").mkdir(parents=True)
+    (run_dir / "weights" / "best.pt").write_bytes(b"")
+    header = (
+        "               epoch,      train/box_loss,      train/obj_loss,      train/cls_loss,"
+        "   metrics/precision,      metrics/recall,     metrics/mAP_0.5,metrics/mAP_0.5:0.95,"
+        "        val/box_loss,        val/obj_loss,        val/cls_loss,               x/lr0,"
+        "               x/lr1,               x/lr2"
+    )
+    rows = [
+        "0, 0.12, 0.02, 0.04, 0.01, 0.2, 0.005, 0.001, 0.11, 0.01, 0.04, 0.09, 0.0003, 0.0003",
+        "1, 0.10, 0.02, 0.03, 0.20, 0.5, 0.300, 0.120, 0.09, 0.01, 0.03, 0.08, 0.0004, 0.0004",
+    ]
+    (run_dir / "results.csv").write_text("\n".join([header, *rows]) + "\n")
+
+    comm = open_comm()
+    comm.deliver({"v": 1, "type": "run_subscribe", "id": "s1", "run": str(run_dir)})
+    comm.wait_for(lambda sent: any(m.get("type") == "run_events" for m in sent))
+    comm.deliver({"v": 1, "type": "runs_request", "id": "r1", "project": str(run_dir.parent)})
+    comm.deliver({"v": 1, "type": "run_stop", "id": "x1", "run": str(run_dir)})
+    comm.deliver({"v": 1, "type": "run_subscribe", "id": "gone", "run": str(tmp_path / "nowhere")})
+    for message in comm.sent:
+        schema_validator.validate(message)
+    events = next(m for m in comm.sent if m["type"] == "run_events")
+    assert events["history"] is True and events["status"]["status"] == "finished"
+    assert [e["map50"] for e in events["events"]] == [0.005, 0.3]
+    listed = next(m for m in comm.sent if m["type"] == "runs_list")
+    assert [(r["name"], r["epochs_done"], r["map50"]) for r in listed["runs"]] == [("cli", 2, 0.3)]
+    stop = next(m for m in comm.sent if m["type"] == "run_stop_result")
+    assert stop["stopping"] is False and "finished" in stop["message"]
+    error = next(m for m in comm.sent if m.get("id") == "gone")
+    assert error["type"] == "error" and "not a run folder" in error["message"]
+    comm.close()
