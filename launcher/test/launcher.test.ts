@@ -1,10 +1,11 @@
 /**
  * The launcher against the real Docker engine (scripts/test-launcher.sh
- * starts it and builds the images). The only thing fabricated is nothing:
- * the GPU request really fails because this engine has no NVIDIA runtime.
+ * starts it and builds the images). Nothing is fabricated: even the GPU
+ * request really fails, because this engine has no NVIDIA runtime.
  */
 import assert from 'node:assert/strict';
 import {
+  chownSync,
   existsSync,
   mkdtempSync,
   readFileSync,
@@ -21,6 +22,7 @@ import { after, before, describe, test } from 'node:test';
 import Docker from 'dockerode';
 
 import { LABEL } from '../src/engine';
+import { lastLogLines } from '../src/streams';
 import { IMAGE, BASE_IMAGE, launcherContainers, yoloLab, type Run } from './helpers';
 import { KernelClient } from './kernel';
 
@@ -266,6 +268,42 @@ test('--server-only: a Jupyter server for kernels, without the JupyterLab page',
     await yoloLab(['down', result.name]);
   }
   await assertNoContainerLeft();
+});
+
+test('the image trains YOLOv5 with no network at all (font, pip, weights and datasets stay local)', async () => {
+  const runs = join(work, 'offline-runs');
+  mkdirSync(runs);
+  chownSync(runs, 1000, 1000);
+  const script =
+    'python -m yolo_lab.shapes /runs/shapes --train 16 --val 8 --size 64 >/dev/null && ' +
+    "yolov5 train --data /runs/shapes/data.yaml --cfg yolov5n.yaml --weights '' --epochs 1 --imgsz 64 " +
+    '--batch-size 8 --device cpu --workers 0 --project /runs --name offline';
+  const container = await docker.createContainer({
+    Image: IMAGE,
+    Cmd: ['sh', '-c', script],
+    User: '1000:1000',
+    HostConfig: { NetworkMode: 'none', Mounts: [{ Type: 'bind', Source: runs, Target: '/runs' }] }
+  });
+  try {
+    await container.start();
+    const { StatusCode } = (await container.wait()) as { StatusCode: number };
+    const log = await lastLogLines(docker, container, 400);
+    assert.equal(StatusCode, 0, log);
+    assert.doesNotMatch(
+      log,
+      /Traceback|Downloading|Errno|ConnectionError|not (a )?writable/i,
+      'nothing failed, tried the network or lacked a writable home'
+    );
+  } finally {
+    await container.remove({ force: true });
+  }
+  assert.ok(statSync(join(runs, 'offline', 'weights', 'last.pt')).size > 100_000);
+  assert.equal(
+    readFileSync(join(runs, 'offline', 'results.csv'), 'utf8')
+      .trim()
+      .split('\n').length,
+    2
+  );
 });
 
 describe('errors a user can act on, each for real; no container is left behind', () => {
