@@ -401,3 +401,60 @@ def test_comm_serves_a_yolov5_run_made_without_yolo_lab(
     error = next(m for m in comm.sent if m.get("id") == "gone")
     assert error["type"] == "error" and "not a run folder" in error["message"]
     comm.close()
+
+
+def _kernel_run(frontend: Any, data_yaml: Path, project: Path, name: str) -> training.Run:
+    reply = frontend.execute(
+        "from yolo_lab import train\n"
+        f"run = train({str(data_yaml)!r}, device='cpu', batch_size=8, epochs=50, "
+        f"imgsz={IMGSZ}, workers=0, project={str(project)!r}, name={name!r})\n"
+        "print(run.dir)"
+    )
+    run = training.Run("".join(reply.streams()).strip())
+    wait_until(lambda: run.events("batch"), 300, "the first batch")
+    return run
+
+
+def test_real_kernel_interrupt_during_wait_stops_the_run(data_yaml: Path, tmp_path: Path) -> None:
+    from test_kernel_e2e import Frontend, _start_kernel
+
+    manager, client = _start_kernel(tmp_path / "kernel")
+    try:
+        frontend = Frontend(client)
+        run = _kernel_run(frontend, data_yaml, tmp_path / "runs", "interrupted")
+        msg_id = client.execute("print('waiting', flush=True); run.wait()")
+        # Interrupt only once the cell runs (an idle kernel ignores SIGINT).
+        deadline = time.monotonic() + 60
+        while True:
+            assert time.monotonic() < deadline, "the cell did not start"
+            msg = client.get_iopub_msg(timeout=60)
+            if (
+                msg["parent_header"].get("msg_id") == msg_id
+                and msg["msg_type"] == "stream"
+                and "waiting" in msg["content"]["text"]
+            ):
+                break
+        manager.interrupt_kernel()
+        wait_until(lambda: run.status == "stopped", 120, "the interrupt to stop the run")
+        pid = run.info["pid"]
+        wait_until(lambda: not training._pid_alive(pid), 60, "the runner to exit")
+        assert run.last is not None
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+def test_real_kernel_restart_leaves_no_training_behind(data_yaml: Path, tmp_path: Path) -> None:
+    from test_kernel_e2e import Frontend, _start_kernel
+
+    manager, client = _start_kernel(tmp_path / "kernel")
+    try:
+        run = _kernel_run(Frontend(client), data_yaml, tmp_path / "runs", "restarted")
+        pid = run.info["pid"]
+        manager.restart_kernel(now=False)
+        wait_until(lambda: not training._pid_alive(pid), 120, "the runner to exit")
+        assert run.status == "stopped"
+        assert run.last is not None
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
