@@ -3,6 +3,8 @@
  */
 import { Token } from '@lumino/coreutils';
 import type { IDisposable } from '@lumino/disposable';
+import type { ISignal } from '@lumino/signaling';
+import type { Kernel, KernelMessage } from '@jupyterlab/services';
 import type { EnvironmentModel } from './model';
 import type { TelemetryModel } from './telemetry/model';
 import type {
@@ -10,6 +12,10 @@ import type {
   IRunSummary,
   RunListener
 } from './training/types';
+
+/** Where the bridge's kernel runs. */
+export type IKernelTarget =
+  { kind: 'notebook' } | { kind: 'server'; url: string };
 
 /**
  * The connection between yolo-lab and the kernel of the active notebook.
@@ -48,6 +54,26 @@ export interface IKernelBridge {
 
   /** Whether a comm to a yolo-lab kernel is open. */
   readonly connected: boolean;
+
+  /** The notebook's kernel, or a kernel on another Jupyter server. */
+  readonly target: IKernelTarget;
+
+  /** Emits when the target changes. */
+  readonly targetChanged: ISignal<IKernelBridge, IKernelTarget>;
+
+  /** Start a kernel on a Jupyter server (URL and token) and use it. */
+  connectServer(url: string, token: string, kernelName?: string): Promise<void>;
+
+  /** Back to the notebook's kernel (the server's kernel is shut down). */
+  disconnectServer(): Promise<void>;
+
+  /** Run code in the bridge's kernel. */
+  execute(
+    code: string
+  ): Kernel.IShellFuture<
+    KernelMessage.IExecuteRequestMsg,
+    KernelMessage.IExecuteReplyMsg
+  >;
 }
 
 /** The kernel bridge token. */
