@@ -4,10 +4,15 @@
  */
 import type { ISessionContext } from '@jupyterlab/apputils';
 import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
-import type { Kernel, KernelMessage } from '@jupyterlab/services';
+import {
+  KernelManager,
+  ServerConnection,
+  type Kernel,
+  type KernelMessage
+} from '@jupyterlab/services';
 import { PromiseDelegate, UUID } from '@lumino/coreutils';
 import { DisposableDelegate, type IDisposable } from '@lumino/disposable';
-import { Signal } from '@lumino/signaling';
+import { ISignal, Signal } from '@lumino/signaling';
 import { EnvironmentModel } from './model';
 import {
   COMM_TARGET,
@@ -18,7 +23,7 @@ import {
   PROTOCOL_VERSION
 } from './protocol';
 import { TelemetryModel } from './telemetry/model';
-import type { IKernelBridge } from './tokens';
+import type { IKernelBridge, IKernelTarget } from './tokens';
 import type {
   IRunStopResultMessage,
   IRunSummary,
@@ -266,9 +271,123 @@ export class KernelBridge implements IKernelBridge, IDisposable {
       context.statusChanged.connect(this._onStatusChanged, this);
       context.disposed.connect(this._onContextDisposed, this);
     }
-    if (!this._isDisposed) {
+    if (!this._isDisposed && !this._remote) {
       void this._connect(this._settings.checkOnConnect);
     }
+  }
+
+  /** The kernel yolo-lab talks to: the remote one, else the notebook's. */
+  private _kernel(): Kernel.IKernelConnection | null {
+    if (this._remote) {
+      return this._remote.kernel;
+    }
+    return this._context?.session?.kernel ?? null;
+  }
+
+  /** Where the bridge's kernel runs. */
+  get target(): IKernelTarget {
+    return this._remote
+      ? { kind: 'server', url: this._remote.url }
+      : { kind: 'notebook' };
+  }
+
+  /** Emits when the target changes. */
+  get targetChanged(): ISignal<this, IKernelTarget> {
+    return this._targetChanged;
+  }
+
+  /**
+   * Talk to a kernel on another Jupyter server (one in a container, say)
+   * instead of the notebook's: a new kernel is started there through the
+   * server's REST and websocket API with its token. The server must accept
+   * this page's origin (`--ServerApp.allow_origin`; `yolo-lab up
+   * --server-only` sets it).
+   */
+  async connectServer(
+    url: string,
+    token: string,
+    kernelName = 'python3'
+  ): Promise<void> {
+    await this.disconnectServer(false);
+    let baseUrl: string;
+    try {
+      const parsed = new URL(url);
+      token = token || parsed.searchParams.get('token') || '';
+      parsed.search = '';
+      parsed.hash = '';
+      baseUrl = parsed.toString().replace(/\/(lab|tree)\/?$/, '/');
+    } catch {
+      throw new Error(
+        `"${url}" is not a URL: give the server's address, e.g. http://127.0.0.1:8890/`
+      );
+    }
+    const serverSettings = ServerConnection.makeSettings({
+      baseUrl,
+      wsUrl: baseUrl.replace(/^http/, 'ws'),
+      token,
+      appendToken: true
+    });
+    const manager = new KernelManager({ serverSettings });
+    let kernel: Kernel.IKernelConnection;
+    try {
+      await manager.ready;
+      kernel = await manager.startNew({ name: kernelName });
+    } catch (reason) {
+      manager.dispose();
+      throw new Error(
+        `Could not start a kernel on ${baseUrl}: ${reason}. Check the URL and ` +
+          'the token, and that the server allows this page (yolo-lab up ' +
+          '--server-only, or --ServerApp.allow_origin).'
+      );
+    }
+    this._remote = { url: baseUrl, kernel, manager };
+    kernel.statusChanged.connect(this._onRemoteStatus, this);
+    this.telemetry.clear();
+    this._targetChanged.emit(this.target);
+    await this._connect(this._settings.checkOnConnect);
+  }
+
+  /** Go back to the notebook's kernel; the remote kernel is shut down. */
+  async disconnectServer(reconnect = true): Promise<void> {
+    const remote = this._remote;
+    if (!remote) {
+      return;
+    }
+    this._remote = null;
+    this._closeComm();
+    remote.kernel.statusChanged.disconnect(this._onRemoteStatus, this);
+    try {
+      await remote.kernel.shutdown();
+    } catch {
+      // Already gone with its server.
+    }
+    remote.manager.dispose();
+    this.telemetry.clear();
+    this._targetChanged.emit(this.target);
+    if (reconnect) {
+      await this._connect(this._settings.checkOnConnect);
+    }
+  }
+
+  /** Run code in the bridge's kernel (the remote one in server mode). */
+  execute(
+    code: string
+  ): Kernel.IShellFuture<
+    KernelMessage.IExecuteRequestMsg,
+    KernelMessage.IExecuteReplyMsg
+  > {
+    const kernel = this._kernel();
+    if (!kernel) {
+      throw new Error('No kernel to run the code in.');
+    }
+    return kernel.requestExecute({ code, stop_on_error: true });
+  }
+
+  private _onRemoteStatus(
+    _: Kernel.IKernelConnection,
+    status: Kernel.Status
+  ): void {
+    this._onStatus(status);
   }
 
   private _onContextDisposed(): void {
@@ -282,6 +401,9 @@ export class KernelBridge implements IKernelBridge, IDisposable {
       newValue: Kernel.IKernelConnection | null;
     }
   ): void {
+    if (this._remote) {
+      return;
+    }
     this._restartPending = false;
     if (change.oldValue !== change.newValue) {
       // Another kernel may run on another machine: its telemetry starts afresh.
@@ -292,6 +414,12 @@ export class KernelBridge implements IKernelBridge, IDisposable {
   }
 
   private _onStatusChanged(_: ISessionContext, status: Kernel.Status): void {
+    if (!this._remote) {
+      this._onStatus(status);
+    }
+  }
+
+  private _onStatus(status: Kernel.Status): void {
     if (status === 'restarting' || status === 'autorestarting') {
       // The kernel's comms die with it; the report described a process
       // that no longer exists.
@@ -317,21 +445,24 @@ export class KernelBridge implements IKernelBridge, IDisposable {
    */
   private async _connect(check: boolean): Promise<void> {
     this._closeComm();
+    const remote = this._remote;
     const context = this._context;
-    const path = context?.path ?? null;
-    const kernel = context?.session?.kernel ?? null;
-    if (!context || !kernel) {
+    const path = remote ? null : (context?.path ?? null);
+    const kernel = this._kernel();
+    if (!kernel) {
       this.model.detach(path);
       return;
     }
     const epoch = this.model.attach(
-      context.kernelDisplayName || kernel.name,
+      remote
+        ? `${kernel.name} on ${remote.url}`
+        : context?.kernelDisplayName || kernel.name,
       path
     );
     const stale = (): boolean =>
       this._isDisposed ||
       epoch !== this.model.epoch ||
-      kernel !== this._context?.session?.kernel;
+      kernel !== this._kernel();
     try {
       const info = await kernel.info;
       if (stale()) {
@@ -589,6 +720,12 @@ export class KernelBridge implements IKernelBridge, IDisposable {
   private _runHistory = new Set<string>();
   private _subscribeIds = new Map<string, string>();
   private _runStates = new Map<string, string>();
+  private _remote: {
+    url: string;
+    kernel: Kernel.IKernelConnection;
+    manager: KernelManager;
+  } | null = null;
+  private _targetChanged = new Signal<this, IKernelTarget>(this);
   private _replies = new Map<string, PromiseDelegate<unknown>>();
   private _warned = false;
   private _isDisposed = false;

@@ -6,10 +6,10 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette } from '@jupyterlab/apputils';
+import { ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { INotebookTracker } from '@jupyterlab/notebook';
-import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { IRenderMimeRegistry, MimeModel } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import {
@@ -38,7 +38,8 @@ import { IKernelBridge } from './tokens';
 import { insertCell, resumeCellText, showRunCellText } from './training/cells';
 import { cellText, formFromMetadata, ITrainForm } from './training/form';
 import { TrainSection } from './training/section';
-import { RUN_MIME } from './training/types';
+import { IRunDisplay, RUN_MIME } from './training/types';
+import { TargetSection } from './target';
 import { RunView } from './training/view';
 
 export { IKernelBridge } from './tokens';
@@ -156,6 +157,9 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
     heading.className = 'yl-Panel-title';
     heading.textContent = trans.__('yolo-lab');
     panel.header.addWidget(new Widget({ node: heading }));
+    const target = new TargetSection(bridge);
+    target.title.label = trans.__('Kernel');
+    panel.content.addWidget(target);
     const environment = new EnvironmentView(bridge.model, translator);
     environment.title.label = trans.__('GPU environment');
     panel.content.addWidget(environment);
@@ -174,6 +178,55 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
         ? (value as Record<string, unknown>)
         : {};
     };
+    // With a kernel on another server, runs show in main-area views (the
+    // notebook's cells run in the notebook's own kernel).
+    let runCheck: Promise<ISchemaCheck> | null = null;
+    const openRunView = (display: IRunDisplay): void => {
+      const view = new RunView({
+        bridge,
+        check: () => (runCheck ??= loadDefinitionCheck('run_display')),
+        resume: async run => {
+          await runInServer(resumeCellText(run));
+        }
+      });
+      const widget = new MainAreaWidget({ content: view });
+      widget.id = `yolo-lab-run-${display.name}-${Date.now()}`;
+      widget.title.label = trans.__('Run %1', display.name);
+      widget.title.icon = yoloLabIcon;
+      app.shell.add(widget, 'main');
+      void view.renderModel(
+        new MimeModel({ data: { [RUN_MIME]: { ...display } as any } })
+      );
+    };
+    const runInServer = async (code: string): Promise<void> => {
+      const future = bridge.execute(code);
+      let display: IRunDisplay | null = null;
+      let error: string | null = null;
+      future.onIOPub = msg => {
+        const type = msg.header.msg_type;
+        const content = msg.content as {
+          data?: Record<string, unknown>;
+          ename?: string;
+          evalue?: string;
+        };
+        if (type === 'execute_result' || type === 'display_data') {
+          const data = content.data?.[RUN_MIME];
+          if (data) {
+            display = data as IRunDisplay;
+          }
+        } else if (type === 'error') {
+          error = `${content.ename}: ${content.evalue}`;
+        }
+      };
+      await future.done;
+      if (error) {
+        throw new Error(error);
+      }
+      if (display) {
+        openRunView(display);
+      }
+    };
+    const onServer = (): boolean => bridge.target.kind === 'server';
     const section = new TrainSection(bridge, {
       load: () => {
         const meta = metadataOf();
@@ -188,10 +241,26 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
           });
         }
       },
-      insertCell: (form, run) => insertCell(tracker, cellText(form), run),
+      insertCell: async (form, run) => {
+        if (!onServer()) {
+          return insertCell(tracker, cellText(form), run);
+        }
+        if (!run) {
+          throw new Error(
+            "The kernel is on a Jupyter server: Train runs it there; a notebook cell would run in the notebook's kernel."
+          );
+        }
+        await runInServer(cellText(form));
+      },
       stop: () =>
         app.commands.execute(CommandIDs.stopTraining) as Promise<void>,
-      openRun: run => insertCell(tracker, showRunCellText(run), true),
+      openRun: async run => {
+        if (!onServer()) {
+          return insertCell(tracker, showRunCellText(run), true);
+        }
+        const name = run.split('/').filter(Boolean).pop() ?? run;
+        openRunView({ v: 1, run, name, status: 'unknown' });
+      },
       selectedFile: () => {
         const item = browser?.selectedItems().next();
         return item && !item.done ? item.value.path : null;
@@ -199,6 +268,7 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
     });
     section.title.label = trans.__('Training');
     panel.content.addWidget(section);
+    bridge.targetChanged.connect(() => void section.refreshRuns());
     // A restored notebook is current before its file is read: read its
     // saved form once the content is there.
     tracker.currentChanged.connect((_, current) => {
@@ -223,10 +293,14 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
         'Train YOLOv5: write the training cell from the yolo-lab panel settings and run it'
       ),
       icon: runIcon,
-      isEnabled: () => tracker.currentWidget !== null,
+      isEnabled: () => tracker.currentWidget !== null || onServer(),
       execute: async () => {
         app.shell.activateById(panel.id);
-        await insertCell(tracker, cellText(section.form), true);
+        if (onServer()) {
+          await runInServer(cellText(section.form));
+        } else {
+          await insertCell(tracker, cellText(section.form), true);
+        }
       }
     });
     app.commands.addCommand(CommandIDs.stopTraining, {
