@@ -25,6 +25,8 @@ const USAGE = `yolo-lab: JupyterLab with yolo-lab and YOLOv5 in a PyTorch-CUDA c
       --network bridge|host    bridge publishes the port on --bind (default); host shares the host's network
       --user UID:GID           user in the container (default: yours; 1000:1000 when run as root)
       --server-only            a Jupyter server for kernels, without the JupyterLab UI
+      --allow-origin ORIGIN    let a JupyterLab page on ORIGIN use the server's kernels
+                               (e.g. http://127.0.0.1:8888 for the yolo-lab panel's server mode)
       --workdir PATH           Jupyter's root folder in the container (default /workspace)
       --name NAME              container name (default yolo-lab-<port>-<random>)
       --timeout SECONDS        how long to wait for Jupyter (default 120)
@@ -39,6 +41,23 @@ const USAGE = `yolo-lab: JupyterLab with yolo-lab and YOLOv5 in a PyTorch-CUDA c
                                build the image from docker/ (needs dist/yolo_lab-*.whl)
 
 The engine is DOCKER_HOST, or the local socket.`;
+
+/** An origin ("http://127.0.0.1:8888"): scheme, host and port only, never "*". */
+function checkOrigin(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UserError(`--allow-origin takes an origin like http://127.0.0.1:8888, not "${value}".`);
+  }
+  if (!/^https?:$/.test(url.protocol) || url.origin !== value.replace(/\/$/, '')) {
+    throw new UserError(
+      `--allow-origin takes an origin like http://127.0.0.1:8888 (scheme, host, port), not "${value}".`
+    );
+  }
+  return url.origin;
+}
 
 function intOption(value: string | undefined, flag: string, min: number): number | undefined {
   if (value === undefined) return undefined;
@@ -77,6 +96,7 @@ export function upOptions(args: string[]): { opts: UpOptions; json: boolean } {
       network: { type: 'string' },
       user: { type: 'string' },
       'server-only': { type: 'boolean' },
+      'allow-origin': { type: 'string' },
       workdir: { type: 'string' },
       name: { type: 'string' },
       timeout: { type: 'string' },
@@ -130,6 +150,7 @@ export function upOptions(args: string[]): { opts: UpOptions; json: boolean } {
     network,
     user: user.includes(':') ? user : `${user}:${user}`,
     serverOnly: values['server-only'] ?? config.serverOnly ?? false,
+    allowOrigin: checkOrigin(values['allow-origin'] ?? config.allowOrigin),
     workdir: values.workdir ?? config.workdir ?? '/workspace',
     name: values.name ?? config.name,
     timeoutS: intOption(values.timeout, '--timeout', 1) ?? config.timeoutS ?? 120

@@ -38,6 +38,8 @@ export interface UpOptions {
   /** "uid:gid" in the container. */
   user: string;
   serverOnly: boolean;
+  /** An origin whose pages may use the server (CORS), e.g. the host JupyterLab. */
+  allowOrigin?: string;
   workdir: string;
   name?: string;
   timeoutS: number;
@@ -139,6 +141,9 @@ export function jupyterCommand(opts: UpOptions, listenIp: string): string[] {
     // JupyterLab installs itself as a server extension, so `jupyter server`
     // would still serve /lab: only kernels and the REST API are wanted.
     cmd.push('--ServerApp.jpserver_extensions=jupyterlab=False');
+  }
+  if (opts.allowOrigin !== undefined) {
+    cmd.push(`--ServerApp.allow_origin=${opts.allowOrigin}`);
   }
   if (opts.user.split(':')[0] === '0') {
     cmd.push('--allow-root');

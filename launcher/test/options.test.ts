@@ -89,3 +89,12 @@ test('server-only starts jupyter server; root gets --allow-root, others do not',
   assert.equal(serverUrl('127.0.0.1', 9000, 'abc', false), 'http://127.0.0.1:9000/lab?token=abc');
   assert.equal(serverUrl('::1', 9000, 'abc', true), 'http://[::1]:9000/?token=abc');
 });
+
+test('--allow-origin lets one page origin use the server, never everyone', () => {
+  const cmd = jupyterCommand(
+    { ...base, serverOnly: true, allowOrigin: 'http://127.0.0.1:8888' },
+    '127.0.0.1'
+  );
+  assert.ok(cmd.includes('--ServerApp.allow_origin=http://127.0.0.1:8888'));
+  assert.ok(!jupyterCommand(base, '127.0.0.1').some(a => a.includes('allow_origin')));
+});
