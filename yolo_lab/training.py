@@ -76,6 +76,15 @@ class TrainError(ValueError):
     def to_dict(self) -> dict[str, str]:
         return {"code": self.code, "message": self.message, "fix": self.fix}
 
+    def _render_traceback_(self) -> list[str]:
+        # IPython shows this instead of a traceback through yolo-lab's
+        # checks: the cell's user needs the problem and the fix, not our stack.
+        red, bold, reset = "\x1b[31m", "\x1b[1m", "\x1b[0m"
+        return [
+            f"{red}{bold}TrainError ({self.code}):{reset} {self.message}",
+            f"{bold}What to do:{reset} {self.fix}",
+        ]
+
 
 # -- argument checks ---------------------------------------------------------
 

@@ -458,3 +458,25 @@ def test_real_kernel_restart_leaves_no_training_behind(data_yaml: Path, tmp_path
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
+
+
+def test_a_bad_argument_in_a_real_kernel_shows_the_fix_not_a_traceback(tmp_path: Path) -> None:
+    from test_kernel_e2e import _start_kernel
+
+    manager, client = _start_kernel(tmp_path / "kernel")
+    seen: list[dict[str, Any]] = []
+    try:
+        client.execute_interactive(
+            "from yolo_lab import train\ntrain('nope.yaml', batch_size=0)",
+            timeout=120,
+            output_hook=seen.append,
+        )
+        errors = [m["content"] for m in seen if m["msg_type"] == "error"]
+        assert len(errors) == 1
+        text = "\n".join(errors[0]["traceback"])
+        assert "batch_size=0 must be at least 1" in text
+        assert "What to do:" in text
+        assert "training.py" not in text, "no stack through yolo-lab's own checks"
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
