@@ -166,6 +166,7 @@ async function trainThere(page: Page, server: IServer): Promise<void> {
     .click();
   const target = page.locator(`${PANEL} .yl-TargetSection`);
   await expect(target).toHaveAttribute('data-target', 'notebook');
+  await expect(target.locator('button.yl-TargetDisconnect')).toBeHidden();
   const host = new URL(server.url).host;
 
   // A wrong token is refused with what to check.

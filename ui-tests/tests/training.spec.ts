@@ -4,6 +4,7 @@
  */
 import { expect, test } from '@jupyterlab/galata';
 import type { Locator, Page } from '@playwright/test';
+import * as path from 'path';
 
 const PANEL = '#yolo-lab-panel';
 const SECTION = `${PANEL} .yl-TrainSection`;
@@ -22,7 +23,7 @@ async function count(locator: Locator, attribute: string): Promise<number> {
 test.describe('training', () => {
   test('set device, batch and AMP, train from the panel, stop, reload', async ({
     page
-  }) => {
+  }, testInfo) => {
     test.setTimeout(480000);
     await page.notebook.createNew(undefined, { kernel: 'python3' });
     // The synthetic dataset, written by the kernel next to the notebook.
@@ -116,11 +117,19 @@ test.describe('training', () => {
       view.locator('.yl-RunWeight[data-weight="last.pt"]')
     ).toContainText('runs/train/galata/weights/last.pt');
     await expect(view.locator('button.yl-RunResume')).toBeVisible();
+    await expect(view.locator('button.yl-RunStop')).toBeHidden();
+    // The window with the stopped run, as in the README.
+    await page.screenshot({
+      path: path.join(testInfo.outputDir, 'training.png')
+    });
+    await view.screenshot({
+      path: path.join(testInfo.outputDir, 'run-view.png')
+    });
     const points = await count(view, 'data-loss-points');
 
     // Reload: the charts are rebuilt from the run folder.
     await page.notebook.save();
-    const path = await page.evaluate(() => {
+    const notebookPath = await page.evaluate(() => {
       const app = (window as any).jupyterapp;
       return app.shell.currentWidget.context.path as string;
     });
@@ -135,7 +144,7 @@ test.describe('training', () => {
       await page.evaluate(
         () => (window as any).jupyterapp.shell.currentWidget?.context?.path
       )
-    ).toBe(path);
+    ).toBe(notebookPath);
     const reloaded = page.locator('.yl-RunView');
     await expect(reloaded).toHaveAttribute('data-status', 'stopped', {
       timeout: 90000
