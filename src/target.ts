@@ -2,8 +2,44 @@
  * Which kernel yolo-lab talks to: the notebook's, or a kernel on another
  * Jupyter server (a container started by `yolo-lab up --server-only`).
  */
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
 import { Widget } from '@lumino/widgets';
 import type { IKernelBridge, IKernelTarget } from './tokens';
+
+/** A server `yolo-lab up` started, as the yolo-lab server extension lists it. */
+export interface ILaunchedServer {
+  name: string;
+  url: string;
+  token: string;
+  server_only: boolean;
+  image?: string | null;
+  started?: number | null;
+  alive: boolean | null;
+}
+
+/**
+ * The servers `yolo-lab up` started on this machine, from the yolo-lab
+ * server extension of this JupyterLab (GET /yolo-lab/servers).
+ */
+export async function fetchLaunchedServers(
+  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+): Promise<ILaunchedServer[]> {
+  const response = await ServerConnection.makeRequest(
+    URLExt.join(settings.baseUrl, 'yolo-lab', 'servers'),
+    {},
+    settings
+  );
+  if (!response.ok) {
+    throw new Error(
+      response.status === 404
+        ? 'the yolo-lab server extension is not enabled in this JupyterLab'
+        : `HTTP ${response.status}`
+    );
+  }
+  const body = (await response.json()) as { servers: ILaunchedServer[] };
+  return body.servers;
+}
 
 function el<K extends keyof HTMLElementTagNameMap>(
   tag: K,
@@ -24,9 +60,13 @@ function el<K extends keyof HTMLElementTagNameMap>(
  * The kernel target picker at the top of the panel.
  */
 export class TargetSection extends Widget {
-  constructor(bridge: IKernelBridge) {
+  constructor(
+    bridge: IKernelBridge,
+    listServers: () => Promise<ILaunchedServer[]> = fetchLaunchedServers
+  ) {
     super();
     this._bridge = bridge;
+    this._listServers = listServers;
     this.addClass('yl-TargetSection');
     this._url.type = 'text';
     this._url.name = 'serverUrl';
@@ -39,9 +79,82 @@ export class TargetSection extends Widget {
     this._disconnect.addEventListener('click', () => void this._onDisconnect());
     const form = el('div', 'yl-TargetForm');
     form.append(this._url, this._token, this._connect);
-    this.node.append(this._state, form, this._disconnect, this._message);
+    const refresh = el(
+      'button',
+      'jp-Button jp-mod-minimal yl-ServersRefresh',
+      'Refresh'
+    );
+    refresh.type = 'button';
+    refresh.title = 'List the servers yolo-lab up started on this machine';
+    refresh.addEventListener('click', () => void this.refreshServers());
+    const launched = el('div', 'yl-Launched');
+    launched.append(
+      el('span', 'yl-LaunchedTitle', 'Started by yolo-lab up:'),
+      refresh,
+      this._servers
+    );
+    this.node.append(
+      this._state,
+      form,
+      this._disconnect,
+      this._message,
+      launched
+    );
     bridge.targetChanged.connect(this._render, this);
     this._render();
+    void this.refreshServers();
+  }
+
+  /** List the servers `yolo-lab up` started (alive ones can be used). */
+  async refreshServers(): Promise<void> {
+    let servers: ILaunchedServer[];
+    try {
+      servers = await this._listServers();
+    } catch (reason) {
+      this._servers.replaceChildren(
+        el('li', 'yl-LaunchedNone', `Cannot list them: ${reason}`)
+      );
+      return;
+    }
+    if (!servers.length) {
+      this._servers.replaceChildren(
+        el(
+          'li',
+          'yl-LaunchedNone',
+          'none (yolo-lab up --server-only starts one)'
+        )
+      );
+      return;
+    }
+    this._servers.replaceChildren(
+      ...servers.map(server => {
+        const li = el('li', 'yl-LaunchedServer');
+        li.dataset.name = server.name;
+        li.dataset.alive = String(server.alive);
+        const use = el(
+          'button',
+          'jp-Button jp-mod-minimal yl-UseServer',
+          'Use'
+        );
+        use.type = 'button';
+        use.disabled = server.alive === false;
+        use.title = server.alive === false ? 'it does not answer' : server.url;
+        use.addEventListener('click', () => {
+          this._url.value = server.url;
+          this._token.value = server.token;
+          void this._onConnect();
+        });
+        li.append(
+          el(
+            'span',
+            'yl-LaunchedName',
+            `${server.name}${server.alive === false ? ' (not answering)' : ''}`
+          ),
+          use
+        );
+        return li;
+      })
+    );
   }
 
   dispose(): void {
@@ -94,6 +207,8 @@ export class TargetSection extends Widget {
   }
 
   private _bridge: IKernelBridge;
+  private _listServers: () => Promise<ILaunchedServer[]>;
+  private _servers = el('ul', 'yl-LaunchedList');
   private _state = el('div', 'yl-TargetState');
   private _url = el('input', 'jp-mod-styled yl-FormInput');
   private _token = el('input', 'jp-mod-styled yl-FormInput');

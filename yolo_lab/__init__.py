@@ -44,6 +44,11 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
     return [{"src": "labextension", "dest": "yolo-lab"}]
 
 
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """The server extension: lists the servers ``yolo-lab up`` started."""
+    return [{"module": "yolo_lab._servers"}]
+
+
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext yolo_lab``: register the comm target in this kernel."""
     _comm.register_if_in_kernel()

@@ -6,6 +6,7 @@ import { LABEL, containerName, launcherContainers, pickContainer, statusCode } f
 import { UserError } from './errors';
 import { serverUrl } from './options';
 import type { Progress } from './progress';
+import { forgetServer } from './registry';
 
 /** One launcher container as `status` shows it. */
 export interface StatusEntry {
@@ -77,6 +78,7 @@ export async function down(docker: Docker, names: string[], progress: Progress):
     } catch (error) {
       if (statusCode(error) !== 404 && statusCode(error) !== 304) throw error;
     }
+    forgetServer(name);
     removed.push(name);
   }
   return removed;

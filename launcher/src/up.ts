@@ -9,6 +9,7 @@ import { UserError, errorText } from './errors';
 import { createOptions, serverUrl, type UpOptions } from './options';
 import type { Progress } from './progress';
 import { lastLogLines } from './streams';
+import { recordServer } from './registry';
 
 /** What `up` reports once the server answers. */
 export interface UpResult {
@@ -284,6 +285,17 @@ export async function up(
       progress.note(`warning: ${errorText(error)}`);
     }
 
+    const notRecorded = recordServer({
+      name,
+      url,
+      token,
+      serverOnly: opts.serverOnly,
+      image: opts.image,
+      started: Date.now() / 1000
+    });
+    if (notRecorded !== null) {
+      progress.note(`warning: the panel will not list this server (${notRecorded})`);
+    }
     progress.step(`ready in ${progress.elapsed()} s: ${url}`);
     progress.note(`stop it with: yolo-lab down ${name}`);
     return { id: container.id, name, url, port, token, readySeconds, doctor };

@@ -13,6 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import Docker from 'dockerode';
 
 import { LABEL } from '../src/engine';
+import { recordedServers, stateDir } from '../src/registry';
 import { lastLogLines } from '../src/streams';
 import { IMAGE, BASE_IMAGE, launcherContainers, yoloLab, type Run } from './helpers';
 import { KernelClient } from './kernel';
@@ -97,6 +98,14 @@ describe('yolo-lab up, a kernel inside, yolo-lab down', () => {
     const lab = await fetch(result.url);
     assert.equal(lab.status, 200, 'the JupyterLab page opens with the URL printed');
     assert.match(await lab.text(), /yolo-lab/, 'the page config lists the yolo-lab extension');
+  });
+
+  test('the server is recorded for the panel, readable by this user only', () => {
+    const file = join(stateDir(), `${result.name}.json`);
+    const record = JSON.parse(readFileSync(file, 'utf8'));
+    assert.equal(record.url, result.url);
+    assert.equal(record.token, result.token);
+    assert.equal(statSync(file).mode & 0o777, 0o600);
   });
 
   test('Jupyter listens on 127.0.0.1 only, not on every address of the machine', () => {
@@ -202,6 +211,7 @@ describe('yolo-lab up, a kernel inside, yolo-lab down', () => {
     await following.firstOutput;
     const run = await yoloLab(['down', result.name]);
     assert.equal(run.code, 0, explain(run));
+    assert.ok(!recordedServers().includes(result.name), 'down forgets the server');
     const logs = await following;
     assert.equal(logs.code, 0, explain(logs));
     assert.match(

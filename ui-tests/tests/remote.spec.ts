@@ -18,6 +18,8 @@ const PYTHON = process.env.YOLO_LAB_PYTHON ?? 'python';
 
 /** A Jupyter server to connect to, and where its kernel sees our files. */
 interface IServer {
+  /** The container's name when the launcher started it (the panel lists it). */
+  launched?: string;
   url: string;
   token: string;
   /** The shapes dataset's yaml, as the server's kernel sees it. */
@@ -146,6 +148,7 @@ async function containerServer(): Promise<IServer> {
   );
   fs.chmodSync(runs, 0o777);
   return {
+    launched: result.name,
     url: result.url,
     token: result.token,
     data: '/runs/shapes/data.yaml',
@@ -169,14 +172,24 @@ async function trainThere(page: Page, server: IServer): Promise<void> {
   await expect(target.locator('button.yl-TargetDisconnect')).toBeHidden();
   const host = new URL(server.url).host;
 
-  // A wrong token is refused with what to check.
-  await target.locator('input[name="serverUrl"]').fill(server.url);
-  await target.locator('input[name="serverToken"]').fill('wrong');
-  await target.locator('button.yl-TargetConnect').click();
-  await expect(target.locator('.yl-TargetMessage')).toContainText('token');
+  if (server.launched) {
+    // Picked from the servers `yolo-lab up` recorded: no URL or token typed.
+    await target.locator('button.yl-ServersRefresh').click();
+    const item = target.locator(
+      `.yl-LaunchedServer[data-name="${server.launched}"]`
+    );
+    await expect(item).toHaveAttribute('data-alive', 'true');
+    await item.locator('button.yl-UseServer').click();
+  } else {
+    // A wrong token is refused with what to check.
+    await target.locator('input[name="serverUrl"]').fill(server.url);
+    await target.locator('input[name="serverToken"]').fill('wrong');
+    await target.locator('button.yl-TargetConnect').click();
+    await expect(target.locator('.yl-TargetMessage')).toContainText('token');
 
-  await target.locator('input[name="serverToken"]').fill(server.token);
-  await target.locator('button.yl-TargetConnect').click();
+    await target.locator('input[name="serverToken"]').fill(server.token);
+    await target.locator('button.yl-TargetConnect').click();
+  }
   await expect(target).toHaveAttribute('data-target', 'server');
   const view = page.locator(`${PANEL} .yl-EnvironmentView`);
   await expect(view).toHaveAttribute('data-phase', 'ready', {

@@ -1,0 +1,106 @@
+"""The Jupyter server side of yolo-lab: which servers ``yolo-lab up`` started.
+
+The launcher writes one JSON file per container it started (URL, token)
+under ``$YOLO_LAB_STATE_DIR`` or ``$XDG_DATA_HOME/yolo-lab/servers``; this
+extension lists them at ``GET /yolo-lab/servers`` for the panel, each marked
+alive when its ``/api/status`` answers, so a user picks a container instead
+of copying its token. Only the user the server runs as can read the files,
+and only an authenticated request gets the list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+__all__ = ["list_servers", "state_dir"]
+
+
+def state_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where the launcher records the servers it started (as launcher/src/registry.ts)."""
+    env = os.environ if environ is None else environ
+    if env.get("YOLO_LAB_STATE_DIR"):
+        return Path(env["YOLO_LAB_STATE_DIR"])
+    data = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data) / "yolo-lab" / "servers"
+
+
+def _base_url(url: str) -> str:
+    parts = urlsplit(url)
+    path = parts.path
+    for suffix in ("/lab", "/tree"):
+        if path.endswith(suffix):
+            path = path[: -len(suffix)]
+    return urlunsplit((parts.scheme, parts.netloc, path.rstrip("/") + "/", "", ""))
+
+
+def _alive(url: str, token: str, timeout: float = 1.0) -> bool:
+    request = urllib.request.Request(
+        _base_url(url) + "api/status", headers={"Authorization": f"token {token}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - local
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def list_servers(directory: Path | None = None, check: bool = True) -> list[dict[str, Any]]:
+    """The recorded servers, newest first; ``alive`` says whether each answers now."""
+    directory = state_dir() if directory is None else directory
+    servers = []
+    try:
+        files = sorted(directory.glob("*.json"))
+    except OSError:
+        return []
+    for path in files:
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(record, dict) or not isinstance(record.get("url"), str):
+            continue
+        url = record["url"]
+        # Only loopback servers: the panel's browser talks to them directly.
+        host = urlsplit(url).hostname or ""
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            continue
+        token = str(record.get("token", ""))
+        servers.append(
+            {
+                "name": str(record.get("name", path.stem)),
+                "url": _base_url(url),
+                "token": token,
+                "server_only": bool(record.get("serverOnly", False)),
+                "image": record.get("image"),
+                "started": record.get("started"),
+                "alive": _alive(url, token) if check else None,
+            }
+        )
+    servers.sort(key=lambda s: s.get("started") or 0, reverse=True)
+    return servers
+
+
+def _load_jupyter_server_extension(serverapp: Any) -> None:
+    from jupyter_server.base.handlers import APIHandler
+    from jupyter_server.utils import url_path_join
+    from tornado import web
+
+    class ServersHandler(APIHandler):  # type: ignore[misc]
+        @web.authenticated
+        async def get(self) -> None:
+            loop = asyncio.get_running_loop()
+            servers = await loop.run_in_executor(None, list_servers)
+            self.finish(json.dumps({"servers": servers, "state_dir": str(state_dir())}))
+
+    base = serverapp.web_app.settings["base_url"]
+    serverapp.web_app.add_handlers(
+        ".*$", [(url_path_join(base, "yolo-lab", "servers"), ServersHandler)]
+    )
