@@ -310,7 +310,22 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
       ),
       icon: stopIcon,
       execute: async () => {
-        const runs = bridge.activeRuns();
+        // The runs shown in the current notebook (in server mode, every
+        // run the bridge's views follow).
+        const active = new Set(bridge.activeRuns());
+        const notebook = tracker.currentWidget;
+        const runs =
+          onServer() || !notebook
+            ? [...active]
+            : [
+                ...new Set(
+                  Array.from(
+                    notebook.node.querySelectorAll<HTMLElement>(
+                      '.yl-RunView[data-run]'
+                    )
+                  ).map(node => node.dataset.run as string)
+                )
+              ].filter(run => active.has(run));
         if (!runs.length) {
           throw new Error('No training of this notebook is running.');
         }

@@ -16,6 +16,23 @@ async function fill(page: Page, field: string, value: string): Promise<void> {
   await input.fill(value);
 }
 
+/** A notebook toolbar button, also when it overflowed into the "more" popup. */
+function toolbarButton(page: Page, name: RegExp): Locator {
+  return page
+    .locator('.jp-NotebookPanel-toolbar, .jp-Toolbar-responsive-popup')
+    .getByRole('button', { name })
+    .first();
+}
+
+async function openToolbarOverflow(page: Page): Promise<void> {
+  const opener = page.locator(
+    '.jp-NotebookPanel-toolbar .jp-Toolbar-responsive-opener'
+  );
+  if (await opener.isVisible()) {
+    await opener.click();
+  }
+}
+
 async function count(locator: Locator, attribute: string): Promise<number> {
   return Number((await locator.getAttribute(attribute)) ?? '0');
 }
@@ -109,7 +126,13 @@ test.describe('training', () => {
     await expect(view.locator('.yl-RunProgress')).toContainText('epoch');
 
     // Stop: the run ends after its batch, with last.pt saved and listed.
-    await view.locator('button.yl-RunStop').click();
+    // The notebook toolbar's Stop (the view has its own Stop button too).
+    await expect(view.locator('button.yl-RunStop')).toBeVisible();
+    await openToolbarOverflow(page);
+    await toolbarButton(
+      page,
+      /Stop training|Stop the running training/
+    ).click();
     await expect(view).toHaveAttribute('data-status', 'stopped', {
       timeout: 120000
     });
