@@ -112,18 +112,14 @@ export class KernelBridge implements IKernelBridge, IDisposable {
       this._runListeners.set(run, listeners);
     }
     listeners.add(listener);
-    if (listeners.size === 1) {
-      this._sendRun('run_subscribe', run);
-    } else if (this._runHistory.has(run)) {
-      // A second view of the same run: ask again so it gets a history too.
-      this._sendRun('run_subscribe', run);
-    }
+    // Also for a second view of the same run: the kernel answers every
+    // subscribe with the history (and keeps one live feed per comm).
+    this._sendRun('run_subscribe', run);
     return new DisposableDelegate(() => {
       const set = this._runListeners.get(run);
       set?.delete(listener);
       if (set && set.size === 0) {
         this._runListeners.delete(run);
-        this._runHistory.delete(run);
         this._sendRun('run_unsubscribe', run);
       }
     });
@@ -165,7 +161,6 @@ export class KernelBridge implements IKernelBridge, IDisposable {
       return; // renewed when connected
     }
     if (type === 'run_subscribe') {
-      this._runHistory.add(run);
       const id = UUID.uuid4();
       this._subscribeIds.set(id, run);
       comm.send({ v: PROTOCOL_VERSION, type, id, run });
@@ -717,7 +712,6 @@ export class KernelBridge implements IKernelBridge, IDisposable {
   private _restartPending = false;
   private _telemetryListeners = 0;
   private _runListeners = new Map<string, Set<RunListener>>();
-  private _runHistory = new Set<string>();
   private _subscribeIds = new Map<string, string>();
   private _runStates = new Map<string, string>();
   private _remote: {

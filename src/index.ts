@@ -180,11 +180,10 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
     };
     // With a kernel on another server, runs show in main-area views (the
     // notebook's cells run in the notebook's own kernel).
-    let runCheck: Promise<ISchemaCheck> | null = null;
     const openRunView = (display: IRunDisplay): void => {
       const view = new RunView({
         bridge,
-        check: () => (runCheck ??= loadDefinitionCheck('run_display')),
+        check: () => loadDefinitionCheck('run_display'),
         resume: async run => {
           await runInServer(resumeCellText(run));
         }
@@ -415,9 +414,8 @@ const inlineTelemetryPlugin: JupyterFrontEndPlugin<void> = {
   ): void => {
     const labels = chartLabels((translator ?? nullTranslator).load('yolo_lab'));
     let metrics = DEFAULT_CHART_SETTINGS.telemetryMetrics;
-    let check: Promise<ISchemaCheck> | null = null;
     const displayCheck = (): Promise<ISchemaCheck> =>
-      (check ??= loadDefinitionCheck('telemetry_display'));
+      loadDefinitionCheck('telemetry_display');
     rendermime.addFactory(
       {
         safe: true,
@@ -465,9 +463,8 @@ const runOutputPlugin: JupyterFrontEndPlugin<void> = {
     rendermime: IRenderMimeRegistry,
     bridge: IKernelBridge
   ): void => {
-    let check: Promise<ISchemaCheck> | null = null;
     const displayCheck = (): Promise<ISchemaCheck> =>
-      (check ??= loadDefinitionCheck('run_display'));
+      loadDefinitionCheck('run_display');
     rendermime.addFactory(
       {
         safe: true,

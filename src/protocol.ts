@@ -210,8 +210,19 @@ export async function loadSchemaCheck(): Promise<ISchemaCheck> {
   return schemaCheck();
 }
 
-/** Load the check of one schema definition (a separate chunk, on first use). */
-export async function loadDefinitionCheck(name: string): Promise<ISchemaCheck> {
-  const { definitionCheck } = await import('./validator');
-  return definitionCheck(name);
+const definitionChecks = new Map<string, Promise<ISchemaCheck>>();
+
+/**
+ * The check of one schema definition (a separate chunk, on first use),
+ * compiled once per page and shared by every caller.
+ */
+export function loadDefinitionCheck(name: string): Promise<ISchemaCheck> {
+  let check = definitionChecks.get(name);
+  if (!check) {
+    check = import('./validator').then(({ definitionCheck }) =>
+      definitionCheck(name)
+    );
+    definitionChecks.set(name, check);
+  }
+  return check;
 }

@@ -1067,8 +1067,12 @@ class _Watcher(threading.Thread):
         self.stopped = threading.Event()
 
     def add(self, listener: RunListener) -> None:
+        # A listener that subscribes again (a second view of the run in the
+        # same browser) gets the history once more, but one live feed.
         with self.lock:
-            self.pending.append(listener)
+            self.listeners = [x for x in self.listeners if x != listener]
+            if listener not in self.pending:
+                self.pending.append(listener)
 
     def remove(self, listener: RunListener) -> bool:
         with self.lock:
