@@ -9,6 +9,7 @@ import {
 import { Widget } from '@lumino/widgets';
 import type { EnvironmentModel, IEnvironmentState } from './model';
 import type { IDoctorReport, IFinding } from './protocol';
+import { el } from './dom';
 
 /** Format a byte count as GiB/MiB for people. */
 export function formatBytes(bytes: number | null): string {
@@ -20,23 +21,6 @@ export function formatBytes(bytes: number | null): string {
     return `${gib.toFixed(1)} GiB`;
   }
   return `${Math.round(bytes / 2 ** 20)} MiB`;
-}
-
-type Child = Node | string | null | undefined | false;
-
-/** Create an element with a class and children; text is never parsed as HTML. */
-function el(tag: string, className: string, ...children: Child[]): HTMLElement {
-  const node = document.createElement(tag);
-  if (className) {
-    node.className = className;
-  }
-  for (const child of children) {
-    if (child === null || child === undefined || child === false) {
-      continue;
-    }
-    node.append(child);
-  }
-  return node;
 }
 
 /**

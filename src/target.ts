@@ -6,6 +6,7 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 import { Widget } from '@lumino/widgets';
 import type { IKernelBridge, IKernelTarget } from './tokens';
+import { el } from './dom';
 
 /** A server `yolo-lab up` started, as the yolo-lab server extension lists it. */
 export interface ILaunchedServer {
@@ -39,21 +40,6 @@ export async function fetchLaunchedServers(
   }
   const body = (await response.json()) as { servers: ILaunchedServer[] };
   return body.servers;
-}
-
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className = '',
-  text?: string
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  if (className) {
-    node.className = className;
-  }
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
 }
 
 /**

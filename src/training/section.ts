@@ -18,6 +18,7 @@ import {
   validateForm
 } from './form';
 import type { IRunSummary } from './types';
+import { el } from '../dom';
 
 /** What the section asks the application to do. */
 export interface ITrainActions {
@@ -33,21 +34,6 @@ export interface ITrainActions {
   openRun(run: string): Promise<void>;
   /** The path of the file selected in the file browser, if any. */
   selectedFile(): string | null;
-}
-
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className = '',
-  text?: string
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  if (className) {
-    node.className = className;
-  }
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
 }
 
 /**

@@ -16,6 +16,7 @@ import { cssVar, loadPlotly, type Plotly } from '../telemetry/chart';
 import type { IKernelBridge } from '../tokens';
 import { RunModel } from './model';
 import { IRunDisplay, RUN_MIME } from './types';
+import { el } from '../dom';
 
 /** Name of the performance measure of each streamed chart update. */
 export const RUN_CHART_MEASURE = 'yolo-lab:run-chart-update';
@@ -42,19 +43,6 @@ export function formatDuration(s: number): string {
     return `${m} min ${String(sec).padStart(2, '0')} s`;
   }
   return `${sec} s`;
-}
-
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className: string,
-  text?: string
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  node.className = className;
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
 }
 
 const GIB = 2 ** 30;
