@@ -81,19 +81,17 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if isinstance(value, int):
+    if value is None or isinstance(value, str):
         return value
     item = getattr(value, "item", None)
     if callable(item):
-        value = item()
+        value = item()  # a tensor or numpy scalar
+    if isinstance(value, int):  # bool included
+        return value
     try:
         number = float(value)
     except (TypeError, ValueError):
         return str(value)
-    if isinstance(value, int):
-        return value
     return number if math.isfinite(number) else None
 
 
@@ -175,7 +173,6 @@ class Runner:
         self.epoch = 0
         self.epochs = int(spec.get("epochs") or 0)
         self.batches = 0
-        self.batch_size = 0
         self.batch_in_epoch = -1
         self.epoch_t0 = time.time()
         self.last_batch_t: float | None = None
@@ -256,6 +253,18 @@ class Runner:
 
             t.smart_resume = smart_resume
 
+        if hasattr(t, "create_dataloader"):
+            original_create = t.create_dataloader
+
+            def create_dataloader(*args: Any, **kwargs: Any) -> Any:
+                # The training loader (the augmented one) fixes the batches per epoch.
+                loader, dataset = original_create(*args, **kwargs)
+                if kwargs.get("augment") and not runner.batches:
+                    runner.batches = len(loader)
+                return loader, dataset
+
+            t.create_dataloader = create_dataloader
+
         if hasattr(t, "check_train_batch_size"):
             original_autobatch = t.check_train_batch_size
 
@@ -291,11 +300,7 @@ class Runner:
     ) -> None:
         now = time.time()
         self.batch_in_epoch += 1
-        if self.batch_in_epoch == 0:
-            # The loader's length fixes the batch count; ni counts from epoch 0.
-            self.batches = max(self.batches, 1)
         n = int(imgs.shape[0])
-        self.batch_size = max(self.batch_size, n)
         dt = now - (self.last_batch_t or now)
         self.last_batch_t = now
         epoch = self._epoch_of(ni)
@@ -333,11 +338,8 @@ class Runner:
             self.callbacks.stop_training = True
 
     def _epoch_of(self, ni: int) -> int:
-        if self.batches_per_epoch:
-            return int(ni) // self.batches_per_epoch
-        return self.epoch
-
-    batches_per_epoch = 0
+        # ni counts batches from the first epoch (resumed runs included).
+        return int(ni) // self.batches if self.batches else self.epoch
 
     def on_fit_epoch_end(self, vals: Any, epoch: int, best_fitness: Any, fi: Any) -> None:
         vals = [float(v) for v in vals]
@@ -516,17 +518,6 @@ def main(argv: list[str]) -> int:
                 daemon=True,
             ).start()
 
-        # The batch count per epoch, for the epoch of each batch event.
-        original_create = t.create_dataloader
-
-        def create_dataloader(*args: Any, **kwargs: Any) -> Any:
-            loader, dataset = original_create(*args, **kwargs)
-            if kwargs.get("augment") and not runner.batches_per_epoch:
-                runner.batches_per_epoch = len(loader)
-                runner.batches = len(loader)
-            return loader, dataset
-
-        t.create_dataloader = create_dataloader
         t.main(opt, callbacks)
         status = "stopped" if runner.stop_reason else "finished"
     except StopRequested:

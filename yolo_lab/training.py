@@ -1016,16 +1016,12 @@ def resume(run: str | os.PathLike[str] | Run, *, wait: bool = False) -> Run:
         check_devices(devices)
     find_yolov5(spec.get("yolov5_dir"))
     spec["resume"] = str(last)
-    return _start_resume(run_dir, spec, devices, wait)
-
-
-def _start_resume(run_dir: Path, spec: dict[str, Any], devices: Sequence[int], wait: bool) -> Run:
-    resumed = int(_read_json(run_dir / STATUS_FILE).get("resumed", 0)) + 1
-    run = _start(run_dir, spec, devices)
+    resumed = int(status.get("resumed", 0)) + 1
+    started = _start(run_dir, spec, devices)
     write_status(run_dir, resumed=resumed)
     if wait:
-        run.wait()
-    return run
+        started.wait()
+    return started
 
 
 def _stop_all_at_exit() -> None:
