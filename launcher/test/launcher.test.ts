@@ -14,6 +14,7 @@ import Docker from 'dockerode';
 
 import { LABEL } from '../src/engine';
 import { recordedServers, stateDir } from '../src/registry';
+import type { UpResult } from '../src/up';
 import { lastLogLines } from '../src/streams';
 import { IMAGE, BASE_IMAGE, launcherContainers, yoloLab, type Run } from './helpers';
 import { KernelClient } from './kernel';
@@ -52,15 +53,7 @@ before(async () => {
 describe('yolo-lab up, a kernel inside, yolo-lab down', () => {
   const runs = join(work, 'runs'); // not created: up creates it
   const datasets = join(work, 'datasets');
-  let result: {
-    id: string;
-    name: string;
-    url: string;
-    port: number;
-    token: string;
-    readySeconds: number;
-    doctor: { system: { in_container: boolean } };
-  };
+  let result: UpResult & { doctor: { system: { in_container: boolean } } };
   let base = '';
   let kernel: KernelClient | undefined;
 
