@@ -1,5 +1,11 @@
 import { seriesFor } from '../telemetry/metrics';
-import { decimate, StreamBuffer } from '../telemetry/stream';
+import {
+  decimate,
+  linePaths,
+  pointsOf,
+  StreamBuffer
+} from '../telemetry/stream';
+import type { IEntry } from '../telemetry/stream';
 import type { ITelemetrySample } from '../telemetry/types';
 
 function sample(t: number, cpu: number, gpus = 0): ITelemetrySample {
@@ -100,6 +106,43 @@ describe('StreamBuffer', () => {
   });
 });
 
+describe('StreamBuffer kept columns', () => {
+  it('stay equal to series built afresh through appends, gaps, trims and GPU changes', () => {
+    const buffer = new StreamBuffer({ windowS: 30, maxPoints: 40 });
+    const ids = ['cpu', 'gpu_util', 'proc_rss'];
+    let t = 0;
+    let seed = 7;
+    const next = (): number =>
+      (seed = (seed * 48271) % 2147483647) / 2147483647;
+    for (let step = 0; step < 300; step++) {
+      // Mostly 1 s apart, sometimes a silence (a gap), a new sampler or a
+      // different GPU count.
+      t += next() < 0.05 ? 10 : 1;
+      const sampler = next() < 0.02 ? `s${step}` : (buffer.samplerId ?? 'a');
+      const gpus = step < 100 ? 0 : step < 200 ? 2 : 1;
+      buffer.append([sample(t, Math.round(next() * 100), gpus)], sampler, 1);
+      if (step === 250) {
+        buffer.windowS = 10;
+      }
+      const fresh = pointsOf(
+        buffer.entries as IEntry[],
+        seriesFor(ids, buffer.gpuCount)
+      );
+      expect(buffer.series(ids)).toEqual(fresh);
+    }
+    // The two-GPU samples have left the window.
+    expect(buffer.gpuCount).toBe(1);
+  });
+
+  it('hands out copies', () => {
+    const buffer = new StreamBuffer({ windowS: 60 });
+    buffer.append([sample(1, 10), sample(2, 20)], 'a', 1);
+    buffer.series(['cpu'])[0].y.push(99);
+    buffer.append([sample(3, 30)], 'a', 1);
+    expect(buffer.series(['cpu'])[0].y).toEqual([10, 20, 30]);
+  });
+});
+
 describe('decimate', () => {
   const series = (n: number, gapAt = -1) => ({
     name: 's',
@@ -135,5 +178,41 @@ describe('decimate', () => {
   it('keeps gaps', () => {
     const d = decimate(series(10000, 5003), 0, 10000, 500);
     expect(d.y).toContain(null);
+  });
+});
+
+describe('linePaths', () => {
+  const series = {
+    name: 'CPU %',
+    axis: 'percent' as const,
+    x: [0, 1, 2, 3, 4],
+    y: [10, 20, null, 30, 40]
+  };
+  const px = (x: number): number => x * 100;
+  const py = (y: number): number => 200 - y * 2;
+
+  it('draws one segment per run of points, breaking at gaps', () => {
+    expect(linePaths(series, px, py, 0, 100)).toEqual([
+      'M0,180L100,160',
+      'M300,140L400,120'
+    ]);
+  });
+
+  it('refuses a point outside the y range: the axis must change', () => {
+    expect(linePaths(series, px, py, 0, 35)).toBeNull();
+    expect(linePaths(series, px, py, 15, 100)).toBeNull();
+  });
+
+  it('rounds pixels to hundredths and skips leading and trailing gaps', () => {
+    const s = { ...series, x: [0, 1, 2, 3], y: [null, 1 / 3, 2 / 3, null] };
+    expect(
+      linePaths(
+        s,
+        x => x / 3,
+        y => y,
+        0,
+        1
+      )
+    ).toEqual(['M0.33,0.33L0.67,0.67']);
   });
 });

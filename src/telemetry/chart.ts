@@ -5,7 +5,7 @@
  */
 import { Widget } from '@lumino/widgets';
 import type { TelemetryChange, TelemetryModel } from './model';
-import { decimate, ISeries } from './stream';
+import { decimate, ISeries, linePaths } from './stream';
 
 export type Plotly = (typeof import('plotly.js-dist-min'))['default'];
 
@@ -52,6 +52,28 @@ const AXIS_OF: Record<ISeries['axis'], string> = {
   gib: 'y2',
   watts: 'y3'
 };
+
+/** The id plotly gives a trace (its group gets the class `trace<uid>`). */
+const uid = (i: number): string => `yl${i}`;
+
+/**
+ * The parts of plotly's computed axes the line-only update reads: pixel
+ * mappings of linearized values, and the y ranges. Checked before each use;
+ * without them the chart redraws through plotly.
+ */
+interface IPlotAxis {
+  l2p(v: number): number;
+  range: unknown[];
+  _length: number;
+}
+
+/** What the last full redraw put on screen. */
+interface IDrawn {
+  /** The x range asked for, in epoch ms. */
+  range: [number, number];
+  buckets: number;
+  names: string[];
+}
 
 /** Read a CSS variable of the current theme. */
 export function cssVar(name: string, fallback: string): string {
@@ -104,7 +126,7 @@ export class TelemetryChart extends Widget {
     this.node.append(bar, this._notice, this._plot);
 
     model.changed.connect(this._onChanged, this);
-    this._themeObserver = new MutationObserver(() => this._redraw());
+    this._themeObserver = new MutationObserver(() => void this._redraw());
     this._themeObserver.observe(document.body, {
       attributes: true,
       attributeFilter: ['data-jp-theme-light', 'data-jp-theme-name']
@@ -133,6 +155,8 @@ export class TelemetryChart extends Widget {
   /** Save the chart as PNG. */
   async exportPNG(): Promise<void> {
     const plotly = await this._loadPlotly();
+    // Lines drawn since plotly's last redraw are not in its figure yet.
+    await this._redraw();
     const url = await plotly.toImage(this._plot, {
       format: 'png',
       width: Math.max(this._plot.clientWidth, 600),
@@ -220,7 +244,12 @@ export class TelemetryChart extends Widget {
       return;
     }
     const start = performance.now();
-    this._redraw();
+    if (this._drawLines()) {
+      this._lineDraws++;
+    } else {
+      void this._redraw();
+    }
+    this._plot.dataset.lineDraws = String(this._lineDraws);
     // Main-thread cost of one streamed update, for PerformanceObservers (the
     // browser benchmark, the devtools); cleared at once so the timeline
     // buffer does not grow while a chart streams for hours.
@@ -233,32 +262,103 @@ export class TelemetryChart extends Widget {
     return [(last - this._model.windowS) * 1000, last * 1000];
   }
 
-  private _redraw(): void {
-    const plotly = this._plotly;
-    if (!plotly || !this.isAttached) {
-      return;
-    }
-    // Points are decimated to about two per pixel column: the picture is the
-    // same, and a redraw costs the same for a 10-minute or a 10-hour window.
-    const [x0, x1] = this._xRange().map(v => v / 1000);
-    const buckets = Math.max(100, Math.floor(this._plot.clientWidth || 600));
-    const series = this._model.buffer
+  /**
+   * The series as drawn over an x range (epoch ms): decimated to about two
+   * points per pixel column, so the picture is the same and a redraw costs
+   * the same for a 10-minute or a 10-hour window.
+   */
+  private _series(range: [number, number], buckets: number): ISeries[] {
+    const [x0, x1] = range.map(v => v / 1000);
+    return this._model.buffer
       .series(this._model.metrics)
       .map(s => decimate(s, x0, x1, buckets));
+  }
+
+  /**
+   * Draw the new points into the lines plotly drew last, leaving plotly's
+   * pipeline (defaults, calc, axes, legend: most of a redraw's cost) out,
+   * when that is all that changes: the x range has moved less than a pixel,
+   * every point is inside the y ranges, and the traces and their breaks are
+   * those drawn. False when plotly must redraw; it then does so, at least once
+   * per pixel the window moves, so its figure (hover, PNG) is never more
+   * than a pixel column behind.
+   */
+  private _drawLines(): boolean {
+    const drawn = this._drawn;
+    const layout = (this._plot as any)._fullLayout as
+      Record<string, IPlotAxis | undefined> | undefined;
+    const xa = layout?.xaxis;
+    if (!drawn || !xa || !usable(xa)) {
+      return false;
+    }
+    const [x0, x1] = this._xRange();
+    const msPerPixel = (drawn.range[1] - drawn.range[0]) / xa._length;
+    if (
+      Math.abs(x0 - drawn.range[0]) >= msPerPixel ||
+      Math.abs(x1 - drawn.range[1]) >= msPerPixel
+    ) {
+      return false;
+    }
+    const series = this._series(drawn.range, drawn.buckets);
+    if (
+      series.length !== drawn.names.length ||
+      series.some((s, i) => s.name !== drawn.names[i])
+    ) {
+      return false;
+    }
+    const writes: Array<[Element, string]> = [];
+    for (let i = 0; i < series.length; i++) {
+      const axisId = AXIS_OF[series[i].axis];
+      const ya = layout[`yaxis${axisId.slice(1)}`];
+      if (!ya || !usable(ya)) {
+        return false;
+      }
+      const [lo, hi] = (ya.range as number[]).slice().sort((a, b) => a - b);
+      const paths = linePaths(
+        series[i],
+        x => xa.l2p(x * 1000),
+        y => ya.l2p(y),
+        lo,
+        hi
+      );
+      const nodes = this._plot.querySelectorAll(`.trace${uid(i)} path.js-line`);
+      if (!paths || nodes.length !== paths.length) {
+        return false;
+      }
+      paths.forEach((d, k) => writes.push([nodes[k], d]));
+    }
+    for (const [node, d] of writes) {
+      node.setAttribute('d', d);
+    }
+    this._plot.dataset.points = String(series[0]?.x.length ?? 0);
+    return true;
+  }
+
+  /** Redraw through plotly: axes, legend, lines, hover data. */
+  private _redraw(): Promise<void> {
+    const plotly = this._plotly;
+    if (!plotly || !this.isAttached) {
+      return Promise.resolve();
+    }
+    const range = this._xRange();
+    const buckets = Math.max(100, Math.floor(this._plot.clientWidth || 600));
+    const series = this._series(range, buckets);
     const font = cssVar('--jp-ui-font-color1', '#333');
     const grid = cssVar('--jp-border-color2', '#ddd');
     const paper = cssVar('--jp-layout-color1', '#fff');
     const axis = { gridcolor: grid, zerolinecolor: grid, color: font };
     const usesWatts = series.some(s => s.axis === 'watts');
-    const data = series.map(s => ({
+    const data = series.map((s, i) => ({
       type: 'scatter',
       mode: 'lines',
+      uid: uid(i),
       name: s.name,
       x: s.x.map(t => t * 1000),
       y: s.y,
       yaxis: AXIS_OF[s.axis],
       connectgaps: false,
-      line: { width: 1.5 }
+      // Every point drawn, as the line-only update draws them.
+      line: { width: 1.5, simplify: false }
     }));
     const layout = {
       autosize: true,
@@ -269,7 +369,7 @@ export class TelemetryChart extends Widget {
       font: { color: font, size: 11 },
       showlegend: true,
       legend: { orientation: 'h', y: -0.18, font: { size: 10 } },
-      xaxis: { ...axis, type: 'date', range: this._xRange() },
+      xaxis: { ...axis, type: 'date', range },
       yaxis: { ...axis, title: { text: '% · °C' }, rangemode: 'tozero' },
       yaxis2: {
         ...axis,
@@ -292,17 +392,19 @@ export class TelemetryChart extends Widget {
       uirevision: 'yolo-lab',
       datarevision: ++this._revision
     };
-    void plotly
+    this._plotDraws++;
+    this._plot.dataset.plotDraws = String(this._plotDraws);
+    this._renderStatus();
+    return plotly
       .react(this._plot, data, layout, {
         displaylogo: false,
         responsive: true,
         modeBarButtonsToRemove: ['toImage', 'select2d', 'lasso2d']
       })
       .then(() => {
-        this._drawn = true;
+        this._drawn = { range, buckets, names: series.map(s => s.name) };
         this._plot.dataset.points = String(series[0]?.x.length ?? 0);
       });
-    this._renderStatus();
   }
 
   private _renderStatus(): void {
@@ -342,8 +444,20 @@ export class TelemetryChart extends Widget {
   private _plotly: Plotly | null = null;
   private _plotlyPromise: Promise<Plotly> | null = null;
   private _ready: Promise<void> = Promise.resolve();
-  private _drawn = false;
+  private _drawn: IDrawn | null = null;
+  private _plotDraws = 0;
+  private _lineDraws = 0;
   private _revision = 0;
   private _frame: number | null = null;
   private _themeObserver: MutationObserver;
+}
+
+/** Whether plotly's computed axis has what the line-only update reads. */
+function usable(axis: IPlotAxis): boolean {
+  return (
+    typeof axis.l2p === 'function' &&
+    axis._length > 0 &&
+    Array.isArray(axis.range) &&
+    axis.range.length === 2
+  );
 }

@@ -76,9 +76,9 @@ export class StreamBuffer {
   /** The greatest GPU count seen in the kept samples. */
   get gpuCount(): number {
     let n = 0;
-    for (const e of this._entries) {
-      if (e.sample) {
-        n = Math.max(n, e.sample.gpus.length);
+    for (const [count, samples] of this._gpuCounts) {
+      if (samples > 0 && count > n) {
+        n = count;
       }
     }
     return n;
@@ -116,12 +116,12 @@ export class StreamBuffer {
           t: (prev.t + Math.max(sample.t, prev.t)) / 2,
           sample: null
         };
-        this._entries.push(gap);
+        this._push(gap);
         added.push(gap);
       }
       this._samplerId = samplerId;
       const entry = { t: sample.t, sample };
-      this._entries.push(entry);
+      this._push(entry);
       added.push(entry);
       this._last = sample;
     }
@@ -134,11 +134,28 @@ export class StreamBuffer {
     this._entries = [];
     this._samplerId = null;
     this._last = null;
+    this._gpuCounts.clear();
+    this._columns = null;
   }
 
-  /** The series of the given metrics over everything kept. */
+  /**
+   * The series of the given metrics over everything kept (copies: the
+   * buffer's own columns change with each append).
+   *
+   * The columns of the last metrics asked for are kept in step with the
+   * entries, so a chart redrawn at each update does not rebuild them.
+   */
   series(metricIds: string[]): ISeries[] {
-    return pointsOf(this._entries, seriesFor(metricIds, this.gpuCount));
+    const keys = seriesFor(metricIds, this.gpuCount);
+    const id = keys.map(k => k.name).join('\n');
+    if (this._columns?.id !== id) {
+      this._columns = { id, keys, series: pointsOf(this._entries, keys) };
+    }
+    return this._columns.series.map(s => ({
+      ...s,
+      x: s.x.slice(),
+      y: s.y.slice()
+    }));
   }
 
   /**
@@ -166,29 +183,65 @@ export class StreamBuffer {
     return rows.join('\n') + '\n';
   }
 
+  private _push(entry: IEntry): void {
+    this._entries.push(entry);
+    const { sample } = entry;
+    if (sample) {
+      const n = sample.gpus.length;
+      this._gpuCounts.set(n, (this._gpuCounts.get(n) ?? 0) + 1);
+    }
+    if (this._columns) {
+      const { keys, series } = this._columns;
+      keys.forEach((key, i) => {
+        series[i].x.push(entry.t);
+        series[i].y.push(sample ? key.metric.value(sample, key.gpu) : null);
+      });
+    }
+  }
+
+  /** Forget what is older than the window or beyond the point budget. */
   private _trim(): void {
+    const entries = this._entries;
+    const n = entries.length;
+    let drop = 0;
     if (this._last) {
       const cutoff = this._last.t - this._windowS;
-      let drop = 0;
-      while (drop < this._entries.length && this._entries[drop].t < cutoff) {
+      while (drop < n && entries[drop].t < cutoff) {
         drop++;
       }
-      if (drop > 0) {
-        this._entries.splice(0, drop);
+    }
+    drop = Math.max(drop, n - this._maxPoints);
+    // A gap at the very start separates nothing.
+    while (drop < n && entries[drop].sample === null) {
+      drop++;
+    }
+    if (drop === 0) {
+      return;
+    }
+    for (let i = 0; i < drop; i++) {
+      const { sample } = entries[i];
+      if (sample) {
+        const count = sample.gpus.length;
+        this._gpuCounts.set(count, (this._gpuCounts.get(count) ?? 1) - 1);
       }
     }
-    if (this._entries.length > this._maxPoints) {
-      this._entries.splice(0, this._entries.length - this._maxPoints);
-    }
-    // A gap at the very start separates nothing.
-    while (this._entries.length > 0 && this._entries[0].sample === null) {
-      this._entries.shift();
+    entries.splice(0, drop);
+    for (const s of this._columns?.series ?? []) {
+      s.x.splice(0, drop);
+      s.y.splice(0, drop);
     }
   }
 
   private _entries: IEntry[] = [];
   private _samplerId: string | null = null;
   private _last: ITelemetrySample | null = null;
+  /** Kept samples by their GPU count. */
+  private _gpuCounts = new Map<number, number>();
+  private _columns: {
+    id: string;
+    keys: ISeriesKey[];
+    series: ISeries[];
+  } | null = null;
   private _windowS: number;
   private _maxPoints: number;
 }
@@ -249,4 +302,44 @@ export function decimate(
     i = j;
   }
   return { ...series, x, y };
+}
+
+/**
+ * SVG path data of a series as line segments, one per run of points between
+ * gaps (a null y breaks the line), in pixels from the given axis mappings; x
+ * in seconds. Null when a point falls outside `[yMin, yMax]`: the y axis would
+ * have to change, so only a full redraw can show it.
+ */
+export function linePaths(
+  series: ISeries,
+  px: (x: number) => number,
+  py: (y: number) => number,
+  yMin: number,
+  yMax: number
+): string[] | null {
+  const paths: string[] = [];
+  let path = '';
+  for (let i = 0; i < series.x.length; i++) {
+    const y = series.y[i];
+    if (y === null) {
+      if (path) {
+        paths.push(path);
+        path = '';
+      }
+      continue;
+    }
+    if (y < yMin || y > yMax) {
+      return null;
+    }
+    const point = `${round2(px(series.x[i]))},${round2(py(y))}`;
+    path = path ? `${path}L${point}` : `M${point}`;
+  }
+  if (path) {
+    paths.push(path);
+  }
+  return paths;
+}
+
+function round2(v: number): number {
+  return Math.round(v * 100) / 100;
 }
