@@ -246,10 +246,11 @@ export class TelemetryChart extends Widget {
     const start = performance.now();
     if (this._drawLines()) {
       this._lineDraws++;
+      this._plot.dataset.lineDraws = String(this._lineDraws);
+      this._plot.dataset.lastDraw = 'lines';
     } else {
       void this._redraw();
     }
-    this._plot.dataset.lineDraws = String(this._lineDraws);
     // Main-thread cost of one streamed update, for PerformanceObservers (the
     // browser benchmark, the devtools); cleared at once so the timeline
     // buffer does not grow while a chart streams for hours.
@@ -394,6 +395,7 @@ export class TelemetryChart extends Widget {
     };
     this._plotDraws++;
     this._plot.dataset.plotDraws = String(this._plotDraws);
+    this._plot.dataset.lastDraw = 'plotly';
     this._renderStatus();
     return plotly
       .react(this._plot, data, layout, {

@@ -9,21 +9,55 @@ import * as fs from 'fs';
 const INLINE = '.jp-OutputArea-output .yl-TelemetryChart';
 const SIDEBAR = '#yolo-lab-panel .yl-TelemetrySection .yl-TelemetryChart';
 
-/** Points in the first trace of a chart, as plotly holds them. */
-async function plottedPoints(chart: Locator): Promise<number> {
+/** A trace's line on screen: segments of [x, y] pixel points. */
+type Line = Array<Array<[number, number]>>;
+
+/**
+ * The lines on screen, one per trace in trace order, read from the SVG paths
+ * whoever drew them (plotly, or the chart's line-only update).
+ */
+async function drawnLines(chart: Locator): Promise<Line[]> {
   return chart.locator('.yl-ChartPlot').evaluate(node => {
-    const data = (node as any).data as Array<{ x: unknown[] }> | undefined;
-    return data?.[0]?.x.length ?? 0;
+    const lines: Array<Array<Array<[number, number]>>> = [];
+    for (let i = 0; ; i++) {
+      const trace = node.querySelector(`.traceyl${i}`);
+      if (!trace) {
+        return lines;
+      }
+      lines.push(
+        Array.from(trace.querySelectorAll('path.js-line')).map(path =>
+          (path.getAttribute('d') ?? '')
+            .split(/[ML]/)
+            .filter(Boolean)
+            .map(point => point.split(',').map(Number) as [number, number])
+        )
+      );
+    }
   });
 }
 
-/** The y values of the first trace (null marks a gap). */
-async function firstTrace(chart: Locator): Promise<Array<number | null>> {
-  return chart.locator('.yl-ChartPlot').evaluate(node => {
-    const data = (node as any).data as
-      Array<{ y: Array<number | null> }> | undefined;
-    return data?.[0]?.y ?? [];
-  });
+/** Points drawn in the first trace. */
+async function plottedPoints(chart: Locator): Promise<number> {
+  const [first] = await drawnLines(chart);
+  return (first ?? []).reduce((n, segment) => n + segment.length, 0);
+}
+
+/** Breaks in the first trace's line (gaps drawn). */
+async function breaks(chart: Locator): Promise<number> {
+  const [first] = await drawnLines(chart);
+  return Math.max(0, (first?.length ?? 0) - 1);
+}
+
+/** The y of a segment at x, between its points; null outside it. */
+function yAt(segment: Array<[number, number]>, x: number): number | null {
+  for (let k = 1; k < segment.length; k++) {
+    const [x0, y0] = segment[k - 1];
+    const [x1, y1] = segment[k];
+    if (x0 <= x && x <= x1) {
+      return x1 === x0 ? y1 : y0 + ((y1 - y0) * (x - x0)) / (x1 - x0);
+    }
+  }
+  return null;
 }
 
 async function expectGrowing(chart: Locator): Promise<number> {
@@ -89,6 +123,94 @@ test.describe('telemetry', () => {
     }
   });
 
+  test('a streamed update that moves the window less than a pixel draws the lines plotly would', async ({
+    page
+  }) => {
+    await page.notebook.createNew(undefined, { kernel: 'python3' });
+    // The kernel plays a sampler: 1000 s of smooth samples at 10 Hz with a
+    // 5-s silence (a break), 30 more at 10 Hz (under two pixels of
+    // scrolling), then one 10 ms later that drops the CPU line to 2 % (below the
+    // sine's lowest, inside the axis).
+    // One statement a line: the editor's auto-indent would change blocks.
+    const code = [
+      'import time, math',
+      'from IPython.display import display, update_display',
+      "MIME = 'application/vnd.yolo-lab.telemetry+json'",
+      'def s(t): return {"t": t, "cpu_pct": 50 + 40 * math.sin(t / 30), "ram_used_bytes": 2e9 + 1e9 * math.cos(t / 50), "ram_total_bytes": 8e9, "proc_cpu_pct": 30 + 20 * math.sin(t / 7), "proc_rss_bytes": 1.5e8, "gpus": []}',
+      '',
+      't0 = time.time() - 1000',
+      'ts = [t0 + i * 0.1 for i in range(10000) if not 4000 <= i < 4050]',
+      'data = {"v": 1, "sampler_id": "lines", "source": "psutil", "interval_s": 0.1, "window_s": 1000, "live": True, "samples": [s(t) for t in ts]}',
+      'h = display({MIME: data}, raw=True, display_id=True)',
+      'def show(sample): update_display({MIME: dict(data, samples=[sample])}, raw=True, display_id=h.display_id)',
+      '',
+      't = ts[-1]',
+      'for i in range(30): time.sleep(0.1); t += 0.1; show(s(t))',
+      'time.sleep(1)',
+      'show(dict(s(t + 0.01), cpu_pct=2))'
+    ].join('\n');
+    await page.notebook.setCell(0, 'code', code);
+    await page.notebook.runCell(0);
+    const chart = page.locator(INLINE).first();
+    const plot = chart.locator('.yl-ChartPlot');
+    // The last update is drawn by the line-only path.
+    await expect(plot).toHaveAttribute('data-last-draw', 'lines');
+    expect(Number(await plot.getAttribute('data-line-draws'))).toBeGreaterThan(
+      10
+    );
+    const lines = await drawnLines(chart);
+    const newest = lines[0].at(-1)!.at(-1)!;
+
+    // Export PNG has plotly redraw everything first.
+    const plotDraws = Number(await plot.getAttribute('data-plot-draws'));
+    const downloading = page.waitForEvent('download');
+    await chart.getByRole('button', { name: 'Export PNG' }).click();
+    await downloading;
+    await expect(plot).toHaveAttribute('data-last-draw', 'plotly');
+    expect(Number(await plot.getAttribute('data-plot-draws'))).toBe(
+      plotDraws + 1
+    );
+    const plotted = await drawnLines(chart);
+
+    // The line-only update keeps the axes of plotly's last redraw: the
+    // newest point sits less than a pixel right of plotly's right edge.
+    const lag = newest[0] - plotted[0].at(-1)!.at(-1)![0];
+    expect(lag).toBeGreaterThanOrEqual(0);
+    expect(lag).toBeLessThan(1);
+    // Shifted back by that lag, the same traces with the same break on the
+    // same axes: every point plotly draws lies on the line drawn before, to
+    // within a pixel (decimation buckets moved by the lag), but in the last
+    // pixel column (the drop, checked below).
+    expect(plotted.length).toBe(3);
+    expect(lines.length).toBe(plotted.length);
+    for (let i = 0; i < plotted.length; i++) {
+      expect(lines[i].length).toBe(2);
+      expect(plotted[i].length).toBe(lines[i].length);
+      for (let k = 0; k < plotted[i].length; k++) {
+        const drawn = lines[i][k];
+        const ref = plotted[i][k];
+        expect(Math.abs(drawn.length - ref.length)).toBeLessThan(
+          0.02 * ref.length + 3
+        );
+        const end = ref.at(-1)![0] - 1;
+        let compared = 0;
+        for (const [x, y] of ref.filter(([x]) => x < end)) {
+          const here = yAt(drawn, x + lag);
+          if (here !== null) {
+            expect(Math.abs(here - y)).toBeLessThan(1);
+            compared++;
+          }
+        }
+        expect(compared).toBeGreaterThan(0.9 * ref.length);
+      }
+    }
+    // The newest point, 2 % CPU, is the last one of both, well below the
+    // one before it (screen y grows downwards).
+    expect(Math.abs(plotted[0].at(-1)!.at(-1)![1] - newest[1])).toBeLessThan(1);
+    const previous = lines[0].at(-1)!.at(-2)!;
+    expect(newest[1] - previous[1]).toBeGreaterThan(5);
+  });
+
   test.describe('kernel restart', () => {
     // See panel.spec.ts: Galata's kernel tracker breaks kernel restarts.
     test.use({ kernels: null });
@@ -106,7 +228,7 @@ test.describe('telemetry', () => {
         timeout: 60000
       });
       await expectGrowing(chart);
-      expect(await firstTrace(chart)).not.toContain(null);
+      expect(await breaks(chart)).toBe(0);
 
       await page.menu.clickMenuItem('Kernel>Restart Kernel…');
       await page
@@ -114,8 +236,8 @@ test.describe('telemetry', () => {
         .click();
       // The restarted kernel has a new sampler: a break, not a line across.
       await expect
-        .poll(() => firstTrace(chart), { timeout: 60000 })
-        .toContain(null);
+        .poll(() => breaks(chart), { timeout: 60000 })
+        .toBeGreaterThan(0);
       await expectGrowing(chart);
     });
   });
