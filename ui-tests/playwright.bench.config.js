@@ -1,6 +1,6 @@
 /**
- * Benchmarks: the test configuration with the benchmark folder, Chromium's
- * precise heap figures and no tracing.
+ * Benchmarks: the test configuration with the benchmark folder and no
+ * tracing.
  */
 const config = require('./playwright.config');
 
@@ -12,10 +12,6 @@ module.exports = {
   use: {
     ...config.use,
     // Tracing snapshots the DOM on every mutation: not part of what is measured.
-    trace: 'off',
-    launchOptions: {
-      ...config.use.launchOptions,
-      args: [...config.use.launchOptions.args, '--enable-precise-memory-info']
-    }
+    trace: 'off'
   }
 };
