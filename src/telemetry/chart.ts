@@ -195,8 +195,10 @@ export class TelemetryChart extends Widget {
   }
 
   protected onResize(): void {
-    if (this._plotly && this._drawn) {
-      this._plotly.Plots.resize(this._plot);
+    if (this._plotly && this._plotted) {
+      void this._plotly.Plots.resize(this._plot);
+      // The decimation was for the old width: plotly redraws next time.
+      this._drawn = null;
     }
   }
 
@@ -404,6 +406,7 @@ export class TelemetryChart extends Widget {
         modeBarButtonsToRemove: ['toImage', 'select2d', 'lasso2d']
       })
       .then(() => {
+        this._plotted = true;
         this._drawn = { range, buckets, names: series.map(s => s.name) };
         this._plot.dataset.points = String(series[0]?.x.length ?? 0);
       });
@@ -446,6 +449,9 @@ export class TelemetryChart extends Widget {
   private _plotly: Plotly | null = null;
   private _plotlyPromise: Promise<Plotly> | null = null;
   private _ready: Promise<void> = Promise.resolve();
+  /** Whether plotly has drawn (a figure to resize). */
+  private _plotted = false;
+  /** What plotly drew last, while line-only updates may follow it. */
   private _drawn: IDrawn | null = null;
   private _plotDraws = 0;
   private _lineDraws = 0;
