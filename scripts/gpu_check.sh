@@ -9,7 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON=${PYTHON:-python3}
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 echo "== nvidia-smi"; nvidia-smi --query-gpu=index,name,driver_version,memory.total --format=csv 2>&1 | head -10
-echo; echo "== doctor"; "$PYTHON" -c 'import yolo_lab; print(yolo_lab.doctor().to_text())'
+echo; echo "== doctor"; "$PYTHON" -m yolo_lab doctor
 echo; echo "== telemetry: ten samples at 10 Hz (NVML where a driver answers)"
 "$PYTHON" - <<'PY'
 import time

@@ -4,7 +4,8 @@
 host/container and YOLOv5, and returns a dict in the protocol schema's
 ``report`` shape. It never raises: each probe is guarded and records its
 error in the report. ``doctor`` wraps that dict in a ``DoctorReport`` that
-renders as HTML in JupyterLab and as aligned text elsewhere.
+renders as HTML in JupyterLab and as aligned text elsewhere; ``main`` is the
+``yolo-lab-doctor`` command (``python -m yolo_lab doctor``).
 """
 
 from __future__ import annotations
@@ -710,3 +711,41 @@ class DoctorReport:
 def doctor(workers: int = 8) -> DoctorReport:
     """Check this kernel's training environment; displays as a report."""
     return DoctorReport(collect(workers))
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "yolo-lab-doctor") -> int:
+    """``yolo-lab-doctor`` (or ``python -m yolo_lab doctor``): the report on stdout.
+
+    The launcher runs it with ``docker exec``, so it sees a container exactly
+    as a kernel started there would. The exit status is 0 whatever the
+    findings, unless ``--check`` is given: then 1 when one is an error, for
+    scripts that must stop on a broken environment.
+    """
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Check this Python environment for YOLOv5 training on GPUs.",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the report as JSON (the protocol schema's report)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=8, help="DataLoader workers planned (default 8)"
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="exit with status 1 when a finding is an error"
+    )
+    args = parser.parse_args(argv)
+    if args.workers < 0:
+        parser.error(f"--workers must be 0 or more, not {args.workers}")
+    report = DoctorReport(collect(args.workers))
+    if args.json:
+        json.dump(report.data, sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(report.to_text() + "\n")
+    return 1 if args.check and not report.ok else 0
