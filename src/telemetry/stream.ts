@@ -14,12 +14,16 @@ export interface IEntry {
   sample: ITelemetrySample | null;
 }
 
-/** Points of one series; a null y is a gap. */
-export interface ISeries {
-  name: string;
-  axis: Axis;
+/** Points in time order; a null y is a gap. */
+export interface IPoints {
   x: number[];
   y: Array<number | null>;
+}
+
+/** Points of one series of a telemetry chart. */
+export interface ISeries extends IPoints {
+  name: string;
+  axis: Axis;
 }
 
 /** Options of a stream buffer. */
@@ -256,12 +260,12 @@ function csvCell(value: string): string {
  * falls there. A chart a few hundred pixels wide shows the same picture, and
  * the cost of a redraw no longer grows with the window.
  */
-export function decimate(
-  series: ISeries,
+export function decimate<S extends IPoints>(
+  series: S,
   x0: number,
   x1: number,
   buckets: number
-): ISeries {
+): S {
   const n = series.x.length;
   if (n <= 2 * buckets || x1 <= x0) {
     return series;

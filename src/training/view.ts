@@ -13,6 +13,7 @@ import type { IDisposable } from '@lumino/disposable';
 import { Widget } from '@lumino/widgets';
 import type { ISchemaCheck } from '../protocol';
 import { cssVar, loadPlotly, type Plotly } from '../telemetry/chart';
+import { decimate } from '../telemetry/stream';
 import type { IKernelBridge } from '../tokens';
 import { RunModel } from './model';
 import { IRunDisplay, RUN_MIME } from './types';
@@ -303,25 +304,35 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
     const epochs = model.epochs;
     const samples = model.telemetry.map(e => e.sample);
     const hasGpu = samples.some(s => s.gpus.length > 0);
+    const bx = batches.map(b => b.t);
+    const ex = epochs.map(e => e.t);
+    const tx = samples.map(s => s.t);
+    // Lines are decimated to about two points per pixel column of the run's
+    // time span (min and max, so spikes stay): a redraw of a day-long run
+    // costs what one of its first minutes does.
+    const span = [bx, ex, tx].filter(xs => xs.length > 0);
+    const t0 = Math.min(...span.map(xs => xs[0]));
+    const t1 = Math.max(...span.map(xs => xs[xs.length - 1]));
+    const buckets = Math.max(100, Math.floor(this._plot.clientWidth || 600));
     const line = (
       name: string,
       x: number[],
       y: Array<number | null>,
       yaxis: string,
       extra: Record<string, unknown> = {}
-    ): Record<string, unknown> => ({
-      type: 'scatter',
-      mode: 'lines',
-      name,
-      x: x.map(ms),
-      y,
-      yaxis,
-      line: { width: 1.5 },
-      ...extra
-    });
-    const bx = batches.map(b => b.t);
-    const ex = epochs.map(e => e.t);
-    const tx = samples.map(s => s.t);
+    ): Record<string, unknown> => {
+      const drawn = decimate({ x, y }, t0, t1, buckets);
+      return {
+        type: 'scatter',
+        mode: 'lines',
+        name,
+        x: drawn.x.map(ms),
+        y: drawn.y,
+        yaxis,
+        line: { width: 1.5 },
+        ...extra
+      };
+    };
     const data: Array<Record<string, unknown>> = [
       line(
         'box loss',
