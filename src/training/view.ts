@@ -22,6 +22,9 @@ import { el } from '../dom';
 /** Name of the performance measure of each streamed chart update. */
 export const RUN_CHART_MEASURE = 'yolo-lab:run-chart-update';
 
+/** The least time between two redraws of a streaming run's chart. */
+export const RUN_CHART_MIN_INTERVAL_MS = 1000;
+
 /** Options of the run output renderer. */
 export interface IRunViewOptions {
   bridge: IKernelBridge;
@@ -131,6 +134,9 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
     this._subscription?.dispose();
     if (this._frame !== null) {
       cancelAnimationFrame(this._frame);
+    }
+    if (this._timer !== null) {
+      clearTimeout(this._timer);
     }
     this._plotly?.purge(this._plot);
     super.dispose();
@@ -277,15 +283,34 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
     this.node.dataset.epochPoints = String(model.epochs.length);
   }
 
+  /**
+   * Redraw the chart on the next frame, or, within a second of the last
+   * redraw, a second after it: a plotly redraw of this figure costs tens of
+   * milliseconds, and the run hub sends events four times a second. The
+   * progress line and the rest follow every event.
+   */
   private _schedule(): void {
     if (!this.isAttached || !this._model?.loaded) {
       return;
     }
-    if (this._frame === null) {
+    if (this._frame !== null || this._timer !== null) {
+      return;
+    }
+    const frame = (): void => {
       this._frame = requestAnimationFrame(() => {
         this._frame = null;
+        this._lastDraw = performance.now();
         void this._draw();
       });
+    };
+    const wait = this._lastDraw + RUN_CHART_MIN_INTERVAL_MS - performance.now();
+    if (wait > 0) {
+      this._timer = window.setTimeout(() => {
+        this._timer = null;
+        frame();
+      }, wait);
+    } else {
+      frame();
     }
   }
 
@@ -496,4 +521,6 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
   private _drawn = false;
   private _revision = 0;
   private _frame: number | null = null;
+  private _timer: number | null = null;
+  private _lastDraw = -Infinity;
 }
