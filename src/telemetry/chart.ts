@@ -75,6 +75,14 @@ interface IDrawn {
   names: string[];
 }
 
+/**
+ * Decimation buckets for a plot: one per pixel column of its width (600 while
+ * it has none), at least 100.
+ */
+export function pixelColumns(plot: HTMLElement): number {
+  return Math.max(100, Math.floor(plot.clientWidth || 600));
+}
+
 /** Read a CSS variable of the current theme. */
 export function cssVar(name: string, fallback: string): string {
   const value = getComputedStyle(document.body).getPropertyValue(name).trim();
@@ -344,7 +352,7 @@ export class TelemetryChart extends Widget {
       return Promise.resolve();
     }
     const range = this._xRange();
-    const buckets = Math.max(100, Math.floor(this._plot.clientWidth || 600));
+    const buckets = pixelColumns(this._plot);
     const series = this._series(range, buckets);
     const font = cssVar('--jp-ui-font-color1', '#333');
     const grid = cssVar('--jp-border-color2', '#ddd');

@@ -12,7 +12,12 @@ import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import type { IDisposable } from '@lumino/disposable';
 import { Widget } from '@lumino/widgets';
 import type { ISchemaCheck } from '../protocol';
-import { cssVar, loadPlotly, type Plotly } from '../telemetry/chart';
+import {
+  cssVar,
+  loadPlotly,
+  pixelColumns,
+  type Plotly
+} from '../telemetry/chart';
 import { decimate } from '../telemetry/stream';
 import type { IKernelBridge } from '../tokens';
 import { RunModel } from './model';
@@ -338,7 +343,7 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
     const span = [bx, ex, tx].filter(xs => xs.length > 0);
     const t0 = Math.min(...span.map(xs => xs[0]));
     const t1 = Math.max(...span.map(xs => xs[xs.length - 1]));
-    const buckets = Math.max(100, Math.floor(this._plot.clientWidth || 600));
+    const buckets = pixelColumns(this._plot);
     const line = (
       name: string,
       x: number[],
