@@ -742,7 +742,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "yolo-lab-doctor") -> in
     args = parser.parse_args(argv)
     if args.workers < 0:
         parser.error(f"--workers must be 0 or more, not {args.workers}")
-    report = DoctorReport(collect(args.workers))
+    report = doctor(args.workers)
     if args.json:
         json.dump(report.data, sys.stdout)
         sys.stdout.write("\n")
