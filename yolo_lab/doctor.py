@@ -24,7 +24,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Final
 
-from ._cuda_env import parse_visible_devices
+from ._cuda_env import NvmlDevice, visible_nvml_gpus
 from ._render import render_html, render_text
 from .findings import Finding, evaluate
 
@@ -32,7 +32,6 @@ __all__ = [
     "DoctorReport",
     "DriverProbe",
     "HostPaths",
-    "NvmlDevice",
     "collect",
     "detect_container",
     "doctor",
@@ -40,8 +39,6 @@ __all__ = [
     "probe_system",
     "probe_torch",
     "probe_yolov5",
-    "visible_nvml_gpus",
-    "visible_nvml_ordinals",
 ]
 
 YOLOV5_IMPORT_TIMEOUT_S: Final = 120
@@ -64,17 +61,6 @@ class HostPaths:
     init_cgroup: Path = Path("/proc/1/cgroup")
     mountinfo: Path = Path("/proc/self/mountinfo")
     yolov5_checkout: Path = Path("/workspace/yolov5")
-
-
-@dataclass(frozen=True)
-class NvmlDevice:
-    """A GPU as NVML lists it (physical index order, all devices)."""
-
-    index: int
-    name: str
-    memory_total_bytes: int | None = None
-    compute_capability: str | None = None
-    uuid: str | None = None
 
 
 @dataclass
@@ -302,65 +288,6 @@ def probe_driver(paths: HostPaths | None = None) -> DriverProbe:
     )
     info["error"] = _join_errors(errors)
     return probe
-
-
-def _ordinals_for_uuids(prefixes: Sequence[str], devices: Sequence[NvmlDevice]) -> list[int]:
-    ordinals: list[int] = []
-    for prefix in prefixes:
-        matches = [d.index for d in devices if d.uuid and d.uuid.startswith(prefix)]
-        # No match or an ambiguous prefix ends the list.
-        if len(matches) != 1:
-            break
-        if matches[0] in ordinals:
-            return []
-        ordinals.append(matches[0])
-    return ordinals
-
-
-def visible_nvml_ordinals(
-    devices: Sequence[NvmlDevice], cuda_visible_devices: str | None
-) -> list[int]:
-    """The NVML indices of the devices CUDA_VISIBLE_DEVICES exposes, in CUDA order.
-
-    Position ``n`` of the list is the device the process sees as ``cuda:n``.
-    Follows PyTorch's reading of the variable: indices (NVML order) or
-    ``GPU-`` UUID prefixes; an index past the last device ends the list. MIG
-    instances are not NVML devices here, so a MIG list selects nothing.
-    """
-    selected = parse_visible_devices(cuda_visible_devices)
-    known = {device.index for device in devices}
-    if selected is None:
-        return sorted(known)
-    if selected and isinstance(selected[0], str):
-        if selected[0].startswith("MIG-"):
-            return []
-        return _ordinals_for_uuids([str(s) for s in selected], devices)
-    ordinals: list[int] = []
-    for ordinal in selected:
-        if ordinal not in known:
-            break
-        ordinals.append(int(ordinal))
-    return ordinals
-
-
-def visible_nvml_gpus(
-    devices: Sequence[NvmlDevice], cuda_visible_devices: str | None
-) -> list[dict[str, Any]]:
-    """NVML devices filtered by CUDA_VISIBLE_DEVICES, numbered as CUDA would.
-
-    See ``visible_nvml_ordinals`` for how the variable is read.
-    """
-    by_index = {device.index: device for device in devices}
-    return [
-        {
-            "index": position,
-            "name": by_index[ordinal].name,
-            "memory_total_bytes": by_index[ordinal].memory_total_bytes,
-            "compute_capability": by_index[ordinal].compute_capability,
-            "uuid": by_index[ordinal].uuid,
-        }
-        for position, ordinal in enumerate(visible_nvml_ordinals(devices, cuda_visible_devices))
-    ]
 
 
 # ------------------------------------------------------------------ system

@@ -34,7 +34,7 @@ from typing import Any, Callable, Final, Literal, Union
 import psutil
 
 from . import protocol
-from .doctor import NvmlDevice, visible_nvml_ordinals
+from ._cuda_env import NvmlDevice, visible_nvml_ordinals
 
 __all__ = [
     "DEFAULT_HISTORY_S",

@@ -11,15 +11,8 @@ from typing import Any
 
 import pytest
 
-from yolo_lab._cuda_env import parse_visible_devices
-from yolo_lab.doctor import (
-    HostPaths,
-    NvmlDevice,
-    collect,
-    detect_container,
-    probe_yolov5,
-    visible_nvml_gpus,
-)
+from yolo_lab._cuda_env import NvmlDevice, parse_visible_devices, visible_nvml_gpus
+from yolo_lab.doctor import HostPaths, collect, detect_container, probe_yolov5
 
 # ``yolo_lab.doctor`` the attribute is the doctor() function; the module is
 # reached through the import system.
