@@ -1,7 +1,8 @@
 """The training subprocess: one YOLOv5 run, reported as JSON lines.
 
 ``python -m yolo_lab._runner RUN_DIR`` reads ``RUN_DIR/yolo_lab_spec.json``
-(written by :mod:`yolo_lab.training`), imports YOLOv5 (the PyPI package
+(written by :mod:`yolo_lab.training`; the run folder's format is
+:mod:`yolo_lab.training.rundir`), imports YOLOv5 (the PyPI package
 ``yolov5`` or a checkout of ultralytics/yolov5 named in the spec), registers
 callbacks on a fresh ``Callbacks`` and calls YOLOv5's own ``main(opt,
 callbacks)``. Events go to ``RUN_DIR/yolo_lab_events.jsonl``, one JSON object
@@ -23,7 +24,6 @@ parent id as a second line of defence, so no training is left orphaned.
 from __future__ import annotations
 
 import json
-import math
 import os
 import signal
 import sys
@@ -35,11 +35,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-SPEC_FILE = "yolo_lab_spec.json"
-EVENTS_FILE = "yolo_lab_events.jsonl"
-STATUS_FILE = "yolo_lab_run.json"
-STOP_FILE = "yolo_lab_stop"
-LOG_FILE = "yolo_lab_train.log"
+from .training.rundir import EVENTS_FILE, LOG_FILE, SPEC_FILE, STOP_FILE, plain, write_status
 
 RANK = int(os.environ.get("RANK", "-1"))
 IS_MAIN = RANK in (-1, 0)
@@ -63,7 +59,7 @@ class Events:
         if self._file is None:
             return
         event = {"t": time.time(), "kind": kind, **fields}
-        line = json.dumps(_plain(event), allow_nan=False, separators=(",", ":"))
+        line = json.dumps(plain(event), allow_nan=False, separators=(",", ":"))
         with self._lock:
             self._file.write(line + "\n")
             self._file.flush()
@@ -73,39 +69,6 @@ class Events:
             with self._lock:
                 self._file.close()
                 self._file = None
-
-
-def _plain(value: Any) -> Any:
-    """Tensors, numpy scalars and non-finite floats made plain JSON."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if value is None or isinstance(value, str):
-        return value
-    item = getattr(value, "item", None)
-    if callable(item):
-        value = item()  # a tensor or numpy scalar
-    if isinstance(value, int):  # bool included
-        return value
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    return number if math.isfinite(number) else None
-
-
-def write_status(run_dir: Path, **fields: Any) -> None:
-    """Merge fields into the run's status file, atomically."""
-    path = run_dir / STATUS_FILE
-    try:
-        current = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        current = {}
-    current.update(_plain(fields))
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(current, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _set_pdeathsig() -> None:

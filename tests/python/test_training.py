@@ -20,8 +20,9 @@ import jsonschema
 import pytest
 
 from yolo_lab import protocol, shapes, training
-from yolo_lab._runner import EVENTS_FILE, Runner
-from yolo_lab.training import TrainError
+from yolo_lab._runner import Runner
+from yolo_lab.training import TrainError, launch
+from yolo_lab.training.rundir import EVENTS_FILE
 
 pytest.importorskip("yolov5", reason="YOLOv5 is installed by scripts/setup.sh --tests")
 
@@ -352,7 +353,7 @@ def test_kernel_death_stops_the_run_and_keeps_last_pt(data_yaml: Path, tmp_path:
         parent.send_signal(signal.SIGKILL)
         parent.wait(timeout=30)
         wait_until(
-            lambda: not training._pid_alive(pid), 120, "the runner to exit after its parent died"
+            lambda: not launch._pid_alive(pid), 120, "the runner to exit after its parent died"
         )
     finally:
         if parent.poll() is None:
@@ -437,7 +438,7 @@ def test_real_kernel_interrupt_during_wait_stops_the_run(data_yaml: Path, tmp_pa
         manager.interrupt_kernel()
         wait_until(lambda: run.status == "stopped", 120, "the interrupt to stop the run")
         pid = run.info["pid"]
-        wait_until(lambda: not training._pid_alive(pid), 60, "the runner to exit")
+        wait_until(lambda: not launch._pid_alive(pid), 60, "the runner to exit")
         assert run.last is not None
     finally:
         client.stop_channels()
@@ -452,7 +453,7 @@ def test_real_kernel_restart_leaves_no_training_behind(data_yaml: Path, tmp_path
         run = _kernel_run(Frontend(client), data_yaml, tmp_path / "runs", "restarted")
         pid = run.info["pid"]
         manager.restart_kernel(now=False)
-        wait_until(lambda: not training._pid_alive(pid), 120, "the runner to exit")
+        wait_until(lambda: not launch._pid_alive(pid), 120, "the runner to exit")
         assert run.status == "stopped"
         assert run.last is not None
     finally:
@@ -476,7 +477,9 @@ def test_a_bad_argument_in_a_real_kernel_shows_the_fix_not_a_traceback(tmp_path:
         text = "\n".join(errors[0]["traceback"])
         assert "batch_size=0 must be at least 1" in text
         assert "What to do:" in text
-        assert "training.py" not in text, "no stack through yolo-lab's own checks"
+        assert "checks.py" not in text and "yolo_lab/training" not in text, (
+            "no stack through yolo-lab's own checks"
+        )
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)

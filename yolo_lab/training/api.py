@@ -1,0 +1,306 @@
+"""YOLOv5 training runs started from the kernel: the public API.
+
+``train(data=..., device=..., batch_size=..., amp=...)`` checks every
+argument first (a wrong one raises :class:`TrainError` with what to do, and
+starts nothing), creates the run folder, writes the run's spec there and
+starts one subprocess (``python -m yolo_lab._runner``, or
+``torch.distributed.run`` for several GPUs). It returns a :class:`Run` at
+once; in a notebook the run shows itself as a live view (MIME type
+``application/vnd.yolo-lab.run+json``) fed through the ``yolo_lab`` comm from
+the run folder, so any chart can be rebuilt from disk after a reload.
+``Run.wait()`` blocks until the run ends (an interrupt stops it cleanly) and
+``Run.stop()`` ends it after the current batch with last.pt saved;
+``resume(run)`` continues from last.pt.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Final
+
+from .checks import (
+    MAX_EPOCHS,
+    TrainError,
+    _check_int,
+    check_amp,
+    check_batch_size,
+    check_cache,
+    check_data,
+    check_devices,
+    check_model,
+    check_name,
+    find_yolov5,
+)
+from .launch import _process, _reap, _start, run_status, stop_run
+from .rundir import (
+    LOG_FILE,
+    TERMINAL,
+    find_runs,
+    next_run_dir,
+    read_events,
+    read_results,
+    read_spec,
+    write_status,
+)
+
+__all__ = ["RUN_MIME_TYPE", "Run", "list_runs", "resume", "show_run", "train"]
+
+RUN_MIME_TYPE: Final = "application/vnd.yolo-lab.run+json"
+
+
+class Run:
+    """A training run and its folder; returned by :func:`train` and :func:`resume`."""
+
+    def __init__(self, run_dir: str | os.PathLike[str]) -> None:
+        self.dir = Path(run_dir).resolve()
+
+    def __repr__(self) -> str:
+        return f"<yolo_lab.Run {self.dir} {self.status}>"
+
+    @property
+    def name(self) -> str:
+        return self.dir.name
+
+    @property
+    def status(self) -> str:
+        return str(run_status(self.dir).get("status", "unknown"))
+
+    @property
+    def info(self) -> dict[str, Any]:
+        return run_status(self.dir)
+
+    @property
+    def last(self) -> Path | None:
+        path = self.dir / "weights" / "last.pt"
+        return path if path.is_file() else None
+
+    @property
+    def best(self) -> Path | None:
+        path = self.dir / "weights" / "best.pt"
+        return path if path.is_file() else None
+
+    @property
+    def log(self) -> Path:
+        return self.dir / LOG_FILE
+
+    def events(self, kind: str | None = None) -> list[dict[str, Any]]:
+        events = read_events(self.dir, max_batch_events=sys.maxsize)
+        return [e for e in events if kind is None or e["kind"] == kind]
+
+    def results(self) -> list[dict[str, float]]:
+        return read_results(self.dir)
+
+    @property
+    def running(self) -> bool:
+        return self.status not in TERMINAL
+
+    def stop(self, wait: bool = False, timeout: float | None = None) -> None:
+        """Stop after the current batch; last.pt and results so far are kept."""
+        stop_run(self.dir)
+        if wait:
+            self.wait(timeout)
+
+    def wait(self, timeout: float | None = None) -> str:
+        """Block until the run ends; an interrupt (Ctrl-C, ■) stops it cleanly."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        key = str(self.dir)
+        try:
+            while True:
+                proc = _process(key)
+                if proc is not None:
+                    try:
+                        proc.wait(timeout=0.2)
+                    except subprocess.TimeoutExpired:
+                        pass
+                    else:
+                        _reap(key)
+                        return self.status
+                elif not self.running:
+                    return self.status
+                else:
+                    time.sleep(0.2)
+                if deadline is not None and time.monotonic() > deadline:
+                    raise TimeoutError(f"{self.dir.name} still {self.status} after {timeout} s")
+        except KeyboardInterrupt:
+            self.stop()
+            while True:
+                proc = _process(key)
+                if proc is None:
+                    break
+                try:
+                    proc.wait(timeout=60)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+            _reap(key)
+            raise
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        return _display_bundle(self.dir)
+
+
+def _display_bundle(run_dir: Path) -> dict[str, Any]:
+    status = run_status(run_dir)
+    spec = read_spec(run_dir)
+    data = {
+        "v": 1,
+        "run": str(run_dir),
+        "name": run_dir.name,
+        "status": status.get("status", "unknown"),
+        "params": spec.get("params") or {},
+    }
+    text = f"yolo-lab run {run_dir.name}: {data['status']} ({run_dir})"
+    return {RUN_MIME_TYPE: data, "text/plain": text}
+
+
+def show_run(run: str | os.PathLike[str] | Run) -> Run:
+    """Show a run (running or past, yolo-lab's or YOLOv5's own) as the live view."""
+    run_dir = run.dir if isinstance(run, Run) else Path(run).expanduser().resolve()
+    if not run_dir.is_dir():
+        raise TrainError(
+            "run_missing", f"{run_dir} is not a run folder", "see yolo_lab.list_runs()"
+        )
+    return Run(run_dir)
+
+
+def train(
+    data: str | os.PathLike[str],
+    *,
+    model: str | None = "yolov5n.yaml",
+    weights: str | None = "",
+    device: Any = "cpu",
+    batch_size: int | str = 16,
+    amp: bool | None = None,
+    epochs: int = 3,
+    imgsz: int = 640,
+    workers: int = 2,
+    cache: str | None = None,
+    name: str = "exp",
+    project: str | os.PathLike[str] = "runs/train",
+    yolov5_dir: str | os.PathLike[str] | None = None,
+    seed: int = 0,
+    wait: bool = False,
+    telemetry_interval_s: float = 1.0,
+    **yolov5_options: Any,
+) -> Run:
+    """Start a YOLOv5 training run in a subprocess and return it.
+
+    ``device``: "cpu", "cuda:N" or a list of GPUs (DDP). ``batch_size``: images
+    per step, or "auto" (YOLOv5 autobatch, one GPU). ``amp``: None = YOLOv5's
+    own check on GPUs (off on the CPU), False = off, True = on (GPUs only).
+    ``model`` is a cfg to train from scratch, ``weights`` a local .pt.
+    Other YOLOv5 train options (``optimizer="AdamW"``, ``patience=...``) pass
+    through. Nothing is downloaded during a run.
+    """
+    devices = check_devices(device)
+    batch = check_batch_size(batch_size, devices)
+    amp_request = check_amp(amp, devices)
+    epochs = _check_int("epochs", epochs, 1, MAX_EPOCHS, 30)
+    imgsz = _check_int("imgsz", imgsz, 32, 8192, 640)
+    workers = _check_int("workers", workers, 0, 64, 2)
+    data_path = check_data(data)
+    checkout = find_yolov5(yolov5_dir)
+    cfg, weights_path = check_model(model, weights)
+    cache_mode = check_cache(cache)
+    name = check_name(name)
+    project_dir = Path(project).expanduser().resolve()
+    project_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = next_run_dir(project_dir, name)
+    run_dir.mkdir(parents=True)
+
+    yolo_device = ",".join(str(i) for i in devices) if devices else "cpu"
+    params = {
+        "data": str(data_path),
+        "model": cfg,
+        "weights": weights_path,
+        "device": [f"cuda:{i}" for i in devices]
+        if len(devices) > 1
+        else (f"cuda:{devices[0]}" if devices else "cpu"),
+        "batch_size": "auto" if batch == -1 else batch,
+        "amp": amp_request,
+        "epochs": epochs,
+        "imgsz": imgsz,
+        "workers": workers,
+        "cache": cache_mode,
+        "name": name,
+        "project": str(project_dir),
+        "yolov5_dir": checkout,
+    }
+    opt = {
+        "data": str(data_path),
+        "cfg": cfg,
+        "weights": weights_path,
+        "epochs": epochs,
+        "batch_size": batch,
+        "imgsz": imgsz,
+        "device": yolo_device,
+        "workers": workers,
+        "cache": cache_mode,
+        "project": str(project_dir),
+        "name": run_dir.name,
+        "exist_ok": True,
+        "seed": seed,
+    }
+    for key, value in yolov5_options.items():
+        opt[key] = value
+        params[key] = value
+    spec = {
+        "params": params,
+        "opt": opt,
+        "amp": amp_request,
+        "devices": devices,
+        "batch_size": batch,
+        "epochs": epochs,
+        "yolov5_dir": checkout,
+        "telemetry_interval_s": telemetry_interval_s,
+    }
+    _start(run_dir, spec, devices)
+    run = Run(run_dir)
+    if wait:
+        run.wait()
+    return run
+
+
+def resume(run: str | os.PathLike[str] | Run, *, wait: bool = False) -> Run:
+    """Continue a stopped (or crashed) run from its weights/last.pt, in the same folder."""
+    run_dir = run.dir if isinstance(run, Run) else Path(run).expanduser().resolve()
+    if run_dir.name == "last.pt":
+        run_dir = run_dir.parent.parent
+    last = run_dir / "weights" / "last.pt"
+    status = run_status(run_dir)
+    if status.get("status") not in TERMINAL and status:
+        raise TrainError(
+            "run_active",
+            f"{run_dir.name} is still {status.get('status')}",
+            "stop it first, or wait for it",
+        )
+    if not last.is_file():
+        raise TrainError(
+            "nothing_to_resume",
+            f"{run_dir} has no weights/last.pt to resume from",
+            "start a new training with train(...)",
+        )
+    spec = read_spec(run_dir)
+    if not spec:
+        spec = {"params": {}, "opt": {}, "devices": [], "epochs": None}
+    devices = list(spec.get("devices") or [])
+    if devices:
+        check_devices(devices)
+    find_yolov5(spec.get("yolov5_dir"))
+    spec["resume"] = str(last)
+    resumed = int(status.get("resumed", 0)) + 1
+    _start(run_dir, spec, devices)
+    write_status(run_dir, resumed=resumed)
+    started = Run(run_dir)
+    if wait:
+        started.wait()
+    return started
+
+
+def list_runs(project: str | os.PathLike[str] = "runs/train") -> list[dict[str, Any]]:
+    """The runs in ``project`` (yolo-lab's and YOLOv5's own), newest first."""
+    return find_runs(project, run_status)

@@ -1,0 +1,225 @@
+"""Starting and stopping the training subprocess of a run.
+
+One run is one subprocess: ``python -m yolo_lab._runner RUN_DIR``, or
+``torch.distributed.run`` for several GPUs, started in its own session with
+an environment that keeps YOLOv5 offline. The processes this kernel started
+are kept in a table, so their status is known without guessing from pids,
+and at exit (kernel shutdown or restart) each is asked to stop.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .rundir import (
+    LOG_FILE,
+    STOP_FILE,
+    TERMINAL,
+    read_status,
+    write_spec,
+    write_status,
+)
+
+__all__ = ["run_status", "runner_command", "runner_env", "stop_run"]
+
+# -- offline environment for the subprocess ---------------------------------
+
+
+def _config_dir_with_font() -> str | None:
+    """A YOLOv5 config folder holding Arial.ttf, so plots never download it."""
+    for candidate in (
+        os.environ.get("YOLOV5_CONFIG_DIR"),
+        str(Path.home() / ".config/Ultralytics"),
+    ):
+        if candidate and (Path(candidate) / "Arial.ttf").is_file():
+            return candidate
+    target = (
+        Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+        / "yolo-lab"
+        / "yolov5-config"
+    )
+    try:
+        import matplotlib
+
+        ttf = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+    except Exception:
+        ttf = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+    if not ttf.is_file():
+        return None
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("Arial.ttf", "Arial.Unicode.ttf"):
+        if not (target / name).is_file():
+            shutil.copyfile(ttf, target / name)
+    return str(target)
+
+
+def runner_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The runner's environment: ``base`` (this process's) made offline."""
+    env = dict(os.environ if base is None else base)
+    env.update(
+        {
+            "YOLOv5_AUTOINSTALL": "false",
+            "YOLO_OFFLINE": "true",
+            "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1",
+            "WANDB_MODE": "disabled",
+            "COMET_MODE": "disabled",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    config = _config_dir_with_font()
+    if config:
+        env["YOLOV5_CONFIG_DIR"] = config
+    # The runner imports yolo_lab from wherever this kernel found it: the
+    # folder above the package (this file is yolo_lab/training/launch.py).
+    package_root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def runner_command(run_dir: Path, devices: Sequence[int]) -> list[str]:
+    """The command line of a run's subprocess: DDP through torchrun for several GPUs."""
+    if len(devices) > 1:
+        return [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            str(len(devices)),
+            "--master_addr",
+            "127.0.0.1",
+            "--master_port",
+            str(_free_port()),
+            "-m",
+            "yolo_lab._runner",
+            str(run_dir),
+        ]
+    return [sys.executable, "-m", "yolo_lab._runner", str(run_dir)]
+
+
+# -- the processes this kernel started ------------------------------------------
+
+_active: dict[str, subprocess.Popen[bytes]] = {}
+_active_lock = threading.Lock()
+
+
+def _process(key: str) -> subprocess.Popen[bytes] | None:
+    """The subprocess this kernel started for the run folder ``key``, if any."""
+    with _active_lock:
+        return _active.get(key)
+
+
+def _reap(key: str) -> None:
+    with _active_lock:
+        proc = _active.get(key)
+        if proc is not None and proc.poll() is not None:
+            del _active[key]
+
+
+def _pid_alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        # A zombie child of ours counts as gone.
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().split(") ")[-1][:1] != "Z"
+    except OSError:
+        return True
+
+
+def run_status(run_dir: Path) -> dict[str, Any]:
+    """The run's status file, corrected when its process died unannounced."""
+    status = read_status(run_dir)
+    if not status:
+        return {}
+    proc = _process(str(run_dir))
+    alive = proc.poll() is None if proc is not None else _pid_alive(status.get("pid"))
+    if status.get("status") not in TERMINAL and status.get("status") is not None and not alive:
+        status["status"] = "failed"
+        status.setdefault("message", "the training process ended without saying why; see the log")
+        status["fix"] = f"see {run_dir / LOG_FILE}"
+    return status
+
+
+def stop_run(run_dir: str | os.PathLike[str]) -> bool:
+    """Ask a run to stop after its current batch; False if it is not running."""
+    run_dir = Path(run_dir).resolve()
+    status = run_status(run_dir)
+    if status.get("status") in TERMINAL or not status:
+        return False
+    (run_dir / STOP_FILE).touch()
+    return True
+
+
+def _start(run_dir: Path, spec: Mapping[str, Any], devices: Sequence[int]) -> None:
+    """Write the spec and a fresh status, then start the run's subprocess."""
+    write_spec(run_dir, spec)
+    (run_dir / STOP_FILE).unlink(missing_ok=True)
+    write_status(
+        run_dir,
+        run=str(run_dir),
+        name=run_dir.name,
+        status="starting",
+        created=time.time(),
+        ended=None,
+        message=None,
+        code=None,
+        fix=None,
+    )
+    log = open(run_dir / LOG_FILE, "ab")
+    try:
+        proc = subprocess.Popen(
+            runner_command(run_dir, devices),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=runner_env(),
+            cwd=str(run_dir),
+            # Its own session: an interrupt of the kernel does not reach it;
+            # Run.wait() turns the interrupt into a clean stop instead.
+            start_new_session=True,
+        )
+    finally:
+        log.close()
+    write_status(run_dir, pid=proc.pid)
+    with _active_lock:
+        _active[str(run_dir)] = proc
+
+
+def _stop_all_at_exit() -> None:
+    # The kernel is going away (shutdown or restart): every run it started
+    # saves last.pt after its current batch and ends; none is left behind.
+    with _active_lock:
+        items = list(_active.items())
+    for key, proc in items:
+        if proc.poll() is None:
+            try:
+                (Path(key) / STOP_FILE).touch()
+                proc.send_signal(signal.SIGTERM)
+            except OSError:
+                pass
+
+
+atexit.register(_stop_all_at_exit)

@@ -1,0 +1,288 @@
+"""The run folder: its file names, and how they are written and read.
+
+A run folder holds, beside YOLOv5's own files (weights/, results.csv):
+``yolo_lab_spec.json`` (what was asked), ``yolo_lab_run.json`` (status),
+``yolo_lab_events.jsonl`` (every event, one JSON object a line),
+``yolo_lab_train.log`` (YOLOv5's console output) and, while a stop is asked
+for, ``yolo_lab_stop``.
+
+This module is the one owner of that format: the kernel side
+(:mod:`yolo_lab.training`) and the training subprocess
+(:mod:`yolo_lab._runner`) both import it. It is imported first thing in
+every training subprocess, so it imports only the standard library.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Final
+
+__all__ = [
+    "EVENTS_FILE",
+    "LOG_FILE",
+    "SPEC_FILE",
+    "STATUS_FILE",
+    "STOP_FILE",
+    "TERMINAL",
+    "find_runs",
+    "next_run_dir",
+    "plain",
+    "read_events",
+    "read_results",
+    "read_spec",
+    "read_status",
+    "summarize",
+    "write_spec",
+    "write_status",
+]
+
+SPEC_FILE: Final = "yolo_lab_spec.json"
+EVENTS_FILE: Final = "yolo_lab_events.jsonl"
+STATUS_FILE: Final = "yolo_lab_run.json"
+STOP_FILE: Final = "yolo_lab_stop"
+LOG_FILE: Final = "yolo_lab_train.log"
+
+# How many per-batch events a history holds at most (the others are thinned
+# evenly; epoch and other events are always all kept).
+HISTORY_MAX_BATCH_EVENTS: Final = 4000
+TERMINAL: Final = frozenset({"finished", "stopped", "failed"})
+
+
+def plain(value: Any) -> Any:
+    """Tensors, numpy scalars and non-finite floats made plain JSON."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if value is None or isinstance(value, str):
+        return value
+    item = getattr(value, "item", None)
+    if callable(item):
+        value = item()  # a tensor or numpy scalar
+    if isinstance(value, int):  # bool included
+        return value
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return number if math.isfinite(number) else None
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+        return value if isinstance(value, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+# -- status --------------------------------------------------------------------
+
+
+def write_status(run_dir: Path, **fields: Any) -> None:
+    """Merge fields into the run's status file, atomically."""
+    path = run_dir / STATUS_FILE
+    try:
+        current = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        current = {}
+    current.update(plain(fields))
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(current, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_status(run_dir: Path) -> dict[str, Any]:
+    """The run's status file as written, ``{}`` for a folder that is no run.
+
+    A run YOLOv5 made without yolo-lab has no status file: it reads as
+    finished when it has best.pt. Whether the process of a run that claims
+    to be running is still there is for the caller to check
+    (:func:`yolo_lab.training.launch.run_status`).
+    """
+    status = _read_json(run_dir / STATUS_FILE)
+    if not status:
+        if (run_dir / "results.csv").is_file() or (run_dir / "weights").is_dir():
+            status = {
+                "status": "finished" if (run_dir / "weights/best.pt").is_file() else "unknown"
+            }
+        else:
+            return {}
+    status.setdefault("run", str(run_dir))
+    status.setdefault("name", run_dir.name)
+    return status
+
+
+# -- spec ----------------------------------------------------------------------
+
+
+def write_spec(run_dir: Path, spec: Mapping[str, Any]) -> None:
+    """Write what the run is asked to do, for the runner (and a later resume)."""
+    (run_dir / SPEC_FILE).write_text(json.dumps(spec, indent=1), encoding="utf-8")
+
+
+def read_spec(run_dir: Path) -> dict[str, Any]:
+    """The run's spec, ``{}`` when it has none (a run YOLOv5 made alone)."""
+    return _read_json(run_dir / SPEC_FILE)
+
+
+# -- events and results ----------------------------------------------------------
+
+
+def _thin(batches: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    if len(batches) <= limit:
+        return batches
+    step = len(batches) / limit
+    kept = [batches[int(i * step)] for i in range(limit)]
+    if kept[-1] is not batches[-1]:
+        kept[-1] = batches[-1]
+    return kept
+
+
+def read_events(
+    run_dir: str | os.PathLike[str],
+    max_batch_events: int = HISTORY_MAX_BATCH_EVENTS,
+    upto: int | None = None,
+) -> list[dict[str, Any]]:
+    """The run's events from disk, per-batch ones thinned to ``max_batch_events``.
+
+    A run trained by YOLOv5 without yolo-lab has no events file: its epochs
+    are read from results.csv instead.
+    """
+    run_dir = Path(run_dir)
+    path = run_dir / EVENTS_FILE
+    events: list[dict[str, Any]] = []
+    if path.is_file():
+        with open(path, "rb") as f:
+            data = f.read() if upto is None else f.read(upto)
+        for line in data.decode("utf-8", errors="replace").splitlines():
+            if not line.strip():
+                continue
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue  # a line cut short by a crash
+            if isinstance(event, dict) and isinstance(event.get("kind"), str):
+                events.append(event)
+    elif (run_dir / "results.csv").is_file():
+        events = _events_from_results(run_dir / "results.csv")
+    batches = [e for e in events if e["kind"] == "batch"]
+    if len(batches) > max_batch_events:
+        keep = {id(e) for e in _thin(batches, max_batch_events)}
+        events = [e for e in events if e["kind"] != "batch" or id(e) in keep]
+    return events
+
+
+def read_results(run_dir: str | os.PathLike[str]) -> list[dict[str, float]]:
+    """YOLOv5's results.csv as a list of rows (names and values stripped)."""
+    path = Path(run_dir) / "results.csv"
+    if not path.is_file():
+        return []
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return []
+    header = [h.strip() for h in rows[0]]
+    out = []
+    for row in rows[1:]:
+        if len(row) != len(header):
+            continue
+        try:
+            out.append({h: float(v.strip()) for h, v in zip(header, row)})
+        except ValueError:
+            continue
+    return out
+
+
+def _events_from_results(path: Path) -> list[dict[str, Any]]:
+    mtime = path.stat().st_mtime
+    rows = read_results(path.parent)
+    events = []
+    for i, row in enumerate(rows):
+        events.append(
+            {
+                # No times in results.csv: epochs one second apart, ending at the file's time.
+                "t": mtime - (len(rows) - 1 - i),
+                "kind": "epoch",
+                "epoch": int(row.get("epoch", i)),
+                "epochs": len(rows),
+                "box": row.get("train/box_loss"),
+                "obj": row.get("train/obj_loss"),
+                "cls": row.get("train/cls_loss"),
+                "precision": row.get("metrics/precision"),
+                "recall": row.get("metrics/recall"),
+                "map50": row.get("metrics/mAP_0.5"),
+                "map": row.get("metrics/mAP_0.5:0.95"),
+                "val_box": row.get("val/box_loss"),
+                "val_obj": row.get("val/obj_loss"),
+                "val_cls": row.get("val/cls_loss"),
+                "lr": [row.get("x/lr0"), row.get("x/lr1"), row.get("x/lr2")],
+                "epoch_time_s": None,
+                "from_results_csv": True,
+            }
+        )
+    return events
+
+
+# -- the runs of a project -------------------------------------------------------
+
+
+def next_run_dir(project: Path, name: str) -> Path:
+    """``project/name``, or name2, name3... when taken (as YOLOv5 numbers runs)."""
+    path = project / name
+    if not path.exists():
+        return path
+    n = 2
+    while (project / f"{name}{n}").exists():
+        n += 1
+    return project / f"{name}{n}"
+
+
+def summarize(run_dir: Path, status: Mapping[str, Any]) -> dict[str, Any]:
+    """One line of the runs list: ``status``, progress and the best metrics."""
+    rows = read_results(run_dir)
+    params = read_spec(run_dir).get("params") or {}
+    last = run_dir / "weights" / "last.pt"
+    best = run_dir / "weights" / "best.pt"
+    return {
+        "run": str(run_dir),
+        "name": run_dir.name,
+        "status": status.get("status", "unknown"),
+        "created": status.get("created") or run_dir.stat().st_mtime,
+        "epochs_done": len(rows),
+        "epochs": params.get("epochs") or (len(rows) or None),
+        "map50": max((r.get("metrics/mAP_0.5", 0.0) for r in rows), default=None),
+        "map": max((r.get("metrics/mAP_0.5:0.95", 0.0) for r in rows), default=None),
+        "last": str(last) if last.is_file() else None,
+        "best": str(best) if best.is_file() else None,
+        "device": params.get("device"),
+        "message": status.get("message"),
+    }
+
+
+def find_runs(
+    project: str | os.PathLike[str], run_status: Callable[[Path], Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """The runs in ``project`` (yolo-lab's and YOLOv5's own), newest first.
+
+    ``run_status`` gives each run's status (the kernel's checks whether its
+    process is still there).
+    """
+    root = Path(project).expanduser().resolve()
+    if not root.is_dir():
+        return []
+    runs = []
+    for child in root.iterdir():
+        if child.is_dir() and (
+            (child / STATUS_FILE).is_file()
+            or (child / "results.csv").is_file()
+            or (child / "weights").is_dir()
+        ):
+            runs.append(summarize(child, run_status(child)))
+    runs.sort(key=lambda r: r["created"] or 0, reverse=True)
+    return runs
