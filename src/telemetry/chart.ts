@@ -5,7 +5,8 @@
  */
 import { Widget } from '@lumino/widgets';
 import type { TelemetryChange, TelemetryModel } from './model';
-import { decimate, ISeries, linePaths } from './stream';
+import { decimate, linePaths } from '../charts/decimate';
+import type { ISeries } from './stream';
 
 export type Plotly = (typeof import('plotly.js-dist-min'))['default'];
 

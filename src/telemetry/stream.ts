@@ -3,8 +3,10 @@
  *
  * Charts never keep their own copies: they read series from here, and the
  * store forgets what is older than its window or beyond its point budget, so
- * memory stays bounded however long a kernel streams.
+ * memory stays bounded however long a kernel streams. It keeps data only:
+ * decimation and SVG paths are made while drawing (charts/decimate.ts).
  */
+import type { IPoints } from '../charts/decimate';
 import { seriesFor, type Axis, type ISeriesKey } from './metrics';
 import type { ITelemetrySample } from './types';
 
@@ -12,12 +14,6 @@ import type { ITelemetrySample } from './types';
 export interface IEntry {
   t: number;
   sample: ITelemetrySample | null;
-}
-
-/** Points in time order; a null y is a gap. */
-export interface IPoints {
-  x: number[];
-  y: Array<number | null>;
 }
 
 /** Points of one series of a telemetry chart. */
@@ -252,98 +248,4 @@ export class StreamBuffer {
 
 function csvCell(value: string): string {
   return /[",\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
-}
-
-/**
- * Reduce a series to at most about `2 * buckets` points for drawing: in each
- * time bucket the first, lowest and highest (in time order) and a gap if one
- * falls there. A chart a few hundred pixels wide shows the same picture, and
- * the cost of a redraw no longer grows with the window.
- */
-export function decimate<S extends IPoints>(
-  series: S,
-  x0: number,
-  x1: number,
-  buckets: number
-): S {
-  const n = series.x.length;
-  if (n <= 2 * buckets || x1 <= x0) {
-    return series;
-  }
-  const width = (x1 - x0) / buckets;
-  const x: number[] = [];
-  const y: Array<number | null> = [];
-  let i = 0;
-  while (i < n) {
-    const bucket = Math.floor((series.x[i] - x0) / width);
-    let minI = -1;
-    let maxI = -1;
-    let gapI = -1;
-    let j = i;
-    for (; j < n && Math.floor((series.x[j] - x0) / width) === bucket; j++) {
-      const v = series.y[j];
-      if (v === null) {
-        gapI = j;
-      } else {
-        if (minI < 0 || v < (series.y[minI] as number)) {
-          minI = j;
-        }
-        if (maxI < 0 || v > (series.y[maxI] as number)) {
-          maxI = j;
-        }
-      }
-    }
-    const keep = [minI, maxI, gapI].filter(k => k >= 0);
-    keep.sort((a, b) => a - b);
-    let last = -1;
-    for (const k of keep) {
-      if (k !== last) {
-        x.push(series.x[k]);
-        y.push(series.y[k]);
-        last = k;
-      }
-    }
-    i = j;
-  }
-  return { ...series, x, y };
-}
-
-/**
- * SVG path data of a series as line segments, one per run of points between
- * gaps (a null y breaks the line), in pixels from the given axis mappings; x
- * in seconds. Null when a point falls outside `[yMin, yMax]`: the y axis would
- * have to change, so only a full redraw can show it.
- */
-export function linePaths(
-  series: ISeries,
-  px: (x: number) => number,
-  py: (y: number) => number,
-  yMin: number,
-  yMax: number
-): string[] | null {
-  const paths: string[] = [];
-  let path = '';
-  for (let i = 0; i < series.x.length; i++) {
-    const y = series.y[i];
-    if (y === null) {
-      if (path) {
-        paths.push(path);
-        path = '';
-      }
-      continue;
-    }
-    if (y < yMin || y > yMax) {
-      return null;
-    }
-    const point = `${round2(px(series.x[i]))},${round2(py(y))}`;
-    path = path ? `${path}L${point}` : `M${point}`;
-  }
-  if (path) {
-    paths.push(path);
-  }
-  return paths;
-}
-
-function round2(v: number): number {
-  return Math.round(v * 100) / 100;
 }

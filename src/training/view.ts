@@ -18,7 +18,7 @@ import {
   pixelColumns,
   type Plotly
 } from '../telemetry/chart';
-import { decimate } from '../telemetry/stream';
+import { decimate } from '../charts/decimate';
 import type { IKernelBridge } from '../tokens';
 import { RunModel } from './model';
 import { IRunDisplay, RUN_MIME } from './types';
