@@ -12,13 +12,9 @@ import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import type { IDisposable } from '@lumino/disposable';
 import { Widget } from '@lumino/widgets';
 import type { ISchemaCheck } from '../protocol';
-import {
-  cssVar,
-  loadPlotly,
-  pixelColumns,
-  type Plotly
-} from '../telemetry/chart';
-import { decimate } from '../charts/decimate';
+import { decimate, pixelColumns } from '../charts/decimate';
+import { loadPlotly, type Plotly } from '../charts/plotly';
+import { readTheme } from '../charts/theme';
 import type { IKernelBridge } from '../tokens';
 import { RunModel } from './model';
 import { IRunDisplay, RUN_MIME } from './types';
@@ -343,7 +339,7 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
     const span = [bx, ex, tx].filter(xs => xs.length > 0);
     const t0 = Math.min(...span.map(xs => xs[0]));
     const t1 = Math.max(...span.map(xs => xs[xs.length - 1]));
-    const buckets = pixelColumns(this._plot);
+    const buckets = pixelColumns(this._plot.clientWidth);
     const line = (
       name: string,
       x: number[],
@@ -448,9 +444,7 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
         )
       );
     }
-    const font = cssVar('--jp-ui-font-color1', '#333');
-    const grid = cssVar('--jp-border-color2', '#ddd');
-    const paper = cssVar('--jp-layout-color1', '#fff');
+    const { font, grid, paper } = readTheme();
     const axis = { gridcolor: grid, zerolinecolor: grid, color: font };
     const layout = {
       autosize: true,
