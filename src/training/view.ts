@@ -12,10 +12,9 @@ import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import type { IDisposable } from '@lumino/disposable';
 import { Widget } from '@lumino/widgets';
 import type { ISchemaCheck } from '../protocol';
-import { decimate, pixelColumns } from '../charts/decimate';
-import { loadPlotly, type Plotly } from '../charts/plotly';
-import { readTheme } from '../charts/theme';
+import { PlotlyChart } from '../charts/chart';
 import type { IKernelBridge } from '../tokens';
+import { runFigure } from './figure';
 import { RunModel } from './model';
 import { IRunDisplay, RUN_MIME } from './types';
 import { el } from '../dom';
@@ -50,7 +49,8 @@ export function formatDuration(s: number): string {
   return `${sec} s`;
 }
 
-const GIB = 2 ** 30;
+/** What the chart draws before a run's history has come. */
+const EMPTY_RUN = { batches: [], epochs: [], telemetry: [] };
 
 /**
  * Renders one run: header, progress, errors, buttons, the chart, weights.
@@ -86,14 +86,25 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
     this._detail = el('div', 'yl-RunDetail');
     this._problem = el('div', 'yl-RunProblem jp-mod-error');
     this._problem.setAttribute('role', 'alert');
-    this._plot = el('div', 'yl-RunPlot');
+    this._chart = new PlotlyChart({
+      className: 'yl-RunPlot',
+      figure: ({ theme, buckets }) =>
+        runFigure(this._model ?? EMPTY_RUN, { theme, buckets }),
+      // A redraw of this figure costs tens of milliseconds, and the run hub
+      // sends events four times a second; the progress line and the rest
+      // follow every event.
+      minIntervalMs: RUN_CHART_MIN_INTERVAL_MS,
+      measure: RUN_CHART_MEASURE,
+      detail: () => ({ batches: this._model?.batches.length ?? 0 }),
+      config: { modeBarButtonsToRemove: ['select2d', 'lasso2d'] }
+    });
     this._weights = el('ul', 'yl-RunWeights');
     this.node.append(
       head,
       this._progress,
       this._detail,
       this._problem,
-      this._plot,
+      this._chart.node,
       this._weights
     );
   }
@@ -133,13 +144,7 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
       return;
     }
     this._subscription?.dispose();
-    if (this._frame !== null) {
-      cancelAnimationFrame(this._frame);
-    }
-    if (this._timer !== null) {
-      clearTimeout(this._timer);
-    }
-    this._plotly?.purge(this._plot);
+    this._chart.dispose();
     super.dispose();
   }
 
@@ -148,9 +153,7 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
   }
 
   protected onResize(): void {
-    if (this._plotly && this._drawn) {
-      this._plotly.Plots.resize(this._plot);
-    }
+    this._chart.resize();
   }
 
   private async _onStop(): Promise<void> {
@@ -242,7 +245,6 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
       details.push(`${params.imgsz} px`);
     }
     this._detail.textContent = details.join(' · ');
-    this.node.dataset.amp = model.amp ? String(model.amp.enabled) : '';
 
     const problem =
       model.error ??
@@ -280,227 +282,16 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
         this._weights.append(li);
       }
     }
-    this.node.dataset.lossPoints = String(model.batches.length);
-    this.node.dataset.epochPoints = String(model.epochs.length);
   }
 
   /**
-   * Redraw the chart on the next frame, or, within a second of the last
-   * redraw, a second after it: a plotly redraw of this figure costs tens of
-   * milliseconds, and the run hub sends events four times a second. The
-   * progress line and the rest follow every event.
+   * Redraw the chart at the next frame, or, within a second of the last
+   * redraw, a second after it (RUN_CHART_MIN_INTERVAL_MS).
    */
   private _schedule(): void {
-    if (!this.isAttached || !this._model?.loaded) {
-      return;
+    if (this.isAttached && this._model?.loaded) {
+      this._chart.update();
     }
-    if (this._frame !== null || this._timer !== null) {
-      return;
-    }
-    const frame = (): void => {
-      this._frame = requestAnimationFrame(() => {
-        this._frame = null;
-        this._lastDraw = performance.now();
-        void this._draw();
-      });
-    };
-    const wait = this._lastDraw + RUN_CHART_MIN_INTERVAL_MS - performance.now();
-    if (wait > 0) {
-      this._timer = window.setTimeout(() => {
-        this._timer = null;
-        frame();
-      }, wait);
-    } else {
-      frame();
-    }
-  }
-
-  private async _draw(): Promise<void> {
-    const model = this._model;
-    if (!model) {
-      return;
-    }
-    this._plotly ??= await loadPlotly();
-    if (!this.isAttached) {
-      return;
-    }
-    const start = performance.now();
-    const ms = (t: number): number => t * 1000;
-    const batches = model.batches;
-    const epochs = model.epochs;
-    const samples = model.telemetry.map(e => e.sample);
-    const hasGpu = samples.some(s => s.gpus.length > 0);
-    const bx = batches.map(b => b.t);
-    const ex = epochs.map(e => e.t);
-    const tx = samples.map(s => s.t);
-    // Lines are decimated to about two points per pixel column of the run's
-    // time span (min and max, so spikes stay): a redraw of a day-long run
-    // costs what one of its first minutes does.
-    const span = [bx, ex, tx].filter(xs => xs.length > 0);
-    const t0 = Math.min(...span.map(xs => xs[0]));
-    const t1 = Math.max(...span.map(xs => xs[xs.length - 1]));
-    const buckets = pixelColumns(this._plot.clientWidth);
-    const line = (
-      name: string,
-      x: number[],
-      y: Array<number | null>,
-      yaxis: string,
-      extra: Record<string, unknown> = {}
-    ): Record<string, unknown> => {
-      const drawn = decimate({ x, y }, t0, t1, buckets);
-      return {
-        type: 'scatter',
-        mode: 'lines',
-        name,
-        x: drawn.x.map(ms),
-        y: drawn.y,
-        yaxis,
-        line: { width: 1.5 },
-        ...extra
-      };
-    };
-    const data: Array<Record<string, unknown>> = [
-      line(
-        'box loss',
-        bx,
-        batches.map(b => b.box),
-        'y'
-      ),
-      line(
-        'obj loss',
-        bx,
-        batches.map(b => b.obj),
-        'y'
-      ),
-      line(
-        'cls loss',
-        bx,
-        batches.map(b => b.cls),
-        'y'
-      ),
-      line(
-        'mAP@0.5',
-        ex,
-        epochs.map(e => e.map50),
-        'y2',
-        {
-          mode: 'lines+markers'
-        }
-      ),
-      line(
-        'mAP@0.5:0.95',
-        ex,
-        epochs.map(e => e.map),
-        'y2',
-        {
-          mode: 'lines+markers'
-        }
-      ),
-      line(
-        'images/s',
-        bx,
-        batches.map(b => b.imgs_per_s),
-        'y3'
-      )
-    ];
-    if (hasGpu) {
-      const gpuCount = Math.max(...samples.map(s => s.gpus.length));
-      for (let g = 0; g < gpuCount; g++) {
-        data.push(
-          line(
-            `GPU ${g} util %`,
-            tx,
-            samples.map(s => s.gpus[g]?.util_pct ?? null),
-            'y4'
-          ),
-          line(
-            `GPU ${g} memory GiB`,
-            tx,
-            samples.map(s => {
-              const b = s.gpus[g]?.mem_used_bytes;
-              return b === null || b === undefined ? null : b / GIB;
-            }),
-            'y5',
-            { line: { width: 1.5, dash: 'dot' } }
-          )
-        );
-      }
-    } else {
-      data.push(
-        line(
-          'CPU %',
-          tx,
-          samples.map(s => s.cpu_pct),
-          'y4'
-        ),
-        line(
-          'training RAM GiB',
-          tx,
-          samples.map(s =>
-            s.proc_rss_bytes === null ? null : s.proc_rss_bytes / GIB
-          ),
-          'y5',
-          { line: { width: 1.5, dash: 'dot' } }
-        )
-      );
-    }
-    const { font, grid, paper } = readTheme();
-    const axis = { gridcolor: grid, zerolinecolor: grid, color: font };
-    const layout = {
-      autosize: true,
-      height: 520,
-      margin: { l: 52, r: 52, t: 8, b: 36 },
-      paper_bgcolor: paper,
-      plot_bgcolor: paper,
-      font: { color: font, size: 11 },
-      showlegend: true,
-      legend: { orientation: 'h', y: -0.08, font: { size: 10 } },
-      xaxis: { ...axis, type: 'date', anchor: 'y4' },
-      yaxis: {
-        ...axis,
-        domain: [0.78, 1],
-        title: { text: 'loss' },
-        rangemode: 'tozero'
-      },
-      yaxis2: {
-        ...axis,
-        domain: [0.53, 0.73],
-        title: { text: 'mAP' },
-        rangemode: 'tozero'
-      },
-      yaxis3: {
-        ...axis,
-        domain: [0.28, 0.48],
-        title: { text: 'img/s' },
-        rangemode: 'tozero'
-      },
-      yaxis4: {
-        ...axis,
-        domain: [0, 0.23],
-        title: { text: hasGpu ? 'GPU %' : 'CPU %' },
-        range: [0, 100]
-      },
-      yaxis5: {
-        ...axis,
-        overlaying: 'y4',
-        side: 'right',
-        title: { text: 'GiB' },
-        rangemode: 'tozero',
-        showgrid: false
-      },
-      uirevision: 'yolo-lab-run',
-      datarevision: ++this._revision
-    };
-    await this._plotly.react(this._plot, data, layout, {
-      displaylogo: false,
-      responsive: true,
-      modeBarButtonsToRemove: ['select2d', 'lasso2d']
-    });
-    this._drawn = true;
-    this._plot.dataset.traces = String(data.length);
-    this._plot.dataset.lossPoints = String(batches.length);
-    performance.measure(RUN_CHART_MEASURE, { start });
-    performance.clearMeasures(RUN_CHART_MEASURE);
   }
 
   private _options: IRunViewOptions;
@@ -514,12 +305,6 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
   private _progress: HTMLDivElement;
   private _detail: HTMLDivElement;
   private _problem: HTMLDivElement;
-  private _plot: HTMLDivElement;
+  private _chart: PlotlyChart;
   private _weights: HTMLUListElement;
-  private _plotly: Plotly | null = null;
-  private _drawn = false;
-  private _revision = 0;
-  private _frame: number | null = null;
-  private _timer: number | null = null;
-  private _lastDraw = -Infinity;
 }

@@ -1,0 +1,170 @@
+import { FALLBACK_THEME, type IChartTheme } from '../charts/theme';
+import type { ITelemetrySample } from '../telemetry/types';
+import { runFigure } from '../training/figure';
+import { RunModel } from '../training/model';
+import type { IRunEvent } from '../training/types';
+
+const GIB = 2 ** 30;
+const T0 = 1_764_000_000;
+
+function batch(i: number): IRunEvent {
+  return {
+    t: T0 + i,
+    kind: 'batch',
+    epoch: Math.floor(i / 10),
+    epochs: 100,
+    batch: i % 10,
+    batches: 10,
+    box: 0.1 + (i % 7) / 100,
+    obj: 0.05,
+    cls: 0.02,
+    imgs_per_s: 100 + (i % 3),
+    gpu_mem_gib: null
+  };
+}
+
+function epoch(k: number): IRunEvent {
+  return {
+    t: T0 + k * 10 + 9.5,
+    kind: 'epoch',
+    epoch: k,
+    epochs: 100,
+    precision: 0.5,
+    recall: 0.5,
+    map50: k / 10,
+    map: k / 20,
+    epoch_time_s: 10
+  };
+}
+
+function telemetry(t: number, gpus: number): IRunEvent {
+  const sample: ITelemetrySample = {
+    t,
+    cpu_pct: 75,
+    ram_used_bytes: 4 * GIB,
+    ram_total_bytes: 8 * GIB,
+    proc_cpu_pct: 150,
+    proc_rss_bytes: 2 * GIB,
+    gpus: Array.from({ length: gpus }, (_, index) => ({
+      index,
+      util_pct: 95 - index,
+      mem_used_bytes: (12 + index) * GIB,
+      mem_total_bytes: 80 * GIB,
+      temp_c: 70,
+      power_w: 350,
+      proc_mem_bytes: 11 * GIB
+    }))
+  };
+  return { t, kind: 'telemetry', sample };
+}
+
+/** A run model fed one history of these events, as the view holds it. */
+function run(events: IRunEvent[]): RunModel {
+  const model = new RunModel('/runs/train/exp');
+  model.add({
+    v: 1,
+    type: 'run_events',
+    run: '/runs/train/exp',
+    history: true,
+    status: { status: 'running' },
+    events
+  });
+  return model;
+}
+
+const DARK: IChartTheme = { font: '#e0e0e0', grid: '#424242', paper: '#111' };
+
+describe('runFigure', () => {
+  const events = [
+    ...Array.from({ length: 30 }, (_, i) => batch(i)),
+    epoch(0),
+    epoch(1),
+    telemetry(T0 + 5, 0),
+    telemetry(T0 + 15, 0)
+  ];
+
+  it('draws losses, mAP, images/s and CPU on five axes without a GPU', () => {
+    const { data, layout } = runFigure(run(events), {
+      theme: FALLBACK_THEME,
+      buckets: 600
+    });
+    expect(data.map(t => [t.name, t.yaxis, t.mode])).toEqual([
+      ['box loss', 'y', 'lines'],
+      ['obj loss', 'y', 'lines'],
+      ['cls loss', 'y', 'lines'],
+      ['mAP@0.5', 'y2', 'lines+markers'],
+      ['mAP@0.5:0.95', 'y2', 'lines+markers'],
+      ['images/s', 'y3', 'lines'],
+      ['CPU %', 'y4', 'lines'],
+      ['training RAM GiB', 'y5', 'lines']
+    ]);
+    expect(new Set(data.map(t => t.uid)).size).toBe(data.length);
+    expect(data.map(t => t.x.length)).toEqual([30, 30, 30, 2, 2, 30, 2, 2]);
+    // x in epoch milliseconds; memory in GiB, dotted.
+    expect(data[0].x[0]).toBe(T0 * 1000);
+    expect(data[3].y).toEqual([0, 0.1]);
+    expect(data[7].y).toEqual([2, 2]);
+    expect(data[7].line).toEqual({ width: 1.5, dash: 'dot' });
+    expect((layout.yaxis4 as any).title.text).toBe('CPU %');
+    expect((layout.yaxis4 as any).range).toEqual([0, 100]);
+    expect((layout.yaxis5 as any).overlaying).toBe('y4');
+    expect((layout.xaxis as any).anchor).toBe('y4');
+  });
+
+  it('draws utilization and memory per GPU with GPUs', () => {
+    const { data, layout } = runFigure(
+      run([batch(0), batch(1), telemetry(T0, 2), telemetry(T0 + 1, 2)]),
+      { theme: FALLBACK_THEME, buckets: 600 }
+    );
+    expect(data.slice(6).map(t => [t.name, t.yaxis])).toEqual([
+      ['GPU 0 util %', 'y4'],
+      ['GPU 0 memory GiB', 'y5'],
+      ['GPU 1 util %', 'y4'],
+      ['GPU 1 memory GiB', 'y5']
+    ]);
+    expect(data[8].y).toEqual([94, 94]);
+    expect(data[9].y).toEqual([13, 13]);
+    expect((layout.yaxis4 as any).title.text).toBe('GPU %');
+  });
+
+  it('decimates long runs to about two points per bucket of the run span', () => {
+    const long = Array.from({ length: 5000 }, (_, i) => batch(i));
+    const { data } = runFigure(run([...long, epoch(0)]), {
+      theme: FALLBACK_THEME,
+      buckets: 100
+    });
+    const [box] = data;
+    expect(box.x.length).toBeGreaterThan(100);
+    // The run's last point opens a bucket of its own.
+    expect(box.x.length).toBeLessThanOrEqual(2 * 101);
+    // Spikes stay: the highest and lowest loss are drawn.
+    expect(Math.max(...(box.y as number[]))).toBeCloseTo(0.16, 10);
+    expect(Math.min(...(box.y as number[]))).toBeCloseTo(0.1, 10);
+    // One epoch: nothing to decimate.
+    expect(data[3].x).toHaveLength(1);
+  });
+
+  it('takes its colours from the theme given', () => {
+    const { layout } = runFigure(run(events), { theme: DARK, buckets: 600 });
+    expect(layout).toMatchObject({
+      paper_bgcolor: '#111',
+      plot_bgcolor: '#111',
+      font: { color: '#e0e0e0' }
+    });
+    for (const axis of ['xaxis', 'yaxis', 'yaxis2', 'yaxis3', 'yaxis4']) {
+      expect(layout[axis]).toMatchObject({
+        gridcolor: '#424242',
+        color: '#e0e0e0'
+      });
+    }
+  });
+
+  it('draws an empty figure for a run with no events yet', () => {
+    const { data } = runFigure(
+      { batches: [], epochs: [], telemetry: [] },
+      { theme: FALLBACK_THEME, buckets: 600 }
+    );
+    expect(data).toHaveLength(8);
+    expect(data.every(t => t.x.length === 0)).toBe(true);
+  });
+});
