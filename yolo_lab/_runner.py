@@ -5,7 +5,8 @@
 :mod:`yolo_lab.training.rundir`), imports YOLOv5 (the PyPI package
 ``yolov5`` or a checkout of ultralytics/yolov5 named in the spec), registers
 callbacks on a fresh ``Callbacks`` and calls YOLOv5's own ``main(opt,
-callbacks)``. Events go to ``RUN_DIR/yolo_lab_events.jsonl``, one JSON object
+callbacks)``, with ``opt`` derived from the spec's params by
+:func:`yolov5_opt`. Events go to ``RUN_DIR/yolo_lab_events.jsonl``, one JSON object
 a line, flushed as written; YOLOv5's own console output goes to the log file
 the parent opened as stdout.
 
@@ -35,7 +36,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .training.rundir import EVENTS_FILE, LOG_FILE, SPEC_FILE, STOP_FILE, plain, write_status
+from .training.rundir import (
+    EVENTS_FILE,
+    LOG_FILE,
+    SPEC_FILE,
+    STOP_FILE,
+    normalize_spec,
+    plain,
+    shown_params,
+    spec_batch_size,
+    spec_devices,
+    write_status,
+)
 
 RANK = int(os.environ.get("RANK", "-1"))
 IS_MAIN = RANK in (-1, 0)
@@ -134,7 +146,8 @@ class Runner:
         self.opt: Any = None
         self.best_fitness = 0.0
         self.epoch = 0
-        self.epochs = int(spec.get("epochs") or 0)
+        self.params = spec.get("params") or {}
+        self.epochs = int(self.params.get("epochs") or 0)
         self.batches = 0
         self.batch_in_epoch = -1
         self.epoch_t0 = time.time()
@@ -161,7 +174,7 @@ class Runner:
 
     def patch(self, t: Any) -> None:
         runner = self
-        amp_request = self.spec.get("amp")
+        amp_request = self.params.get("amp")
         original_check_amp = t.check_amp
 
         def check_amp(model: Any) -> bool:
@@ -377,6 +390,35 @@ class Runner:
         self.events.emit("saved", epoch=epoch, last=str(last), final=False, stopped=True)
 
 
+def yolov5_opt(spec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+    """YOLOv5's train options for a new run, derived from the spec.
+
+    The params are what train() checked and normalized; YOLOv5 wants the
+    devices as "0,1" or "cpu", "auto" as batch size -1, the model as cfg, and
+    the run folder as project and name (exist_ok: yolo-lab made the folder).
+    The pass-through options come last, as the user gave them.
+    """
+    params = spec.get("params") or {}
+    devices = spec_devices(spec)
+    opt = {
+        "data": params.get("data"),
+        "cfg": params.get("model") or "",
+        "weights": params.get("weights") or "",
+        "epochs": params.get("epochs"),
+        "batch_size": spec_batch_size(spec),
+        "imgsz": params.get("imgsz"),
+        "device": ",".join(str(i) for i in devices) if devices else "cpu",
+        "workers": params.get("workers"),
+        "cache": params.get("cache"),
+        "project": str(run_dir.parent),
+        "name": run_dir.name,
+        "exist_ok": True,
+        "seed": spec.get("seed", 0),
+    }
+    opt.update(spec.get("yolov5_options") or {})
+    return opt
+
+
 def _watch_parent(runner: Runner, parent: int) -> None:
     while True:
         time.sleep(1.0)
@@ -404,10 +446,10 @@ def _telemetry_loop(runner: Runner, interval_s: float, done: threading.Event) ->
 
 
 def _oom_fix(spec: dict[str, Any]) -> str:
-    batch = spec.get("batch_size")
+    batch = spec_batch_size(spec)
     if isinstance(batch, int) and batch > 1:
         smaller = max(1, batch // 2)
-        world = len(spec.get("devices") or []) or 1
+        world = len(spec_devices(spec)) or 1
         if world > 1:
             smaller = max(world, smaller - smaller % world)
         return (
@@ -423,7 +465,7 @@ def main(argv: list[str]) -> int:
         return 2
     _set_pdeathsig()
     run_dir = Path(argv[1]).resolve()
-    spec = json.loads((run_dir / SPEC_FILE).read_text(encoding="utf-8"))
+    spec = normalize_spec(json.loads((run_dir / SPEC_FILE).read_text(encoding="utf-8")))
     runner = Runner(run_dir, spec)
     parent = os.getppid()
 
@@ -440,7 +482,7 @@ def main(argv: list[str]) -> int:
     done = threading.Event()
     try:
         try:
-            t, source, version = import_yolov5(spec.get("yolov5_dir"))
+            t, source, version = import_yolov5(runner.params.get("yolov5_dir"))
         except Exception as exc:
             end = {
                 "code": "yolov5_missing",
@@ -457,7 +499,7 @@ def main(argv: list[str]) -> int:
         if spec.get("resume"):
             opt.resume = spec["resume"]
         else:
-            for key, value in spec["opt"].items():
+            for key, value in yolov5_opt(spec, run_dir).items():
                 setattr(opt, key, value)
         runner.opt = opt
         import torch
@@ -471,7 +513,7 @@ def main(argv: list[str]) -> int:
             torch=torch.__version__,
             world_size=world,
             resume=spec.get("resume"),
-            params=spec.get("params", {}),
+            params=shown_params(spec),
         )
         write_status(run_dir, status="starting", pid=os.getpid())
         if IS_MAIN and spec.get("telemetry_interval_s"):

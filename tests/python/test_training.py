@@ -20,9 +20,16 @@ import jsonschema
 import pytest
 
 from yolo_lab import protocol, shapes, training
-from yolo_lab._runner import Runner
+from yolo_lab._runner import Runner, _oom_fix, yolov5_opt
 from yolo_lab.training import TrainError, launch
-from yolo_lab.training.rundir import EVENTS_FILE
+from yolo_lab.training.rundir import (
+    EVENTS_FILE,
+    SPEC_FILE,
+    STATUS_FILE,
+    normalize_spec,
+    read_spec,
+    spec_devices,
+)
 
 pytest.importorskip("yolov5", reason="YOLOv5 is installed by scripts/setup.sh --tests")
 
@@ -135,6 +142,147 @@ def test_resume_refuses_a_run_without_last_pt(tmp_path: Path) -> None:
     assert err.value.code == "nothing_to_resume"
 
 
+def _fake_runner(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
+    """The runner replaced by a process that exits at once; the devices it got."""
+    started: list[list[int]] = []
+
+    def command(run_dir: Path, devices: list[int]) -> list[str]:
+        started.append(list(devices))
+        return [sys.executable, "-c", "pass"]
+
+    monkeypatch.setattr(launch, "runner_command", command)
+    return started
+
+
+def test_the_spec_holds_the_params_once_and_the_runner_derives_yolov5s_options(
+    data_yaml: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started = _fake_runner(monkeypatch)
+    run = quick(data_yaml, tmp_path / "runs", name="spec", seed=3, patience=7, noplots=True)
+    run.wait(timeout=60)
+    assert started == [[]]
+    spec = json.loads((run.dir / SPEC_FILE).read_text())
+    assert set(spec) == {"v", "params", "yolov5_options", "seed", "telemetry_interval_s"}
+    assert spec["params"]["device"] == "cpu" and spec["params"]["batch_size"] == 8
+    assert spec["yolov5_options"] == {"patience": 7, "noplots": True}
+    # What the previous version wrote beside the params as "opt".
+    assert yolov5_opt(spec, run.dir) == {
+        "data": str(data_yaml.resolve()),
+        "cfg": "yolov5n.yaml",
+        "weights": "",
+        "epochs": 2,
+        "batch_size": 8,
+        "imgsz": IMGSZ,
+        "device": "cpu",
+        "workers": 0,
+        "cache": None,
+        "project": str((tmp_path / "runs").resolve()),
+        "name": "spec",
+        "exist_ok": True,
+        "seed": 3,
+        "patience": 7,
+        "noplots": True,
+    }
+    # The views show the pass-through options with the params, as before.
+    assert run._repr_mimebundle_()[training.RUN_MIME_TYPE]["params"]["patience"] == 7
+
+    # Several fabricated GPUs and autobatch, as YOLOv5 takes them.
+    ddp = {"v": 2, "params": {"device": ["cuda:0", "cuda:2"], "batch_size": 16}}
+    assert yolov5_opt(ddp, run.dir)["device"] == "0,2"
+    assert "batch_size=8" in _oom_fix(ddp)
+    auto = {"v": 2, "params": {"device": "cuda:1", "batch_size": "auto"}}
+    opt = yolov5_opt(auto, run.dir)
+    assert (opt["device"], opt["batch_size"]) == ("1", -1)
+
+
+def _old_format_spec(project: Path, name: str, device: Any, devices: list[int]) -> dict[str, Any]:
+    """A spec as yolo-lab wrote it before format 2: YOLOv5's opt beside the params."""
+    data = str(project.parent / "data.yaml")
+    return {
+        "params": {
+            "data": data,
+            "model": "yolov5n.yaml",
+            "weights": "",
+            "device": device,
+            "batch_size": 16,
+            "amp": False,
+            "epochs": 3,
+            "imgsz": IMGSZ,
+            "workers": 0,
+            "cache": None,
+            "name": "exp",
+            "project": str(project),
+            "yolov5_dir": None,
+            "patience": 7,
+        },
+        "opt": {
+            "data": data,
+            "cfg": "yolov5n.yaml",
+            "weights": "",
+            "epochs": 3,
+            "batch_size": 16,
+            "imgsz": IMGSZ,
+            "device": ",".join(str(i) for i in devices) or "cpu",
+            "workers": 0,
+            "cache": None,
+            "project": str(project),
+            "name": name,
+            "exist_ok": True,
+            "seed": 5,
+            "patience": 7,
+        },
+        "amp": False,
+        "devices": devices,
+        "batch_size": 16,
+        "epochs": 3,
+        "yolov5_dir": None,
+        "telemetry_interval_s": 1.0,
+    }
+
+
+def test_a_run_folder_of_the_previous_spec_format_lists_and_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "runs"
+    run_dir = project / "exp2"
+    (run_dir / "weights").mkdir(parents=True)
+    (run_dir / "weights" / "last.pt").write_bytes(b"")
+    old = _old_format_spec(project, "exp2", "cpu", [])
+    (run_dir / SPEC_FILE).write_text(json.dumps(old))
+    (run_dir / STATUS_FILE).write_text(json.dumps({"status": "stopped", "created": 1.0}))
+
+    listed = training.list_runs(project)
+    assert [(r["name"], r["status"], r["epochs"], r["device"]) for r in listed] == [
+        ("exp2", "stopped", 3, "cpu")
+    ]
+
+    # The runner reads it as the current format and derives the same options.
+    spec = read_spec(run_dir)
+    assert spec["yolov5_options"] == {"patience": 7} and "patience" not in spec["params"]
+    assert yolov5_opt(spec, run_dir) == old["opt"]
+    runner = Runner(run_dir, spec)
+    assert runner.epochs == 3 and runner.params["amp"] is False
+    runner.events.close()
+    assert "batch_size=8" in _oom_fix(spec)
+
+    started = _fake_runner(monkeypatch)
+    training.resume(run_dir).wait(timeout=60)
+    assert started == [[]]
+    written = json.loads((run_dir / SPEC_FILE).read_text())
+    assert "opt" not in written and written["v"] == 2
+    assert written["resume"] == str(run_dir / "weights" / "last.pt")
+    assert written["seed"] == 5 and written["telemetry_interval_s"] == 1.0
+    assert written["params"] == {k: v for k, v in old["params"].items() if k != "patience"}
+
+    # Several GPUs: the devices a resume starts torchrun with.
+    ddp = normalize_spec(_old_format_spec(project, "exp3", ["cuda:0", "cuda:1"], [0, 1]))
+    assert spec_devices(ddp) == [0, 1] and yolov5_opt(ddp, project / "exp3")["device"] == "0,1"
+    # Older still: no device among the params, only the top-level list.
+    bare = _old_format_spec(project, "exp3", "cpu", [1])
+    del bare["params"]["device"]
+    assert spec_devices(normalize_spec(bare)) == [1]
+
+
 def test_fabricated_cuda_oom_message_suggests_a_smaller_batch(
     data_yaml: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -176,7 +324,7 @@ def test_amp_off_replaces_check_amp_on_fabricated_cuda_model(tmp_path: Path) -> 
     def patched(amp: bool | None) -> tuple[bool, list[dict[str, Any]]]:
         run_dir = tmp_path / f"amp-{amp}"
         run_dir.mkdir()
-        runner = Runner(run_dir, {"amp": amp})
+        runner = Runner(run_dir, {"v": 2, "params": {"amp": amp}})
         fabricated = SimpleNamespace(**vars(module))
         runner.patch(fabricated)
         result = fabricated.check_amp(model)
@@ -193,7 +341,7 @@ def test_amp_off_replaces_check_amp_on_fabricated_cuda_model(tmp_path: Path) -> 
     assert events[-1]["enabled"] is True and events[-1]["requested"] is None
 
     # The capture hooks see what YOLOv5 builds, for the save on stop.
-    runner = Runner(tmp_path / "amp-False", {"amp": False})
+    runner = Runner(tmp_path / "amp-False", {"v": 2, "params": {"amp": False}})
     fabricated = SimpleNamespace(**vars(module))
     runner.patch(fabricated)
     assert fabricated.smart_optimizer() == "optimizer" and runner.optimizer == "optimizer"

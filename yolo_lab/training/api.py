@@ -38,12 +38,16 @@ from .checks import (
 from .launch import _process, _reap, _start, run_status, stop_run
 from .rundir import (
     LOG_FILE,
+    SPEC_VERSION,
     TERMINAL,
+    device_param,
     find_runs,
     next_run_dir,
     read_events,
     read_results,
     read_spec,
+    shown_params,
+    spec_devices,
     write_status,
 )
 
@@ -151,7 +155,7 @@ def _display_bundle(run_dir: Path) -> dict[str, Any]:
         "run": str(run_dir),
         "name": run_dir.name,
         "status": status.get("status", "unknown"),
-        "params": spec.get("params") or {},
+        "params": shown_params(spec),
     }
     text = f"yolo-lab run {run_dir.name}: {data['status']} ({run_dir})"
     return {RUN_MIME_TYPE: data, "text/plain": text}
@@ -212,14 +216,11 @@ def train(
     run_dir = next_run_dir(project_dir, name)
     run_dir.mkdir(parents=True)
 
-    yolo_device = ",".join(str(i) for i in devices) if devices else "cpu"
     params = {
         "data": str(data_path),
         "model": cfg,
         "weights": weights_path,
-        "device": [f"cuda:{i}" for i in devices]
-        if len(devices) > 1
-        else (f"cuda:{devices[0]}" if devices else "cpu"),
+        "device": device_param(devices),
         "batch_size": "auto" if batch == -1 else batch,
         "amp": amp_request,
         "epochs": epochs,
@@ -230,32 +231,12 @@ def train(
         "project": str(project_dir),
         "yolov5_dir": checkout,
     }
-    opt = {
-        "data": str(data_path),
-        "cfg": cfg,
-        "weights": weights_path,
-        "epochs": epochs,
-        "batch_size": batch,
-        "imgsz": imgsz,
-        "device": yolo_device,
-        "workers": workers,
-        "cache": cache_mode,
-        "project": str(project_dir),
-        "name": run_dir.name,
-        "exist_ok": True,
-        "seed": seed,
-    }
-    for key, value in yolov5_options.items():
-        opt[key] = value
-        params[key] = value
+    # What was asked, once; the runner derives YOLOv5's options from it.
     spec = {
+        "v": SPEC_VERSION,
         "params": params,
-        "opt": opt,
-        "amp": amp_request,
-        "devices": devices,
-        "batch_size": batch,
-        "epochs": epochs,
-        "yolov5_dir": checkout,
+        "yolov5_options": dict(yolov5_options),
+        "seed": seed,
         "telemetry_interval_s": telemetry_interval_s,
     }
     _start(run_dir, spec, devices)
@@ -284,13 +265,12 @@ def resume(run: str | os.PathLike[str] | Run, *, wait: bool = False) -> Run:
             f"{run_dir} has no weights/last.pt to resume from",
             "start a new training with train(...)",
         )
+    # A spec of any earlier format reads as the current one (written back so).
     spec = read_spec(run_dir)
-    if not spec:
-        spec = {"params": {}, "opt": {}, "devices": [], "epochs": None}
-    devices = list(spec.get("devices") or [])
+    devices = spec_devices(spec)
     if devices:
         check_devices(devices)
-    find_yolov5(spec.get("yolov5_dir"))
+    find_yolov5(spec["params"].get("yolov5_dir"))
     spec["resume"] = str(last)
     resumed = int(status.get("resumed", 0)) + 1
     _start(run_dir, spec, devices)

@@ -18,7 +18,7 @@ import csv
 import json
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -29,13 +29,19 @@ __all__ = [
     "STATUS_FILE",
     "STOP_FILE",
     "TERMINAL",
+    "SPEC_VERSION",
+    "device_param",
     "find_runs",
     "next_run_dir",
+    "normalize_spec",
     "plain",
     "read_events",
     "read_results",
     "read_spec",
     "read_status",
+    "shown_params",
+    "spec_batch_size",
+    "spec_devices",
     "summarize",
     "write_spec",
     "write_status",
@@ -120,6 +126,100 @@ def read_status(run_dir: Path) -> dict[str, Any]:
 
 # -- spec ----------------------------------------------------------------------
 
+# The spec holds what the user asked once: ``params`` (train()'s arguments,
+# checked and normalized), ``yolov5_options`` (other YOLOv5 train options,
+# passed through), and the run-level ``seed``, ``telemetry_interval_s`` and,
+# for a resumed run, ``resume`` (the last.pt to continue from). The runner
+# derives YOLOv5's own options from it (yolo_lab._runner.yolov5_opt).
+SPEC_VERSION: Final = 2
+# The keys of the previous format's "opt" that were derived from params
+# (anything else in it was a pass-through YOLOv5 option).
+_OPT_FROM_PARAMS: Final = frozenset(
+    {
+        "data",
+        "cfg",
+        "weights",
+        "epochs",
+        "batch_size",
+        "imgsz",
+        "device",
+        "workers",
+        "cache",
+        "project",
+        "name",
+        "exist_ok",
+        "seed",
+    }
+)
+
+
+def device_param(devices: Sequence[int]) -> str | list[str]:
+    """The spec's ``device``: "cpu", "cuda:N", or a list of those for DDP."""
+    if len(devices) > 1:
+        return [f"cuda:{i}" for i in devices]
+    return f"cuda:{devices[0]}" if devices else "cpu"
+
+
+def spec_devices(spec: Mapping[str, Any]) -> list[int]:
+    """The CUDA indices of the spec's ``device``; ``[]`` is the CPU."""
+    device = (spec.get("params") or {}).get("device")
+    indices = []
+    for item in device if isinstance(device, list) else [device]:
+        if isinstance(item, str) and item.startswith("cuda:") and item[5:].isdigit():
+            indices.append(int(item[5:]))
+    return indices
+
+
+def spec_batch_size(spec: Mapping[str, Any]) -> int | None:
+    """The spec's batch size as YOLOv5 takes it: images per step, -1 for "auto"."""
+    batch = (spec.get("params") or {}).get("batch_size")
+    if batch == "auto":
+        return -1
+    return batch if isinstance(batch, int) and not isinstance(batch, bool) else None
+
+
+def shown_params(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """What the run was asked, as its views show it: params and YOLOv5 options."""
+    return {**(spec.get("params") or {}), **(spec.get("yolov5_options") or {})}
+
+
+def normalize_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A spec in the current format, from any format yolo-lab ever wrote.
+
+    Before format 2 a spec had no "v" and held YOLOv5's options ("opt")
+    beside the params (which then also held the pass-through options), with
+    amp, devices, batch_size, epochs and yolov5_dir repeated at the top. A
+    run folder from then still resumes and lists: its spec reads as format 2.
+    """
+    if "v" in spec:
+        out = dict(spec)
+        out["params"] = dict(spec.get("params") or {})
+        out["yolov5_options"] = dict(spec.get("yolov5_options") or {})
+        out.setdefault("seed", 0)
+        return out
+    opt = dict(spec.get("opt") or {})
+    extras = {k: v for k, v in opt.items() if k not in _OPT_FROM_PARAMS}
+    params = {k: v for k, v in (spec.get("params") or {}).items() if k not in extras}
+    for key in ("amp", "epochs", "yolov5_dir"):
+        if key not in params and key in spec:
+            params[key] = spec[key]
+    batch = spec.get("batch_size")
+    if "batch_size" not in params and isinstance(batch, int):
+        params["batch_size"] = "auto" if batch == -1 else batch
+    devices = spec.get("devices")
+    if "device" not in params and isinstance(devices, list):
+        params["device"] = device_param([i for i in devices if isinstance(i, int)])
+    out = {
+        "v": SPEC_VERSION,
+        "params": params,
+        "yolov5_options": extras,
+        "seed": opt.get("seed", 0),
+    }
+    for key in ("telemetry_interval_s", "resume"):
+        if key in spec:
+            out[key] = spec[key]
+    return out
+
 
 def write_spec(run_dir: Path, spec: Mapping[str, Any]) -> None:
     """Write what the run is asked to do, for the runner (and a later resume)."""
@@ -127,8 +227,8 @@ def write_spec(run_dir: Path, spec: Mapping[str, Any]) -> None:
 
 
 def read_spec(run_dir: Path) -> dict[str, Any]:
-    """The run's spec, ``{}`` when it has none (a run YOLOv5 made alone)."""
-    return _read_json(run_dir / SPEC_FILE)
+    """The run's spec in the current format (empty params for a run YOLOv5 made alone)."""
+    return normalize_spec(_read_json(run_dir / SPEC_FILE))
 
 
 # -- events and results ----------------------------------------------------------
