@@ -1,0 +1,114 @@
+"""What modules import: the training subprocess and the sampler stay light.
+
+``yolo_lab/__init__.py`` imports the doctor (for ``yolo_lab.doctor()``), so
+"is yolo_lab.doctor in sys.modules" says nothing about a submodule. The
+doctor checks walk the modules' own import statements instead (any depth,
+lazy ones in functions included, ``if TYPE_CHECKING:`` blocks left out),
+following yolo-lab's modules and the subpackage ``__init__`` files an
+import runs.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).parents[2]
+
+
+def _module_file(name: str) -> Path | None:
+    path = REPO.joinpath(*name.split("."))
+    if (path / "__init__.py").is_file():
+        return path / "__init__.py"
+    if path.with_suffix(".py").is_file():
+        return path.with_suffix(".py")
+    return None
+
+
+def _is_type_checking(node: ast.AST) -> bool:
+    test = getattr(node, "test", None)
+    return isinstance(node, ast.If) and (
+        (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING")
+        or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+    )
+
+
+def _imported_names(name: str) -> set[str]:
+    """The modules that ``name``'s import statements name, absolute."""
+    path = _module_file(name)
+    assert path is not None, f"no module {name}"
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if _is_type_checking(node):
+            return
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - (node.level - 1)])
+                target = f"{base}.{node.module}" if node.module else base
+            else:
+                target = node.module or ""
+            for alias in node.names:
+                submodule = f"{target}.{alias.name}"
+                found.add(submodule if _module_file(submodule) else target)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(ast.parse(path.read_text(encoding="utf-8")))
+    return found
+
+
+def _yolo_lab_closure(start: str) -> set[str]:
+    """The yolo-lab modules importing ``start`` may run, the package's own
+    ``__init__`` aside."""
+    seen: set[str] = set()
+    parts = start.split(".")
+    # Importing yolo_lab.a.b runs yolo_lab/a/__init__.py first.
+    todo = [".".join(parts[:i]) for i in range(2, len(parts) + 1)]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for imported in _imported_names(name):
+            if not imported.startswith("yolo_lab."):
+                continue
+            parts = imported.split(".")
+            todo.extend(".".join(parts[:i]) for i in range(2, len(parts) + 1))
+    return seen
+
+
+def test_the_walk_sees_a_real_import_of_the_doctor() -> None:
+    # Without this, a walk that found nothing would pass the test below.
+    assert "yolo_lab.doctor" in _yolo_lab_closure("yolo_lab._comm")
+    assert "yolo_lab.training.rundir" in _yolo_lab_closure("yolo_lab._runner")
+
+
+def test_the_sampler_and_the_runner_do_not_import_the_doctor() -> None:
+    for module in ("yolo_lab.telemetry", "yolo_lab._runner", "yolo_lab.training.rundir"):
+        closure = _yolo_lab_closure(module)
+        assert "yolo_lab.doctor" not in closure, f"{module} imports the doctor"
+    own = _imported_names("yolo_lab.training.rundir")
+    assert not [name for name in own if name.startswith("yolo_lab")], (
+        "the run folder's module, which the runner imports, imports nothing of yolo-lab"
+    )
+
+
+def test_importing_the_runner_imports_neither_torch_nor_yaml() -> None:
+    # The first thing every training subprocess does, before YOLOv5 is loaded.
+    code = (
+        "import sys\n"
+        "import yolo_lab._runner, yolo_lab.training.rundir\n"
+        "print(sorted(m for m in ('torch', 'yaml', 'yolov5') if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
