@@ -1,14 +1,15 @@
 """Training speed of YOLOv5 through yolo-lab's runner: models x batch sizes x AMP.
 
 Each combination is a short real run (one epoch of a generated shapes set,
-``--steps`` batches at most) on one device, side by side in one call, and
+``--steps`` batches at most: the run is stopped once it has trained that
+many, and shows as "stopped") on one device, side by side in one call, and
 the table shows what the run itself reported: images per second (median of
 the batches after the first, which pays for warm-up), peak GPU memory and
 the effective AMP state.
 
     python benchmarks/train_speed.py --device cuda:0 --models yolov5n,yolov5s \
-        --batches 16,64 --amp on,off
-    python benchmarks/train_speed.py --device cpu --batches 8,16 --amp off
+        --batches 16,64 --amp on,off --steps 50
+    python benchmarks/train_speed.py --device cpu --batches 8,16 --amp off --steps 10
 """
 
 from __future__ import annotations
@@ -16,9 +17,24 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
+import time
 from pathlib import Path
 
 from yolo_lab import shapes, training
+
+
+def wait_steps(run: training.Run, steps: int, timeout_s: float) -> str:
+    """Wait for the run; with ``steps``, stop it once it has trained that many batches.
+
+    The stop lands after the batch under way, so one more may be recorded.
+    """
+    deadline = time.monotonic() + timeout_s
+    while steps and run.running and time.monotonic() < deadline:
+        if len(run.events("batch")) >= steps:
+            run.stop()
+            break
+        time.sleep(0.2)
+    return run.wait(timeout=max(1.0, deadline - time.monotonic()))
 
 
 def run_one(
@@ -38,8 +54,8 @@ def run_one(
         noval=True,
         noplots=True,
     )
-    status = run.wait(timeout=args.timeout_s)
-    batches = run.events("batch")
+    status = wait_steps(run, args.steps, args.timeout_s)
+    batches = run.events("batch")[: args.steps or None]
     rates = [b["imgs_per_s"] for b in batches[1:] if b["imgs_per_s"]]
     mem = [b["gpu_mem_gib"] for b in batches if b["gpu_mem_gib"] is not None]
     amp_events = run.events("amp")
@@ -66,6 +82,9 @@ def main() -> None:
     parser.add_argument("--imgsz", type=int, default=320)
     parser.add_argument("--images", type=int, default=512)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument(
+        "--steps", type=int, default=0, help="batches per run at most (0: the whole epoch)"
+    )
     parser.add_argument("--timeout-s", type=float, default=300)
     args = parser.parse_args()
     amps = [a.strip() == "on" for a in args.amp.split(",")]
@@ -80,7 +99,8 @@ def main() -> None:
             for amp in amps
         ]
     keys = list(rows[0])
-    print(f"device {args.device}, {args.images} images at {args.imgsz} px, one epoch each")
+    limit = f", {args.steps} batches at most" if args.steps else ""
+    print(f"device {args.device}, {args.images} images at {args.imgsz} px, one epoch each{limit}")
     print(" | ".join(f"{k:>13}" for k in keys))
     for row in rows:
         cells = []
