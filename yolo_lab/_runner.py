@@ -6,7 +6,7 @@
 ``yolov5`` or a checkout of ultralytics/yolov5 named in the spec), registers
 callbacks on a fresh ``Callbacks`` and calls YOLOv5's own ``main(opt,
 callbacks)``, with ``opt`` derived from the spec's params by
-:func:`yolov5_opt`. Events go to ``RUN_DIR/yolo_lab_events.jsonl``, one JSON object
+:func:`yolo_lab._yolov5.yolov5_opt`. Events go to ``RUN_DIR/yolo_lab_events.jsonl``, one JSON object
 a line, flushed as written; YOLOv5's own console output goes to the log file
 the parent opened as stdout.
 
@@ -36,6 +36,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ._yolov5 import import_yolov5, yolov5_opt
 from .training.rundir import (
     EVENTS_FILE,
     LOG_FILE,
@@ -95,42 +96,6 @@ def _set_pdeathsig() -> None:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     except Exception:
         pass
-
-
-def import_yolov5(yolov5_dir: str | None) -> tuple[Any, str, str]:
-    """The YOLOv5 train module, where it came from and its version.
-
-    ``yolov5_dir`` names a checkout of ultralytics/yolov5 (``train.py`` with
-    ``models/`` and ``utils/`` beside it); without it the PyPI package
-    ``yolov5`` is used.
-    """
-    if yolov5_dir:
-        root = Path(yolov5_dir).resolve()
-        if not (root / "train.py").is_file():
-            raise ImportError(f"{root} has no train.py: not a checkout of ultralytics/yolov5")
-        sys.path.insert(0, str(root))
-        import train as train_module  # type: ignore[import-not-found]
-
-        version = "checkout"
-        try:
-            import subprocess
-
-            version = (
-                subprocess.run(
-                    ["git", "-C", str(root), "describe", "--always", "--tags"],
-                    capture_output=True,
-                    text=True,
-                    timeout=5,
-                ).stdout.strip()
-                or "checkout"
-            )
-        except Exception:
-            pass
-        return train_module, str(root), version
-    import yolov5  # type: ignore[import-not-found]
-    from yolov5 import train as train_module  # type: ignore[import-not-found]
-
-    return train_module, str(Path(yolov5.__file__).parent), str(getattr(yolov5, "__version__", "?"))
 
 
 class Runner:
@@ -388,35 +353,6 @@ class Runner:
         os.replace(tmp, last)
         self.saved_last = str(last)
         self.events.emit("saved", epoch=epoch, last=str(last), final=False, stopped=True)
-
-
-def yolov5_opt(spec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
-    """YOLOv5's train options for a new run, derived from the spec.
-
-    The params are what train() checked and normalized; YOLOv5 wants the
-    devices as "0,1" or "cpu", "auto" as batch size -1, the model as cfg, and
-    the run folder as project and name (exist_ok: yolo-lab made the folder).
-    The pass-through options come last, as the user gave them.
-    """
-    params = spec.get("params") or {}
-    devices = spec_devices(spec)
-    opt = {
-        "data": params.get("data"),
-        "cfg": params.get("model") or "",
-        "weights": params.get("weights") or "",
-        "epochs": params.get("epochs"),
-        "batch_size": spec_batch_size(spec),
-        "imgsz": params.get("imgsz"),
-        "device": ",".join(str(i) for i in devices) if devices else "cpu",
-        "workers": params.get("workers"),
-        "cache": params.get("cache"),
-        "project": str(run_dir.parent),
-        "name": run_dir.name,
-        "exist_ok": True,
-        "seed": spec.get("seed", 0),
-    }
-    opt.update(spec.get("yolov5_options") or {})
-    return opt
 
 
 def _watch_parent(runner: Runner, parent: int) -> None:

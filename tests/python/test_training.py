@@ -20,7 +20,8 @@ import jsonschema
 import pytest
 
 from yolo_lab import protocol, shapes, training
-from yolo_lab._runner import Runner, _oom_fix, yolov5_opt
+from yolo_lab._runner import Runner, _oom_fix
+from yolo_lab._yolov5 import yolov5_opt
 from yolo_lab.training import TrainError, launch
 from yolo_lab.training.rundir import (
     EVENTS_FILE,
