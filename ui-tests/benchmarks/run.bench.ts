@@ -59,10 +59,10 @@ test('run view: redraw cost as a run grows', async ({ page, tmpPath }) => {
   const plot = page.locator('.yl-RunPlot');
   await expect(plot).toBeVisible({ timeout: 60000 });
   await expect
-    .poll(
-      () => page.evaluate(() => (window as any).__ylRun.at(-1)?.[0] ?? 0),
-      { timeout: 300000, intervals: [1000] }
-    )
+    .poll(() => page.evaluate(() => (window as any).__ylRun.at(-1)?.[0] ?? 0), {
+      timeout: 300000,
+      intervals: [1000]
+    })
     .toBeGreaterThanOrEqual(TARGET);
   const draws: Array<[number, number, number]> = await page.evaluate(
     () => (window as any).__ylRun

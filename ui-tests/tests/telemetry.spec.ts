@@ -65,10 +65,11 @@ async function exportCSV(page: Page, chart: Locator): Promise<string[]> {
   const downloading = page.waitForEvent('download');
   await chart.getByRole('button', { name: 'Export CSV' }).click();
   const download = await downloading;
-  expect(download.suggestedFilename()).toMatch(
-    /^yolo-lab-telemetry-.*\.csv$/
-  );
-  return fs.readFileSync((await download.path())!, 'utf-8').trim().split('\n');
+  expect(download.suggestedFilename()).toMatch(/^yolo-lab-telemetry-.*\.csv$/);
+  return fs
+    .readFileSync((await download.path())!, 'utf-8')
+    .trim()
+    .split('\n');
 }
 
 /**
@@ -155,17 +156,20 @@ test.describe('telemetry', () => {
   });
 
   test('a streamed update that moves the window less than a pixel draws the lines plotly would', async ({
-    page
+    page,
+    tmpPath
   }) => {
     await page.notebook.createNew(undefined, { kernel: 'python3' });
     await recordDraws(page);
     // The kernel plays a sampler: 1000 s of smooth samples at 10 Hz with a
-    // 5-s silence (a break), 30 more at 10 Hz (under two pixels of
-    // scrolling), then one 10 ms later that drops the CPU line to 2 % (below the
-    // sine's lowest, inside the axis).
+    // 5-s silence (a break); once the chart has drawn them (the test writes
+    // the file "drawn"), 30 more at 10 Hz (under two pixels of scrolling),
+    // then one 10 ms later that drops the CPU line to 2 % (below the sine's
+    // lowest, inside the axis). Streamed while the first draw is still busy,
+    // the updates would arrive in a burst and coalesce into a few draws.
     // One statement a line: the editor's auto-indent would change blocks.
     const code = [
-      'import time, math',
+      'import os, time, math',
       'from IPython.display import display, update_display',
       "MIME = 'application/vnd.yolo-lab.telemetry+json'",
       'def s(t): return {"t": t, "cpu_pct": 50 + 40 * math.sin(t / 30), "ram_used_bytes": 2e9 + 1e9 * math.cos(t / 50), "ram_total_bytes": 8e9, "proc_cpu_pct": 30 + 20 * math.sin(t / 7), "proc_rss_bytes": 1.5e8, "gpus": []}',
@@ -176,22 +180,26 @@ test.describe('telemetry', () => {
       'h = display({MIME: data}, raw=True, display_id=True)',
       'def show(sample): update_display({MIME: dict(data, samples=[sample])}, raw=True, display_id=h.display_id)',
       '',
+      'while not os.path.exists("drawn"): time.sleep(0.05)',
       't = ts[-1]',
       'for i in range(30): time.sleep(0.1); t += 0.1; show(s(t))',
       'time.sleep(1)',
       'show(dict(s(t + 0.01), cpu_pct=2))'
     ].join('\n');
     await page.notebook.setCell(0, 'code', code);
-    await page.notebook.runCell(0);
+    await page.notebook.runCell(0, { wait: false });
+    await expect
+      .poll(async () => count(await draws(page), 'plotly'), { timeout: 60000 })
+      .toBeGreaterThan(0);
+    await page.contents.uploadContent('', 'text', `${tmpPath}/drawn`);
+    await page.notebook.waitForRun(0);
     const chart = page.locator(INLINE).first();
     // The last update, the drop to 2 %, is on screen...
     await expect
       .poll(async () => {
         const [cpu] = await drawnLines(chart);
         const segment = cpu?.at(-1) ?? [];
-        return segment.length > 1
-          ? segment.at(-1)![1] - segment.at(-2)![1]
-          : 0;
+        return segment.length > 1 ? segment.at(-1)![1] - segment.at(-2)![1] : 0;
       })
       .toBeGreaterThan(5);
     // ... drawn by the line-only path, as most updates before it.
