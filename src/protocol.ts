@@ -1,166 +1,74 @@
 /**
  * The yolo-lab comm protocol, as seen from the browser.
  *
- * The only definition of the messages is protocol/yolo_lab.schema.json; the
- * interfaces below describe what that schema guarantees once a message has
- * passed validation, so the rest of the extension can use them without casts.
+ * The only definition of the messages is protocol/yolo_lab.schema.json; their
+ * types are generated from it (protocol.generated.ts) and describe what the
+ * schema guarantees once a message has passed validation, so the rest of the
+ * extension can use them without casts.
  * The schema validator (ajv) is loaded lazily from ./validator, so it stays out
  * of the JavaScript fetched at JupyterLab start.
  */
 
-import type { ITelemetryBatch, ITelemetryNotice } from './telemetry/types';
 import type {
-  IRunEventsMessage,
-  IRunRequestMessage,
-  IRunsListMessage,
-  IRunStopResultMessage
-} from './training/types';
+  DoctorReport,
+  DoctorRequest,
+  Error as ErrorMessage,
+  Finding,
+  Hello,
+  Message,
+  Report,
+  TelemetrySubscribe,
+  TelemetryUnsubscribe
+} from './protocol.generated';
+import { PROTOCOL_VERSION } from './protocol.generated';
+import type { ISchemaCheck } from './validator';
 
-/** Name of the comm target registered by the Python package. */
-export const COMM_TARGET = 'yolo_lab';
-
-/** Major protocol version this build speaks. */
-export const PROTOCOL_VERSION = 1;
+export {
+  COMM_TARGET,
+  PROTOCOL_VERSION,
+  RUN_MIME,
+  TELEMETRY_MIME
+} from './protocol.generated';
+export type { Message, MessageType } from './protocol.generated';
+export type { ISchemaCheck };
 
 /** Severity of a doctor finding. */
-export type Severity = 'error' | 'warning' | 'info';
+export type Severity = Finding['severity'];
 
 /** One problem found by the doctor, with its cause and its fix. */
-export interface IFinding {
-  id: string;
-  severity: Severity;
-  title: string;
-  cause: string;
-  fix: string;
-}
-
-/** A GPU as the kernel process sees it (after CUDA_VISIBLE_DEVICES). */
-export interface IGpu {
-  index: number;
-  name: string;
-  memory_total_bytes: number | null;
-  compute_capability: string | null;
-  uuid?: string | null;
-}
+export type IFinding = Finding;
 
 /** The environment report of the kernel-side doctor. */
-export interface IDoctorReport {
-  generated_at: number;
-  workers: number;
-  python: { version: string; executable: string };
-  torch: {
-    installed: boolean;
-    version: string | null;
-    cuda_build: string | null;
-    cudnn: number | null;
-    cuda_available: boolean;
-    device_count: number;
-    error: string | null;
-  };
-  driver: {
-    nvml: boolean;
-    version: string | null;
-    cuda_driver_version: string | null;
-    nvidia_device_present: boolean;
-    error: string | null;
-  };
-  gpus: IGpu[];
-  cuda_visible_devices: string | null;
-  system: {
-    cpu_count: number;
-    ram_total_bytes: number | null;
-    shm_total_bytes: number | null;
-    in_container: boolean;
-    container_kind: string | null;
-    platform: string;
-  };
-  yolov5: {
-    available: boolean;
-    version: string | null;
-    location: string | null;
-    source: 'package' | 'checkout' | null;
-    error: string | null;
-  };
-  findings: IFinding[];
-}
+export type IDoctorReport = Report;
+
+/** A GPU as the kernel process sees it (after CUDA_VISIBLE_DEVICES). */
+export type IGpu = Report['gpus'][number];
 
 /** Either side introduces itself when the comm opens. */
-export interface IHelloMessage {
-  v: 1;
-  type: 'hello';
-  side: 'frontend' | 'kernel';
-  version: string;
-}
+export type IHelloMessage = Hello;
 
 /** The browser asks the kernel for a doctor report. */
-export interface IDoctorRequestMessage {
-  v: 1;
-  type: 'doctor_request';
-  id: string;
-  workers?: number;
-}
+export type IDoctorRequestMessage = DoctorRequest;
 
 /** The kernel answers a doctor request. */
-export interface IDoctorReportMessage {
-  v: 1;
-  type: 'doctor_report';
-  id: string | null;
-  report: IDoctorReport;
-}
-
-/** Codes of protocol errors, shared with the kernel side. */
-export type ErrorCode =
-  'bad_message' | 'unsupported_version' | 'unknown_type' | 'internal';
+export type IDoctorReportMessage = DoctorReport;
 
 /** Something could not be served or understood. */
-export interface IErrorMessage {
-  v: 1;
-  type: 'error';
-  id?: string | null;
-  code: ErrorCode;
-  message: string;
-}
+export type IErrorMessage = ErrorMessage;
 
-/** Every message of protocol version 1. */
-export type Message =
-  | IHelloMessage
-  | IDoctorRequestMessage
-  | IDoctorReportMessage
-  | IErrorMessage
-  | ITelemetrySubscribeMessage
-  | ITelemetryUnsubscribeMessage
-  | ITelemetryBatch
-  | ITelemetryNotice
-  | IRunRequestMessage
-  | IRunEventsMessage
-  | IRunsListMessage
-  | IRunStopResultMessage;
+/** Codes of protocol errors, shared with the kernel side. */
+export type ErrorCode = ErrorMessage['code'];
 
 /** The browser starts listening to the kernel's telemetry sampler. */
-export interface ITelemetrySubscribeMessage {
-  v: 1;
-  type: 'telemetry_subscribe';
-  id: string;
-  interval_s?: number;
-}
+export type ITelemetrySubscribeMessage = TelemetrySubscribe;
 
 /** The browser stops listening. */
-export interface ITelemetryUnsubscribeMessage {
-  v: 1;
-  type: 'telemetry_unsubscribe';
-  id?: string | null;
-}
+export type ITelemetryUnsubscribeMessage = TelemetryUnsubscribe;
 
 /** The outcome of parsing one incoming message. */
 export type ParseResult =
   | { ok: true; message: Message }
   | { ok: false; code: ErrorCode; reason: string };
-
-/** A compiled schema check: true when the value is a valid message. */
-export interface ISchemaCheck {
-  (value: unknown): boolean;
-  errors?: Array<{ instancePath: string; message?: string }> | null;
-}
 
 /**
  * Parse a message received over the comm.

@@ -3,12 +3,17 @@
  * from ./protocol, so ajv and the schema live in their own chunk.
  */
 import Ajv from 'ajv';
-import type { ISchemaCheck } from './protocol';
 
 // The schema sits outside src/ so that Python and TypeScript read one file;
 // from lib/ (webpack) and from src/ (jest) the relative path is the same.
 declare const require: (id: string) => unknown;
 const schema = require('../protocol/yolo_lab.schema.json') as object;
+
+/** A compiled schema check: true when the value is valid. */
+export interface ISchemaCheck {
+  (value: unknown): boolean;
+  errors?: Array<{ instancePath: string; message?: string }> | null;
+}
 
 /** Compile the protocol schema; callers keep the result. */
 export function schemaCheck(): ISchemaCheck {

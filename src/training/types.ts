@@ -1,38 +1,33 @@
 /**
- * Training-run shapes, as protocol/yolo_lab.schema.json defines them.
+ * Training-run shapes: the generated types of protocol/yolo_lab.schema.json
+ * under the names the training code uses, and the per-kind views of a run
+ * event that the schema's conditional fields guarantee.
  */
+import type {
+  RunDisplay,
+  RunEvent,
+  RunEvents,
+  RunsList,
+  RunStatus,
+  RunStop,
+  RunStopResult,
+  RunSubscribe,
+  RunSummary,
+  RunsRequest,
+  RunUnsubscribe
+} from '../protocol.generated';
 import type { ITelemetrySample } from '../telemetry/types';
 
-/** MIME type of a run's notebook output (`yolo_lab.train(...)`). */
-export const RUN_MIME = 'application/vnd.yolo-lab.run+json';
-
-/** Where a run stands. */
-export type RunState =
-  'starting' | 'running' | 'stopped' | 'finished' | 'failed' | 'unknown';
+export { RUN_MIME } from '../protocol.generated';
 
 /** A run folder's status file (definitions/run_status). */
-export interface IRunStatus {
-  status?: RunState;
-  run?: string;
-  name?: string;
-  message?: string | null;
-  code?: string | null;
-  fix?: string | null;
-  last?: string | null;
-  best?: string | null;
-  pid?: number | null;
-  created?: number | null;
-  ended?: number | null;
-  resumed?: number;
-}
+export type IRunStatus = RunStatus;
+
+/** Where a run stands. */
+export type RunState = NonNullable<RunStatus['status']>;
 
 /** One line of a run's events file (definitions/run_event). */
-export interface IRunEvent {
-  t: number;
-  kind: string;
-  // Fields by kind; see the schema.
-  [key: string]: unknown;
-}
+export type IRunEvent = RunEvent;
 
 /** A per-batch event. */
 export interface IBatchEvent extends IRunEvent {
@@ -67,67 +62,23 @@ export interface ITelemetryEvent extends IRunEvent {
 }
 
 /** The kernel sends a run's events (message `run_events`). */
-export interface IRunEventsMessage {
-  v: 1;
-  type: 'run_events';
-  run: string;
-  history: boolean;
-  status: IRunStatus;
-  events: IRunEvent[];
-}
+export type IRunEventsMessage = RunEvents;
 
 /** One run of a runs list. */
-export interface IRunSummary {
-  run: string;
-  name: string;
-  status: string;
-  created?: number | null;
-  epochs_done: number;
-  epochs?: number | null;
-  map50?: number | null;
-  map?: number | null;
-  last: string | null;
-  best: string | null;
-  device?: unknown;
-  message?: string | null;
-}
+export type IRunSummary = RunSummary;
 
 /** The kernel lists the runs of a project (message `runs_list`). */
-export interface IRunsListMessage {
-  v: 1;
-  type: 'runs_list';
-  id: string;
-  project: string;
-  runs: IRunSummary[];
-}
+export type IRunsListMessage = RunsList;
 
 /** The kernel answers a stop request (message `run_stop_result`). */
-export interface IRunStopResultMessage {
-  v: 1;
-  type: 'run_stop_result';
-  id: string;
-  run: string;
-  stopping: boolean;
-  message: string;
-}
+export type IRunStopResultMessage = RunStopResult;
 
 /** Requests the browser sends about runs. */
-export interface IRunRequestMessage {
-  v: 1;
-  type: 'run_subscribe' | 'run_unsubscribe' | 'run_stop' | 'runs_request';
-  id?: string;
-  run?: string;
-  project?: string;
-}
+export type IRunRequestMessage =
+  RunSubscribe | RunUnsubscribe | RunStop | RunsRequest;
 
 /** The data of a run output (definitions/run_display). */
-export interface IRunDisplay {
-  v: 1;
-  run: string;
-  name: string;
-  status: string;
-  params?: Record<string, unknown>;
-}
+export type IRunDisplay = RunDisplay;
 
 /** Someone listening to one run's events. */
 export type RunListener = (message: IRunEventsMessage) => void;

@@ -1,0 +1,447 @@
+/**
+ * Generated from protocol/yolo_lab.schema.json by scripts/gen-protocol-types.js.
+ * Do not edit: change the schema and run `npm run gen:protocol`.
+ */
+
+/**
+ * Every message sent over the 'yolo_lab' comm, in both directions. Major version 1. Read by the Python package (jsonschema) and the TypeScript extension (ajv): this file is the only definition of the protocol.
+ */
+export type YoloLabCommProtocol = {
+  v: 1;
+  type:
+    | 'hello'
+    | 'doctor_request'
+    | 'doctor_report'
+    | 'error'
+    | 'telemetry_subscribe'
+    | 'telemetry_unsubscribe'
+    | 'telemetry_batch'
+    | 'telemetry_notice'
+    | 'run_subscribe'
+    | 'run_unsubscribe'
+    | 'run_stop'
+    | 'run_stop_result'
+    | 'runs_request'
+    | 'runs_list'
+    | 'run_events';
+};
+export type NullableString = string | null;
+export type NullableNumber = number | null;
+/**
+ * nvml: GPUs through nvidia-ml-py; psutil: CPU and RAM only
+ */
+export type TelemetrySource = 'nvml' | 'psutil';
+/**
+ * One line of a run's yolo_lab_events.jsonl: t (epoch seconds), kind and the kind's fields.
+ */
+export type RunEvent = {
+  t: number;
+  kind:
+    | 'start'
+    | 'status'
+    | 'amp'
+    | 'autobatch'
+    | 'batch'
+    | 'epoch'
+    | 'saved'
+    | 'summary'
+    | 'telemetry'
+    | 'telemetry_source'
+    | 'notice'
+    | 'error'
+    | 'end';
+  [k: string]: unknown;
+};
+
+/**
+ * Sent by each side when the comm opens: the frontend in the comm_open data, the kernel as its first message.
+ */
+export interface Hello {
+  v: 1;
+  type: 'hello';
+  side: 'frontend' | 'kernel';
+  /**
+   * yolo-lab package version of the sender
+   */
+  version: string;
+}
+/**
+ * Frontend asks the kernel to check its environment.
+ */
+export interface DoctorRequest {
+  v: 1;
+  type: 'doctor_request';
+  id: string;
+  /**
+   * DataLoader workers the user plans to use (decides the /dev/shm rule).
+   */
+  workers?: number;
+}
+/**
+ * The environment as the kernel process sees it, with findings.
+ */
+export interface DoctorReport {
+  v: 1;
+  type: 'doctor_report';
+  /**
+   * id of the request answered; null when pushed unasked
+   */
+  id: string | null;
+  report: Report;
+}
+export interface Report {
+  /**
+   * epoch seconds
+   */
+  generated_at: number;
+  workers: number;
+  python: {
+    version: string;
+    executable: string;
+  };
+  torch: {
+    installed: boolean;
+    version: NullableString;
+    /**
+     * torch.version.cuda: the CUDA runtime torch was built with; null for a CPU-only build
+     */
+    cuda_build: string | null;
+    cudnn: number | null;
+    cuda_available: boolean;
+    device_count: number;
+    error: NullableString;
+  };
+  driver: {
+    /**
+     * NVML answered
+     */
+    nvml: boolean;
+    version: NullableString;
+    /**
+     * newest CUDA the driver supports
+     */
+    cuda_driver_version: string | null;
+    /**
+     * an NVIDIA device node, driver or NVML device exists on this machine
+     */
+    nvidia_device_present: boolean;
+    error: NullableString;
+  };
+  gpus: {
+    /**
+     * index as the kernel sees it (cuda:N)
+     */
+    index: number;
+    name: string;
+    memory_total_bytes: number | null;
+    compute_capability: NullableString;
+    uuid?: NullableString;
+  }[];
+  cuda_visible_devices: NullableString;
+  system: {
+    cpu_count: number;
+    ram_total_bytes: number | null;
+    shm_total_bytes: number | null;
+    in_container: boolean;
+    container_kind: NullableString;
+    platform: string;
+  };
+  yolov5: {
+    available: boolean;
+    version: NullableString;
+    location: NullableString;
+    source: 'package' | 'checkout' | null;
+    error: NullableString;
+  };
+  findings: Finding[];
+}
+export interface Finding {
+  /**
+   * stable rule id, e.g. no_gpu, driver_too_old, driver_limited, cpu_torch_build, shm_small, yolov5_missing, torch_missing
+   */
+  id: string;
+  severity: 'error' | 'warning' | 'info';
+  title: string;
+  /**
+   * one line: why
+   */
+  cause: string;
+  /**
+   * the command or flag that fixes it
+   */
+  fix: string;
+}
+/**
+ * A request that could not be served, or a message that could not be understood.
+ */
+export interface Error {
+  v: 1;
+  type: 'error';
+  id?: string | null;
+  code: 'bad_message' | 'unsupported_version' | 'unknown_type' | 'internal';
+  message: string;
+}
+/**
+ * Frontend starts listening to the kernel's telemetry sampler (one per kernel, started on the first listener). The kernel answers with a batch holding its history, then live batches.
+ */
+export interface TelemetrySubscribe {
+  v: 1;
+  type: 'telemetry_subscribe';
+  id: string;
+  /**
+   * sampling interval; the sampler is shared, the last request sets it
+   */
+  interval_s?: number;
+}
+/**
+ * Frontend stops listening; the sampler stops when no one listens.
+ */
+export interface TelemetryUnsubscribe {
+  v: 1;
+  type: 'telemetry_unsubscribe';
+  id?: string | null;
+}
+/**
+ * Samples from the kernel's sampler, batched so that at most a few messages a second leave the kernel whatever the rate.
+ */
+export interface TelemetryBatch {
+  v: 1;
+  type: 'telemetry_batch';
+  /**
+   * new for every sampler start: a change means a gap (kernel restart)
+   */
+  sampler_id: string;
+  source: TelemetrySource;
+  interval_s: number;
+  /**
+   * true for the ring-buffer replay sent on subscribe
+   */
+  history: boolean;
+  samples: TelemetrySample[];
+}
+export interface TelemetrySample {
+  /**
+   * epoch seconds
+   */
+  t: number;
+  /**
+   * whole-machine CPU use, 0-100
+   */
+  cpu_pct: number | null;
+  ram_used_bytes: number | null;
+  ram_total_bytes: number | null;
+  /**
+   * kernel process tree CPU, 100 = one core
+   */
+  proc_cpu_pct: number | null;
+  /**
+   * kernel process tree resident memory
+   */
+  proc_rss_bytes: number | null;
+  gpus: {
+    /**
+     * as the kernel sees it (cuda:N)
+     */
+    index: number;
+    util_pct: number | null;
+    mem_used_bytes: number | null;
+    mem_total_bytes: number | null;
+    temp_c: number | null;
+    power_w: number | null;
+    /**
+     * GPU memory used by the kernel's process tree (training subprocesses, DDP ranks)
+     */
+    proc_mem_bytes: number | null;
+  }[];
+}
+/**
+ * Something the user should see about the telemetry, e.g. NVML lost and the CPU view used instead.
+ */
+export interface TelemetryNotice {
+  v: 1;
+  type: 'telemetry_notice';
+  sampler_id: string;
+  level: 'info' | 'warning' | 'error';
+  code: 'nvml_lost' | 'nvml_unavailable' | 'sampler_error';
+  message: string;
+}
+/**
+ * Not a comm message: the data of the MIME type application/vnd.yolo-lab.telemetry+json that yolo_lab.monitor() displays and updates. Saved with the notebook, so the chart renders without a kernel.
+ */
+export interface TelemetryDisplay {
+  v: 1;
+  sampler_id: string;
+  source: TelemetrySource;
+  interval_s: number;
+  window_s: number;
+  /**
+   * false once the monitor stopped: the data is final
+   */
+  live: boolean;
+  notice?: string | null;
+  samples: TelemetrySample[];
+}
+/**
+ * Frontend asks for a run's events: the kernel answers with one run_events (history: true) read from the run folder, then live run_events while it runs.
+ */
+export interface RunSubscribe {
+  v: 1;
+  type: 'run_subscribe';
+  id: string;
+  /**
+   * absolute path of the run folder (the run's id)
+   */
+  run: string;
+}
+/**
+ * Frontend stops listening to one run, or to every run when run is absent.
+ */
+export interface RunUnsubscribe {
+  v: 1;
+  type: 'run_unsubscribe';
+  /**
+   * absolute path of the run folder (the run's id)
+   */
+  run?: string;
+}
+/**
+ * Frontend asks a run to stop after its current batch (last.pt saved).
+ */
+export interface RunStop {
+  v: 1;
+  type: 'run_stop';
+  id: string;
+  /**
+   * absolute path of the run folder (the run's id)
+   */
+  run: string;
+}
+/**
+ * Kernel answers run_stop: whether a stop was requested.
+ */
+export interface RunStopResult {
+  v: 1;
+  type: 'run_stop_result';
+  id: string;
+  /**
+   * absolute path of the run folder (the run's id)
+   */
+  run: string;
+  stopping: boolean;
+  message: string;
+}
+/**
+ * Frontend asks for the runs of a project folder (default runs/train, relative to the kernel's working directory).
+ */
+export interface RunsRequest {
+  v: 1;
+  type: 'runs_request';
+  id: string;
+  project?: string;
+}
+/**
+ * Kernel answers runs_request, newest run first.
+ */
+export interface RunsList {
+  v: 1;
+  type: 'runs_list';
+  id: string;
+  project: string;
+  runs: RunSummary[];
+}
+/**
+ * One run of a runs list.
+ */
+export interface RunSummary {
+  run: string;
+  name: string;
+  status: string;
+  created?: NullableNumber;
+  epochs_done: number;
+  epochs?: number | null;
+  map50?: NullableNumber;
+  map?: NullableNumber;
+  last: NullableString;
+  best: NullableString;
+  device?: unknown;
+  message?: NullableString;
+}
+/**
+ * Kernel sends a run's events: the history from disk once (history: true), then what is new.
+ */
+export interface RunEvents {
+  v: 1;
+  type: 'run_events';
+  /**
+   * absolute path of the run folder (the run's id)
+   */
+  run: string;
+  history: boolean;
+  status: RunStatus;
+  events: RunEvent[];
+}
+/**
+ * The run folder's yolo_lab_run.json, corrected when the process died unannounced.
+ */
+export interface RunStatus {
+  status?: 'starting' | 'running' | 'stopped' | 'finished' | 'failed' | 'unknown';
+  run?: string;
+  name?: string;
+  message?: NullableString;
+  code?: NullableString;
+  fix?: NullableString;
+  last?: NullableString;
+  best?: NullableString;
+  pid?: number | null;
+  created?: NullableNumber;
+  ended?: NullableNumber;
+  resumed?: number;
+}
+/**
+ * The data of a run's notebook output (MIME application/vnd.yolo-lab.run+json): which run to show; its events come through run_subscribe.
+ */
+export interface RunDisplay {
+  v: 1;
+  /**
+   * absolute path of the run folder (the run's id)
+   */
+  run: string;
+  name: string;
+  status: string;
+  params?: {
+    [k: string]: unknown;
+  };
+}
+
+/** Every message of the protocol, by its `type`. */
+export type Message =
+  | Hello
+  | DoctorRequest
+  | DoctorReport
+  | Error
+  | TelemetrySubscribe
+  | TelemetryUnsubscribe
+  | TelemetryBatch
+  | TelemetryNotice
+  | RunSubscribe
+  | RunUnsubscribe
+  | RunStop
+  | RunStopResult
+  | RunsRequest
+  | RunsList
+  | RunEvents;
+
+/** The `type` of every message. */
+export type MessageType = Message['type'];
+
+/** Major protocol version this build speaks. */
+export const PROTOCOL_VERSION = 1;
+
+/** Name of the comm target registered by the Python package. */
+export const COMM_TARGET = 'yolo_lab';
+
+/** MIME type of a training run output (`yolo_lab.train(...)`). */
+export const RUN_MIME = 'application/vnd.yolo-lab.run+json';
+
+/** MIME type of a live telemetry output (`yolo_lab.monitor()`). */
+export const TELEMETRY_MIME = 'application/vnd.yolo-lab.telemetry+json';
