@@ -1,17 +1,70 @@
 const tseslint = require('typescript-eslint');
+const importX = require('eslint-plugin-import-x');
+
+// The rooms of src/ and who may import whom: the core (protocol, transport,
+// charts, sidebar) knows no feature; environment and telemetry know no other
+// feature; nothing imports the plugin wiring back.
+const CORE = [
+  './src/protocol.ts',
+  './src/protocol.generated.ts',
+  './src/validator.ts',
+  './src/tokens.ts',
+  './src/transport.ts',
+  './src/settings.ts',
+  './src/sidebar.ts',
+  './src/dom.ts',
+  './src/icons.ts',
+  './src/charts'
+];
+const FEATURES = ['./src/environment', './src/telemetry', './src/training'];
 
 module.exports = tseslint.config(
   { ignores: ['lib/', 'node_modules/', 'yolo_lab/', 'ui-tests/', '.venv/', '*.js'] },
   ...tseslint.configs.recommended,
+  importX.flatConfigs.typescript,
   {
     files: ['src/**/*.ts'],
+    settings: {
+      'import-x/resolver': { typescript: { project: './tsconfig.json' } }
+    },
     rules: {
       '@typescript-eslint/no-explicit-any': 'off',
       '@typescript-eslint/no-namespace': 'off',
       '@typescript-eslint/no-unused-vars': ['warn', { args: 'none' }],
       eqeqeq: 'error',
       curly: ['error', 'all'],
-      'prefer-arrow-callback': 'error'
+      'prefer-arrow-callback': 'error',
+      // No import runs in a circle, type-only ones included.
+      'import-x/no-cycle': ['error', { ignoreExternal: true }],
+      'import-x/no-restricted-paths': [
+        'error',
+        {
+          zones: [
+            ...CORE.map(target => ({
+              target,
+              from: [...FEATURES, './src/index.ts'],
+              message: 'The core knows no feature: depend on a token or a type in the core.'
+            })),
+            {
+              target: ['./src/environment', './src/telemetry'],
+              from: ['./src/training', './src/index.ts'],
+              message: 'Environment and telemetry do not import training or the wiring.'
+            },
+            {
+              target: './src/environment',
+              from: './src/telemetry'
+            },
+            {
+              target: './src/telemetry',
+              from: './src/environment'
+            },
+            {
+              target: './src/training',
+              from: './src/index.ts'
+            }
+          ]
+        }
+      ]
     }
   }
 );

@@ -1,5 +1,6 @@
 /**
- * yolo-lab plugins. This file only wires; the logic lives in the modules.
+ * yolo-lab plugins. This file only wires: each plugin builds its feature's
+ * objects from the modules and hands them what they need.
  */
 import {
   ILayoutRestorer,
@@ -12,181 +13,224 @@ import { INotebookTracker } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry, MimeModel } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
+import { refreshIcon, ToolbarButton } from '@jupyterlab/ui-components';
 import {
-  refreshIcon,
-  runIcon,
-  SidePanel,
-  stopIcon,
-  ToolbarButton
-} from '@jupyterlab/ui-components';
-import {
-  DEFAULT_BRIDGE_SETTINGS,
-  IBridgeSettings,
-  KernelBridge
-} from './bridge';
-import { Widget } from '@lumino/widgets';
+  DEFAULT_ENVIRONMENT_SETTINGS,
+  EnvironmentClient
+} from './environment/client';
+import { IEnvironment } from './environment/tokens';
+import { EnvironmentView } from './environment/view';
 import { yoloLabIcon } from './icons';
-import { EnvironmentView } from './panel';
-import { ISchemaCheck, loadDefinitionCheck } from './protocol';
-import { DEFAULT_CHART_LABELS, IChartLabels } from './telemetry/chart';
+import { loadDefinitionCheck } from './protocol';
+import { followSettings, KERNEL_SETTINGS, PANEL_SETTINGS } from './settings';
+import { ISidebar, Sidebar, SIDEBAR_ID } from './sidebar';
+import { TargetSection } from './target';
+import { DEFAULT_INTERVAL_S, TelemetryClient } from './telemetry/client';
+import { chartLabels } from './telemetry/labels';
 import { DEFAULT_METRICS } from './telemetry/metrics';
 import { DEFAULT_WINDOW_S } from './telemetry/model';
 import { TelemetryOutput } from './telemetry/output';
 import { TelemetrySection } from './telemetry/section';
+import { ITelemetry } from './telemetry/tokens';
 import { TELEMETRY_MIME } from './telemetry/types';
-import { IKernelBridge } from './tokens';
-import { insertCell, resumeCellText, showRunCellText } from './training/cells';
-import { cellText, formFromMetadata, ITrainForm } from './training/form';
+import { IKernelTransport } from './tokens';
+import { NotebookCells } from './training/cells';
+import { addTrainingCommands, CommandIDs } from './training/commands';
+import { TrainingController } from './training/controller';
+import { RunsClient } from './training/runs';
 import { TrainSection } from './training/section';
+import { IRuns } from './training/tokens';
 import { IRunDisplay, RUN_MIME } from './training/types';
-import { TargetSection } from './target';
 import { RunView } from './training/view';
+import { KernelTransport, notebookSource } from './transport';
 
-export { IKernelBridge } from './tokens';
-
-namespace CommandIDs {
-  export const checkEnvironment = 'yolo-lab:check-environment';
-  export const insertTrainingCell = 'yolo-lab:insert-training-cell';
-  export const train = 'yolo-lab:train';
-  export const stopTraining = 'yolo-lab:stop-training';
-  export const resumeRun = 'yolo-lab:resume-run';
-  export const openRun = 'yolo-lab:open-run';
-}
-
-/** Where a notebook keeps its training form. */
-const METADATA_KEY = 'yolo-lab';
+export { IKernelTransport } from './tokens';
+export { IEnvironment } from './environment/tokens';
+export { ITelemetry } from './telemetry/tokens';
+export { IRuns } from './training/tokens';
+export { ISidebar } from './sidebar';
 
 // Webpack keeps only the `version` field of package.json in the bundle.
 declare const require: (id: string) => unknown;
 const { version: VERSION } = require('../package.json') as { version: string };
 
-const BRIDGE_PLUGIN = 'yolo-lab:bridge';
-const PANEL_PLUGIN = 'yolo-lab:panel';
+const CHECK_ENVIRONMENT = 'yolo-lab:check-environment';
 
 /** Chart settings of schema/panel.json. */
-interface IChartSettings {
-  telemetryWindowS: number;
-  telemetryMetrics: string[];
-}
-
-const DEFAULT_CHART_SETTINGS: IChartSettings = {
+const DEFAULT_CHART_SETTINGS = {
   telemetryWindowS: DEFAULT_WINDOW_S,
   telemetryMetrics: DEFAULT_METRICS
 };
 
-/** Chart labels in the user's language. */
-function chartLabels(trans: ReturnType<ITranslator['load']>): IChartLabels {
-  const labels = { ...DEFAULT_CHART_LABELS };
-  for (const key of Object.keys(labels) as Array<keyof IChartLabels>) {
-    labels[key] = trans.__(labels[key]);
-  }
-  return labels;
-}
-const PANEL_ID = 'yolo-lab-panel';
-
 /**
- * The kernel bridge: follows the active notebook's kernel over the
- * `yolo_lab` comm.
+ * The transport: follows the active notebook's kernel (or a remote one)
+ * over the `yolo_lab` comm. Its id keeps the users' kernel settings.
  */
-const bridgePlugin: JupyterFrontEndPlugin<IKernelBridge> = {
-  id: BRIDGE_PLUGIN,
+const transportPlugin: JupyterFrontEndPlugin<IKernelTransport> = {
+  id: KERNEL_SETTINGS,
   description: 'Connects yolo-lab to the kernel of the active notebook.',
   autoStart: true,
   requires: [INotebookTracker],
-  optional: [ISettingRegistry],
-  provides: IKernelBridge,
+  provides: IKernelTransport,
+  activate: (_app: JupyterFrontEnd, tracker: INotebookTracker) =>
+    new KernelTransport(notebookSource(tracker), VERSION)
+};
+
+/** The sidebar, with the kernel target picker at its top. */
+const sidebarPlugin: JupyterFrontEndPlugin<ISidebar> = {
+  id: PANEL_SETTINGS,
+  description:
+    'The yolo-lab sidebar: kernel, environment, telemetry, training.',
+  autoStart: true,
+  requires: [IKernelTransport],
+  optional: [ILayoutRestorer, ITranslator],
+  provides: ISidebar,
   activate: (
     app: JupyterFrontEnd,
-    tracker: INotebookTracker,
-    registry: ISettingRegistry | null
-  ): IKernelBridge => {
-    const bridge = new KernelBridge(tracker, VERSION);
-    if (registry) {
-      void Promise.all([app.restored, registry.load(BRIDGE_PLUGIN)])
-        .then(([, settings]) => {
-          const apply = (): void =>
-            bridge.configure({
-              ...DEFAULT_BRIDGE_SETTINGS,
-              ...(settings.composite as Partial<IBridgeSettings>)
-            });
-          apply();
-          settings.changed.connect(apply);
-        })
-        .catch(reason =>
-          console.error('yolo-lab: could not load the bridge settings.', reason)
-        );
-    }
-    return bridge;
+    transport: IKernelTransport,
+    restorer: ILayoutRestorer | null,
+    translator: ITranslator | null
+  ): ISidebar => {
+    const sidebar = new Sidebar(translator ?? nullTranslator);
+    const trans = (translator ?? nullTranslator).load('yolo_lab');
+    const target = new TargetSection(transport);
+    target.title.label = trans.__('Kernel');
+    sidebar.addSection(target, 0);
+    app.shell.add(sidebar, 'right', { rank: 600 });
+    restorer?.add(sidebar, SIDEBAR_ID);
+    return sidebar;
   }
 };
 
-/**
- * The sidebar panel, the "Check GPU environment" command and its
- * notebook toolbar button (declared in schema/panel.json).
- */
-const panelPlugin: JupyterFrontEndPlugin<void> = {
-  id: PANEL_PLUGIN,
-  description: 'The yolo-lab sidebar: GPU environment of the notebook kernel.',
+/** The environment doctor: its sidebar section, command and button. */
+const environmentPlugin: JupyterFrontEndPlugin<IEnvironment> = {
+  id: 'yolo-lab:environment',
+  description: 'The GPU environment of the kernel: doctor and findings.',
   autoStart: true,
-  requires: [IKernelBridge, INotebookTracker],
-  optional: [
-    ILayoutRestorer,
-    ICommandPalette,
-    ITranslator,
-    ISettingRegistry,
-    IDefaultFileBrowser
-  ],
+  requires: [IKernelTransport, ISidebar],
+  optional: [ICommandPalette, ITranslator, ISettingRegistry],
+  provides: IEnvironment,
   activate: (
     app: JupyterFrontEnd,
-    bridge: IKernelBridge,
-    tracker: INotebookTracker,
-    restorer: ILayoutRestorer | null,
+    transport: IKernelTransport,
+    sidebar: ISidebar,
     palette: ICommandPalette | null,
     translator: ITranslator | null,
-    registry: ISettingRegistry | null,
+    settings: ISettingRegistry | null
+  ): IEnvironment => {
+    const trans = (translator ?? nullTranslator).load('yolo_lab');
+    const environment = new EnvironmentClient(transport);
+    followSettings(
+      app,
+      settings,
+      KERNEL_SETTINGS,
+      DEFAULT_ENVIRONMENT_SETTINGS,
+      s => environment.configure(s)
+    );
+    const view = new EnvironmentView(environment.model, translator);
+    view.title.label = trans.__('GPU environment');
+    sidebar.addSection(view, 10);
+    sidebar.addButton(
+      'refresh',
+      new ToolbarButton({
+        icon: refreshIcon,
+        tooltip: trans.__('Check the environment again'),
+        onClick: () => void environment.check()
+      })
+    );
+    app.commands.addCommand(CHECK_ENVIRONMENT, {
+      label: trans.__('Check GPU environment'),
+      caption: trans.__(
+        'Check GPU environment: what the kernel sees (GPUs, driver, CUDA, torch, shared memory, YOLOv5)'
+      ),
+      icon: yoloLabIcon,
+      execute: async () => {
+        app.shell.activateById(sidebar.id);
+        await environment.check();
+      }
+    });
+    palette?.addItem({
+      command: CHECK_ENVIRONMENT,
+      category: trans.__('yolo-lab')
+    });
+    return environment;
+  }
+};
+
+/** Live telemetry of the kernel, and its sidebar chart. */
+const telemetryPlugin: JupyterFrontEndPlugin<ITelemetry> = {
+  id: 'yolo-lab:telemetry',
+  description: 'Live GPU (or CPU) telemetry of the kernel.',
+  autoStart: true,
+  requires: [IKernelTransport],
+  optional: [ISidebar, ISettingRegistry, ITranslator],
+  provides: ITelemetry,
+  activate: (
+    app: JupyterFrontEnd,
+    transport: IKernelTransport,
+    sidebar: ISidebar | null,
+    settings: ISettingRegistry | null,
+    translator: ITranslator | null
+  ): ITelemetry => {
+    const trans = (translator ?? nullTranslator).load('yolo_lab');
+    const telemetry = new TelemetryClient(transport);
+    followSettings(
+      app,
+      settings,
+      KERNEL_SETTINGS,
+      { telemetryIntervalS: DEFAULT_INTERVAL_S },
+      s => (telemetry.intervalS = s.telemetryIntervalS)
+    );
+    followSettings(app, settings, PANEL_SETTINGS, DEFAULT_CHART_SETTINGS, s => {
+      telemetry.model.windowS = s.telemetryWindowS;
+      telemetry.model.metrics = s.telemetryMetrics;
+    });
+    if (sidebar) {
+      const section = new TelemetrySection(telemetry, chartLabels(trans));
+      section.title.label = trans.__('Telemetry');
+      sidebar.addSection(section, 20);
+    }
+    return telemetry;
+  }
+};
+
+/** Training runs followed through the kernel. */
+const runsPlugin: JupyterFrontEndPlugin<IRuns> = {
+  id: 'yolo-lab:runs',
+  description: 'Live YOLOv5 training runs, followed through the kernel.',
+  autoStart: true,
+  requires: [IKernelTransport],
+  provides: IRuns,
+  activate: (_app: JupyterFrontEnd, transport: IKernelTransport): IRuns =>
+    new RunsClient(transport)
+};
+
+/** Training: the form in the sidebar, its commands and toolbar buttons. */
+const trainingPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'yolo-lab:training',
+  description: 'YOLOv5 training from the sidebar, the toolbar and the palette.',
+  autoStart: true,
+  requires: [IKernelTransport, IRuns, IEnvironment, INotebookTracker, ISidebar],
+  optional: [ITelemetry, ICommandPalette, ITranslator, IDefaultFileBrowser],
+  activate: (
+    app: JupyterFrontEnd,
+    transport: IKernelTransport,
+    runs: IRuns,
+    environment: IEnvironment,
+    tracker: INotebookTracker,
+    sidebar: ISidebar,
+    telemetry: ITelemetry | null,
+    palette: ICommandPalette | null,
+    translator: ITranslator | null,
     browser: IDefaultFileBrowser | null
   ): void => {
     const trans = (translator ?? nullTranslator).load('yolo_lab');
-    const panel = new SidePanel({ translator: translator ?? nullTranslator });
-    panel.id = PANEL_ID;
-    panel.title.icon = yoloLabIcon;
-    panel.title.caption = trans.__('yolo-lab: GPU environment');
-    panel.node.setAttribute('aria-label', trans.__('yolo-lab panel'));
-    panel.addClass('yl-Panel');
-    const heading = document.createElement('h2');
-    heading.className = 'yl-Panel-title';
-    heading.textContent = trans.__('yolo-lab');
-    panel.header.addWidget(new Widget({ node: heading }));
-    const target = new TargetSection(bridge);
-    target.title.label = trans.__('Kernel');
-    panel.content.addWidget(target);
-    const environment = new EnvironmentView(bridge.model, translator);
-    environment.title.label = trans.__('GPU environment');
-    panel.content.addWidget(environment);
-    const telemetry = new TelemetrySection(bridge, chartLabels(trans));
-    telemetry.title.label = trans.__('Telemetry');
-    panel.content.addWidget(telemetry);
-
-    // Training: the form lives in the current notebook's metadata.
-    const metadataOf = (): Record<string, unknown> | null => {
-      const model = tracker.currentWidget?.model;
-      if (!model) {
-        return null;
-      }
-      const value = model.getMetadata(METADATA_KEY);
-      return typeof value === 'object' && value !== null
-        ? (value as Record<string, unknown>)
-        : {};
-    };
-    // With a kernel on another server, runs show in main-area views (the
-    // notebook's cells run in the notebook's own kernel).
-    const openRunView = (display: IRunDisplay): void => {
+    // With a kernel on another server, runs show in main-area views.
+    const openView = (display: IRunDisplay): void => {
       const view = new RunView({
-        bridge,
+        runs,
         check: () => loadDefinitionCheck('run_display'),
-        resume: async run => {
-          await runInServer(resumeCellText(run));
-        }
+        resume: run => controller.resume(run)
       });
       const widget = new MainAreaWidget({ content: view });
       widget.id = `yolo-lab-run-${display.name}-${Date.now()}`;
@@ -197,149 +241,28 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
         new MimeModel({ data: { [RUN_MIME]: { ...display } as any } })
       );
     };
-    const runInServer = async (code: string): Promise<void> => {
-      const future = bridge.execute(code);
-      let display: IRunDisplay | null = null;
-      let error: string | null = null;
-      future.onIOPub = msg => {
-        const type = msg.header.msg_type;
-        const content = msg.content as {
-          data?: Record<string, unknown>;
-          ename?: string;
-          evalue?: string;
-        };
-        if (type === 'execute_result' || type === 'display_data') {
-          const data = content.data?.[RUN_MIME];
-          if (data) {
-            display = data as IRunDisplay;
-          }
-        } else if (type === 'error') {
-          error = `${content.ename}: ${content.evalue}`;
-        }
-      };
-      await future.done;
-      if (error) {
-        throw new Error(error);
-      }
-      if (display) {
-        openRunView(display);
-      }
-    };
-    const onServer = (): boolean => bridge.target.kind === 'server';
-    const section = new TrainSection(bridge, {
-      load: () => {
-        const meta = metadataOf();
-        return meta === null ? null : formFromMetadata(meta.train);
-      },
-      save: (form: ITrainForm) => {
-        const model = tracker.currentWidget?.model;
-        if (model) {
-          model.setMetadata(METADATA_KEY, {
-            ...(metadataOf() ?? {}),
-            train: { ...form }
-          });
-        }
-      },
-      insertCell: async (form, run) => {
-        if (!onServer()) {
-          return insertCell(tracker, cellText(form), run);
-        }
-        if (!run) {
-          throw new Error(
-            "The kernel is on a Jupyter server: Train runs it there; a notebook cell would run in the notebook's kernel."
-          );
-        }
-        await runInServer(cellText(form));
-      },
-      stop: () =>
-        app.commands.execute(CommandIDs.stopTraining) as Promise<void>,
-      openRun: async run => {
-        if (!onServer()) {
-          return insertCell(tracker, showRunCellText(run), true);
-        }
-        const name = run.split('/').filter(Boolean).pop() ?? run;
-        openRunView({ v: 1, run, name, status: 'unknown' });
-      },
+    const controller = new TrainingController({
+      transport,
+      runs,
+      notebooks: new NotebookCells(tracker),
+      environment: environment.model,
+      telemetry: telemetry?.model ?? null,
+      openView,
+      trans
+    });
+    const section = new TrainSection({
+      controller,
+      trans,
       selectedFile: () => {
         const item = browser?.selectedItems().next();
         return item && !item.done ? item.value.path : null;
       }
     });
     section.title.label = trans.__('Training');
-    panel.content.addWidget(section);
-    bridge.targetChanged.connect(() => void section.refreshRuns());
-    // A restored notebook is current before its file is read: read its
-    // saved form once the content is there.
-    tracker.currentChanged.connect((_, current) => {
-      section.reload();
-      void current?.context.ready.then(() => {
-        if (tracker.currentWidget === current) {
-          section.reload();
-        }
-      });
-    });
-
-    app.commands.addCommand(CommandIDs.insertTrainingCell, {
-      label: trans.__('Insert training cell'),
-      caption: trans.__(
-        'Write a train(...) cell from the yolo-lab panel settings below the active cell'
-      ),
-      execute: () => insertCell(tracker, cellText(section.form), false)
-    });
-    app.commands.addCommand(CommandIDs.train, {
-      label: trans.__('Train'),
-      caption: trans.__(
-        'Train YOLOv5: write the training cell from the yolo-lab panel settings and run it'
-      ),
-      icon: runIcon,
-      isEnabled: () => tracker.currentWidget !== null || onServer(),
-      execute: async () => {
-        app.shell.activateById(panel.id);
-        if (onServer()) {
-          await runInServer(cellText(section.form));
-        } else {
-          await insertCell(tracker, cellText(section.form), true);
-        }
-      }
-    });
-    app.commands.addCommand(CommandIDs.stopTraining, {
-      label: trans.__('Stop training'),
-      caption: trans.__(
-        'Stop the running training after its current batch (last.pt is saved)'
-      ),
-      icon: stopIcon,
-      execute: async () => {
-        // The runs shown in the current notebook (in server mode, every
-        // run the bridge's views follow).
-        const active = new Set(bridge.activeRuns());
-        const notebook = tracker.currentWidget;
-        const runs =
-          onServer() || !notebook
-            ? [...active]
-            : [
-                ...new Set(
-                  Array.from(
-                    notebook.node.querySelectorAll<HTMLElement>(
-                      '.yl-RunView[data-run]'
-                    )
-                  ).map(node => node.dataset.run as string)
-                )
-              ].filter(run => active.has(run));
-        if (!runs.length) {
-          throw new Error('No training of this notebook is running.');
-        }
-        await Promise.all(runs.map(run => bridge.stopRun(run)));
-      }
-    });
-    app.commands.addCommand(CommandIDs.resumeRun, {
-      label: trans.__('Resume training run'),
-      execute: args =>
-        insertCell(tracker, resumeCellText(String(args.run)), true)
-    });
-    app.commands.addCommand(CommandIDs.openRun, {
-      label: trans.__('Show training run'),
-      execute: args =>
-        insertCell(tracker, showRunCellText(String(args.run)), true)
+    sidebar.addSection(section, 30);
+    addTrainingCommands(app.commands, controller, {
+      trans,
+      showPanel: () => app.shell.activateById(sidebar.id)
     });
     for (const command of [
       CommandIDs.insertTrainingCell,
@@ -348,50 +271,6 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
     ]) {
       palette?.addItem({ command, category: trans.__('yolo-lab') });
     }
-    if (registry) {
-      void Promise.all([app.restored, registry.load(PANEL_PLUGIN)])
-        .then(([, settings]) => {
-          const apply = (): void => {
-            const chart = {
-              ...DEFAULT_CHART_SETTINGS,
-              ...(settings.composite as Partial<IChartSettings>)
-            };
-            bridge.telemetry.windowS = chart.telemetryWindowS;
-            bridge.telemetry.metrics = chart.telemetryMetrics;
-          };
-          apply();
-          settings.changed.connect(apply);
-        })
-        .catch(reason =>
-          console.error('yolo-lab: could not load the panel settings.', reason)
-        );
-    }
-    panel.toolbar.addItem(
-      'refresh',
-      new ToolbarButton({
-        icon: refreshIcon,
-        tooltip: trans.__('Check the environment again'),
-        onClick: () => void bridge.checkEnvironment()
-      })
-    );
-    app.shell.add(panel, 'right', { rank: 600 });
-    restorer?.add(panel, PANEL_ID);
-
-    app.commands.addCommand(CommandIDs.checkEnvironment, {
-      label: trans.__('Check GPU environment'),
-      caption: trans.__(
-        'Check GPU environment: what the kernel sees (GPUs, driver, CUDA, torch, shared memory, YOLOv5)'
-      ),
-      icon: yoloLabIcon,
-      execute: async () => {
-        app.shell.activateById(panel.id);
-        await bridge.checkEnvironment();
-      }
-    });
-    palette?.addItem({
-      command: CommandIDs.checkEnvironment,
-      category: trans.__('yolo-lab')
-    });
   }
 };
 
@@ -407,15 +286,16 @@ const inlineTelemetryPlugin: JupyterFrontEndPlugin<void> = {
   requires: [IRenderMimeRegistry],
   optional: [ISettingRegistry, ITranslator],
   activate: (
-    _app: JupyterFrontEnd,
+    app: JupyterFrontEnd,
     rendermime: IRenderMimeRegistry,
-    registry: ISettingRegistry | null,
+    settings: ISettingRegistry | null,
     translator: ITranslator | null
   ): void => {
     const labels = chartLabels((translator ?? nullTranslator).load('yolo_lab'));
     let metrics = DEFAULT_CHART_SETTINGS.telemetryMetrics;
-    const displayCheck = (): Promise<ISchemaCheck> =>
-      loadDefinitionCheck('telemetry_display');
+    followSettings(app, settings, PANEL_SETTINGS, DEFAULT_CHART_SETTINGS, s => {
+      metrics = s.telemetryMetrics;
+    });
     rendermime.addFactory(
       {
         safe: true,
@@ -424,47 +304,29 @@ const inlineTelemetryPlugin: JupyterFrontEndPlugin<void> = {
         createRenderer: () =>
           new TelemetryOutput({
             metrics: () => metrics,
-            check: displayCheck,
+            check: () => loadDefinitionCheck('telemetry_display'),
             labels
           })
       },
       0
     );
-    if (registry) {
-      void registry
-        .load(PANEL_PLUGIN)
-        .then(settings => {
-          const apply = (): void => {
-            metrics =
-              (settings.composite as Partial<IChartSettings>)
-                .telemetryMetrics ?? metrics;
-          };
-          apply();
-          settings.changed.connect(apply);
-        })
-        .catch(reason =>
-          console.error('yolo-lab: could not load the chart settings.', reason)
-        );
-    }
   }
 };
 
 /**
  * The renderer of training-run outputs (`yolo_lab.train(...)`): live charts
- * fed through the kernel bridge from the run folder.
+ * fed from the run folder through the runs client.
  */
 const runOutputPlugin: JupyterFrontEndPlugin<void> = {
   id: 'yolo-lab:run-output',
   description: 'Live YOLOv5 training views in notebook outputs.',
   autoStart: true,
-  requires: [IRenderMimeRegistry, IKernelBridge],
+  requires: [IRenderMimeRegistry, IRuns],
   activate: (
     app: JupyterFrontEnd,
     rendermime: IRenderMimeRegistry,
-    bridge: IKernelBridge
+    runs: IRuns
   ): void => {
-    const displayCheck = (): Promise<ISchemaCheck> =>
-      loadDefinitionCheck('run_display');
     rendermime.addFactory(
       {
         safe: true,
@@ -472,8 +334,8 @@ const runOutputPlugin: JupyterFrontEndPlugin<void> = {
         defaultRank: 0,
         createRenderer: () =>
           new RunView({
-            bridge,
-            check: displayCheck,
+            runs,
+            check: () => loadDefinitionCheck('run_display'),
             resume: async run => {
               await app.commands.execute(CommandIDs.resumeRun, { run });
             }
@@ -485,8 +347,12 @@ const runOutputPlugin: JupyterFrontEndPlugin<void> = {
 };
 
 export default [
-  bridgePlugin,
-  panelPlugin,
+  transportPlugin,
+  sidebarPlugin,
+  environmentPlugin,
+  telemetryPlugin,
+  runsPlugin,
+  trainingPlugin,
   inlineTelemetryPlugin,
   runOutputPlugin
 ];

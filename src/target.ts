@@ -5,7 +5,7 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 import { Widget } from '@lumino/widgets';
-import type { IKernelBridge, IKernelTarget } from './tokens';
+import type { IKernelTarget, IKernelTransport } from './tokens';
 import { el } from './dom';
 
 /** A server `yolo-lab up` started, as the yolo-lab server extension lists it. */
@@ -47,11 +47,11 @@ export async function fetchLaunchedServers(
  */
 export class TargetSection extends Widget {
   constructor(
-    bridge: IKernelBridge,
+    transport: IKernelTransport,
     listServers: () => Promise<ILaunchedServer[]> = fetchLaunchedServers
   ) {
     super();
-    this._bridge = bridge;
+    this._transport = transport;
     this._listServers = listServers;
     this.addClass('yl-TargetSection');
     this._url.type = 'text';
@@ -86,7 +86,7 @@ export class TargetSection extends Widget {
       this._message,
       launched
     );
-    bridge.targetChanged.connect(this._render, this);
+    transport.targetChanged.connect(this._render, this);
     this._render();
     void this.refreshServers();
   }
@@ -147,7 +147,7 @@ export class TargetSection extends Widget {
     if (this.isDisposed) {
       return;
     }
-    this._bridge.targetChanged.disconnect(this._render, this);
+    this._transport.targetChanged.disconnect(this._render, this);
     super.dispose();
   }
 
@@ -161,7 +161,7 @@ export class TargetSection extends Widget {
     this._connect.disabled = true;
     this._message.textContent = 'Starting a kernel on the server…';
     try {
-      await this._bridge.connectServer(url, this._token.value.trim());
+      await this._transport.connectServer(url, this._token.value.trim());
       this._message.textContent = '';
     } catch (reason) {
       this._message.textContent = String(
@@ -175,14 +175,14 @@ export class TargetSection extends Widget {
   private async _onDisconnect(): Promise<void> {
     this._disconnect.disabled = true;
     try {
-      await this._bridge.disconnectServer();
+      await this._transport.disconnectServer();
     } finally {
       this._disconnect.disabled = false;
     }
   }
 
   private _render(): void {
-    const target: IKernelTarget = this._bridge.target;
+    const target: IKernelTarget = this._transport.target;
     this.node.dataset.target = target.kind;
     const remote = target.kind === 'server';
     this._state.textContent = remote
@@ -192,7 +192,7 @@ export class TargetSection extends Widget {
     this._disconnect.hidden = !remote;
   }
 
-  private _bridge: IKernelBridge;
+  private _transport: IKernelTransport;
   private _listServers: () => Promise<ILaunchedServer[]>;
   private _servers = el('ul', 'yl-LaunchedList');
   private _state = el('div', 'yl-TargetState');

@@ -1,4 +1,8 @@
-import { EnvironmentModel, IEnvironmentState, INSTALL_COMMAND } from '../model';
+import {
+  EnvironmentModel,
+  IEnvironmentState,
+  INSTALL_COMMAND
+} from '../environment/model';
 import { FINDINGS, makeReport } from './fixtures';
 
 describe('EnvironmentModel', () => {

@@ -1,6 +1,6 @@
 import { Widget } from '@lumino/widgets';
-import { EnvironmentModel } from '../model';
-import { EnvironmentView, formatBytes } from '../panel';
+import { EnvironmentModel } from '../environment/model';
+import { EnvironmentView, formatBytes } from '../environment/view';
 import { FINDINGS, makeReport } from './fixtures';
 
 describe('EnvironmentView', () => {

@@ -4,7 +4,7 @@
  * The kernel bridge feeds events in; widgets listen to `changed`.
  */
 import { ISignal, Signal } from '@lumino/signaling';
-import type { IDoctorReport, IFinding } from './protocol';
+import type { IDoctorReport, IFinding } from '../protocol';
 
 /** Where the connection to the kernel stands. */
 export type Phase =

@@ -8,8 +8,8 @@ import {
 } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 import type { EnvironmentModel, IEnvironmentState } from './model';
-import type { IDoctorReport, IFinding } from './protocol';
-import { el } from './dom';
+import type { IDoctorReport, IFinding } from '../protocol';
+import { el } from '../dom';
 
 /** Format a byte count as GiB/MiB for people. */
 export function formatBytes(bytes: number | null): string {

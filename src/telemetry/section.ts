@@ -6,18 +6,18 @@
 import type { IDisposable } from '@lumino/disposable';
 import type { Message } from '@lumino/messaging';
 import { PanelLayout, Widget } from '@lumino/widgets';
-import type { IKernelBridge } from '../tokens';
+import type { ITelemetry } from './tokens';
 import { IChartLabels, TelemetryChart } from './chart';
 
 /**
  * A telemetry chart in the sidebar, subscribed while shown.
  */
 export class TelemetrySection extends Widget {
-  constructor(bridge: IKernelBridge, labels?: IChartLabels) {
+  constructor(telemetry: ITelemetry, labels?: IChartLabels) {
     super();
     this.addClass('yl-TelemetrySection');
-    this._bridge = bridge;
-    this.chart = new TelemetryChart(bridge.telemetry, labels);
+    this._telemetry = telemetry;
+    this.chart = new TelemetryChart(telemetry.model, labels);
     const layout = new PanelLayout();
     layout.addWidget(this.chart);
     this.layout = layout;
@@ -55,7 +55,7 @@ export class TelemetrySection extends Widget {
 
   private _startListening(): void {
     if (!this._listening) {
-      this._listening = this._bridge.listenTelemetry();
+      this._listening = this._telemetry.listen();
     }
   }
 
@@ -64,6 +64,6 @@ export class TelemetrySection extends Widget {
     this._listening = null;
   }
 
-  private _bridge: IKernelBridge;
+  private _telemetry: ITelemetry;
   private _listening: IDisposable | null = null;
 }

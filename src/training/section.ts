@@ -3,110 +3,105 @@
  * batch size, AMP, workers...), the buttons that write and run the training
  * cell, and the runs of the runs/ folder.
  *
- * The values are kept per notebook, in its metadata (`yolo-lab.train`), so a
- * notebook opens with the settings it was trained with.
+ * A view of the training controller: the values and their checks live in
+ * its form model, the actions in the controller.
  */
-import { Widget } from '@lumino/widgets';
-import type { IKernelBridge } from '../tokens';
 import {
-  DEFAULT_FORM,
-  FormErrors,
-  IHardware,
-  ITrainForm,
-  MODEL_CFGS,
-  suggestBatchSize,
-  validateForm
-} from './form';
-import type { IRunSummary } from './types';
+  nullTranslator,
+  type TranslationBundle
+} from '@jupyterlab/translation';
+import { Widget } from '@lumino/widgets';
 import { el } from '../dom';
+import type { TrainingController } from './controller';
+import { ITrainForm, MODEL_CFGS } from './form';
+import type { FormChange } from './formModel';
+import type { IRunSummary } from './types';
 
-/** What the section asks the application to do. */
-export interface ITrainActions {
-  /** The form of the current notebook (null: no notebook). */
-  load(): ITrainForm | null;
-  /** Keep the form in the current notebook's metadata. */
-  save(form: ITrainForm): void;
-  /** Write the training cell below the active cell; run it if asked. */
-  insertCell(form: ITrainForm, run: boolean): Promise<void>;
-  /** Stop the runs of the current notebook that are going. */
-  stop(): Promise<void>;
-  /** Show a past run in a new cell. */
-  openRun(run: string): Promise<void>;
+/** Options of the training section. */
+export interface ITrainSectionOptions {
+  controller: TrainingController;
   /** The path of the file selected in the file browser, if any. */
-  selectedFile(): string | null;
+  selectedFile: () => string | null;
+  trans?: TranslationBundle;
 }
 
 /**
  * The training form, its buttons and the runs list.
  */
 export class TrainSection extends Widget {
-  constructor(bridge: IKernelBridge, actions: ITrainActions) {
+  constructor(options: ITrainSectionOptions) {
     super();
-    this._bridge = bridge;
-    this._actions = actions;
+    this._controller = options.controller;
+    this._selectedFile = options.selectedFile;
+    const trans = (this._trans =
+      options.trans ?? nullTranslator.load('yolo_lab'));
+    this._insert = el(
+      'button',
+      'jp-Button jp-mod-styled yl-InsertCell',
+      trans.__('Insert training cell')
+    );
+    this._train = el(
+      'button',
+      'jp-Button jp-mod-styled jp-mod-accept yl-Train',
+      trans.__('Train')
+    );
+    this._stopButton = el(
+      'button',
+      'jp-Button jp-mod-styled jp-mod-warn yl-StopTraining',
+      trans.__('Stop')
+    );
     this.addClass('yl-TrainSection');
     this.node.append(
-      el('h3', 'yl-SectionTitle', 'Training'),
+      el('h3', 'yl-SectionTitle', trans.__('Training')),
       this._formNode,
       this._errorsNode,
       this._buttons(),
       this._runsHead(),
       this._runsNode
     );
-    bridge.model.changed.connect(this._onEnvironment, this);
-    this.reload();
+    this._controller.form.changed.connect(this._onFormChanged, this);
+    this._controller.runsStale.connect(this._onRunsStale, this);
+    this._render();
   }
 
   dispose(): void {
     if (this.isDisposed) {
       return;
     }
-    this._bridge.model.changed.disconnect(this._onEnvironment, this);
+    this._controller.form.changed.disconnect(this._onFormChanged, this);
+    this._controller.runsStale.disconnect(this._onRunsStale, this);
     super.dispose();
   }
 
-  /** The form shown. */
-  get form(): ITrainForm {
-    return { ...this._form, devices: [...this._form.devices] };
+  private get _form(): ITrainForm {
+    return this._controller.form.form;
   }
 
-  /** Read the current notebook's saved form (after a notebook change). */
-  reload(): void {
-    this._form = this._actions.load() ?? { ...DEFAULT_FORM };
-    this._render();
-  }
-
-  /** The hardware of the attached kernel, from its doctor report. */
-  hardware(): IHardware {
-    const report = this._bridge.model.state.report;
-    const sample = this._bridge.telemetry.buffer.last ?? null;
-    return {
-      gpus: (report?.gpus ?? []).map((g, i) => ({
-        index: g.index,
-        name: g.name,
-        memoryTotalBytes: g.memory_total_bytes,
-        memoryUsedBytes: sample?.gpus[i]?.mem_used_bytes ?? null
-      }))
-    };
-  }
-
-  private _onEnvironment(): void {
-    const key = JSON.stringify(this.hardware().gpus.map(g => g.index));
-    if (key !== this._hwKey) {
-      this._hwKey = key;
+  private _onFormChanged(_: unknown, change: FormChange): void {
+    if (change === 'loaded') {
       this._render();
+      return;
     }
-    if (this._bridge.connected && !this._runsLoaded) {
-      this._runsLoaded = true;
-      void this.refreshRuns();
+    if (change === 'hardware') {
+      const key = JSON.stringify(
+        this._controller.form.hardware.gpus.map(g => [g.index, g.name])
+      );
+      if (key !== this._hwKey) {
+        this._hwKey = key;
+        this._render();
+        return;
+      }
     }
+    this._showErrors();
+    this._showSuggestion();
+  }
+
+  private _onRunsStale(): void {
+    void this.refreshRuns();
   }
 
   private _set<K extends keyof ITrainForm>(key: K, value: ITrainForm[K]): void {
-    this._form = { ...this._form, [key]: value };
-    this._actions.save(this._form);
-    this._showErrors();
-    this._showSuggestion();
+    this._controller.form.set(key, value);
   }
 
   private _field(
@@ -117,9 +112,9 @@ export class TrainSection extends Widget {
   ): HTMLElement {
     const row = el('label', 'yl-FormRow');
     row.dataset.field = key;
-    row.append(el('span', 'yl-FormLabel', label), control);
+    row.append(el('span', 'yl-FormLabel', this._trans.__(label)), control);
     if (hint) {
-      row.append(el('span', 'yl-FormHint', hint));
+      row.append(el('span', 'yl-FormHint', this._trans.__(hint)));
     }
     return row;
   }
@@ -128,15 +123,16 @@ export class TrainSection extends Widget {
     const input = el('input', 'jp-mod-styled yl-FormInput');
     input.type = 'text';
     input.name = key;
-    input.placeholder = placeholder;
+    input.placeholder = placeholder && this._trans.__(placeholder);
     input.value = String(this._form[key]);
     input.addEventListener('input', () => this._set(key, input.value as never));
     return input;
   }
 
   private _render(): void {
+    const trans = this._trans;
     const form = this._form;
-    const hw = this.hardware();
+    const hw = this._controller.form.hardware;
     const nodes: HTMLElement[] = [];
 
     // Device: cpu or GPUs; several GPUs together train with DDP.
@@ -193,12 +189,12 @@ export class TrainSection extends Widget {
     const pick = el(
       'button',
       'jp-Button jp-mod-styled yl-UseSelected',
-      'Use selected'
+      trans.__('Use selected')
     );
     pick.type = 'button';
-    pick.title = 'Use the .yaml file selected in the file browser';
+    pick.title = trans.__('Use the .yaml file selected in the file browser');
     pick.addEventListener('click', () => {
-      const path = this._actions.selectedFile();
+      const path = this._selectedFile();
       if (path) {
         data.value = path;
         this._set('data', path);
@@ -210,7 +206,7 @@ export class TrainSection extends Widget {
     const model = el('select', 'jp-mod-styled yl-FormInput');
     model.name = 'model';
     for (const cfg of ['', ...MODEL_CFGS]) {
-      const option = el('option', '', cfg || '(from the weights)');
+      const option = el('option', '', cfg || trans.__('(from the weights)'));
       option.value = cfg;
       option.selected = cfg === form.model;
       model.append(option);
@@ -251,16 +247,12 @@ export class TrainSection extends Widget {
     this._showSuggestion();
   }
 
-  private _errors(): FormErrors {
-    return validateForm(this._form, this.hardware());
-  }
-
   private _showErrors(): void {
-    const errors = this._errors();
+    const errors = this._controller.form.errors;
     const items = Object.entries(errors);
     this._errorsNode.replaceChildren(
       ...items.map(([field, text]) => {
-        const li = el('li', 'yl-FormError', text);
+        const li = el('li', 'yl-FormError', this._trans.__(text ?? ''));
         li.dataset.field = field;
         return li;
       })
@@ -283,31 +275,38 @@ export class TrainSection extends Widget {
     if (!this._suggestion) {
       return;
     }
-    const n = suggestBatchSize(this._form, this.hardware());
+    const n = this._controller.form.suggestion;
     this._suggestion.textContent =
       n === null
         ? ''
-        : `Suggested from free GPU memory: about ${n} (an estimate; auto measures).`;
+        : this._trans.__(
+            'Suggested from free GPU memory: about %1 (an estimate; auto measures).',
+            n
+          );
   }
 
   private _buttons(): HTMLElement {
     const bar = el('div', 'yl-TrainButtons');
     this._insert.type = this._train.type = this._stopButton.type = 'button';
-    this._insert.addEventListener('click', () => void this._run(false));
-    this._train.addEventListener('click', () => void this._run(true));
-    this._stopButton.addEventListener('click', () => {
-      this._actions.stop().catch(reason => this._say(String(reason)));
-    });
+    this._insert.addEventListener(
+      'click',
+      () => void this._act(() => this._controller.insertCell())
+    );
+    this._train.addEventListener(
+      'click',
+      () => void this._act(() => this._controller.train())
+    );
+    this._stopButton.addEventListener(
+      'click',
+      () => void this._act(() => this._controller.stop())
+    );
     bar.append(this._insert, this._train, this._stopButton);
     return bar;
   }
 
-  private async _run(execute: boolean): Promise<void> {
-    if (Object.keys(this._errors()).length) {
-      return;
-    }
+  private async _act(action: () => Promise<void>): Promise<void> {
     try {
-      await this._actions.insertCell(this.form, execute);
+      await action();
       this._say('');
     } catch (reason) {
       this._say(String(reason));
@@ -323,11 +322,15 @@ export class TrainSection extends Widget {
     const refresh = el(
       'button',
       'jp-Button jp-mod-minimal yl-RunsRefresh',
-      'Refresh'
+      this._trans.__('Refresh')
     );
     refresh.type = 'button';
     refresh.addEventListener('click', () => void this.refreshRuns());
-    head.append(el('h3', 'yl-SectionTitle', 'Runs'), refresh, this._message);
+    head.append(
+      el('h3', 'yl-SectionTitle', this._trans.__('Runs')),
+      refresh,
+      this._message
+    );
     return head;
   }
 
@@ -335,14 +338,18 @@ export class TrainSection extends Widget {
   async refreshRuns(): Promise<void> {
     let runs: IRunSummary[];
     try {
-      runs = await this._bridge.listRuns(this._form.project || undefined);
+      runs = await this._controller.listRuns();
     } catch (reason) {
       this._runsNode.replaceChildren(el('li', 'yl-RunsEmpty', String(reason)));
       return;
     }
     if (!runs.length) {
       this._runsNode.replaceChildren(
-        el('li', 'yl-RunsEmpty', `No runs in ${this._form.project} yet.`)
+        el(
+          'li',
+          'yl-RunsEmpty',
+          this._trans.__('No runs in %1 yet.', this._form.project)
+        )
       );
       return;
     }
@@ -358,13 +365,13 @@ export class TrainSection extends Widget {
         const open = el(
           'button',
           'jp-Button jp-mod-minimal yl-RunOpen',
-          'Open'
+          this._trans.__('Open')
         );
         open.type = 'button';
-        open.title = `Show ${run.run} in a new cell`;
+        open.title = this._trans.__('Show %1', run.run);
         open.addEventListener(
           'click',
-          () => void this._actions.openRun(run.run)
+          () => void this._act(() => this._controller.open(run.run))
         );
         li.append(
           el('span', 'yl-RunName', run.name),
@@ -380,29 +387,16 @@ export class TrainSection extends Widget {
     );
   }
 
-  private _bridge: IKernelBridge;
-  private _actions: ITrainActions;
-  private _form: ITrainForm = { ...DEFAULT_FORM };
+  private _controller: TrainingController;
+  private _selectedFile: () => string | null;
+  private _trans: TranslationBundle;
   private _formNode = el('div', 'yl-TrainForm');
   private _errorsNode = el('ul', 'yl-FormErrors');
   private _suggestion: HTMLSpanElement | null = null;
-  private _insert = el(
-    'button',
-    'jp-Button jp-mod-styled yl-InsertCell',
-    'Insert training cell'
-  );
-  private _train = el(
-    'button',
-    'jp-Button jp-mod-styled jp-mod-accept yl-Train',
-    'Train'
-  );
-  private _stopButton = el(
-    'button',
-    'jp-Button jp-mod-styled jp-mod-warn yl-StopTraining',
-    'Stop'
-  );
+  private _insert: HTMLButtonElement;
+  private _train: HTMLButtonElement;
+  private _stopButton: HTMLButtonElement;
   private _message = el('span', 'yl-TrainMessage');
   private _runsNode = el('ul', 'yl-Runs');
   private _hwKey = '';
-  private _runsLoaded = false;
 }

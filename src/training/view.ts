@@ -13,7 +13,7 @@ import type { IDisposable } from '@lumino/disposable';
 import { Widget } from '@lumino/widgets';
 import type { ISchemaCheck } from '../protocol';
 import { PlotlyChart } from '../charts/chart';
-import type { IKernelBridge } from '../tokens';
+import type { IRuns } from './tokens';
 import { runFigure } from './figure';
 import { RunModel } from './model';
 import { IRunDisplay, RUN_MIME } from './types';
@@ -27,7 +27,8 @@ export const RUN_CHART_MIN_INTERVAL_MS = 1000;
 
 /** Options of the run output renderer. */
 export interface IRunViewOptions {
-  bridge: IKernelBridge;
+  /** The runs client the view listens through (and registers with). */
+  runs: IRuns;
   /** Check of definitions/run_display, shared by the page's outputs. */
   check: () => Promise<ISchemaCheck>;
   /** Write and run a cell that resumes the run (a command of the app). */
@@ -133,9 +134,11 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
     this._model = new RunModel(display.run);
     this._model.changed.connect(this._onChanged, this);
     this.node.dataset.run = display.run;
-    this._subscription = this._options.bridge.listenRun(display.run, m =>
+    this._subscription = this._options.runs.listen(display.run, m =>
       this._model?.add(m)
     );
+    this._registration?.dispose();
+    this._registration = this._options.runs.registry.add(display.run, this);
     this._render();
   }
 
@@ -144,6 +147,7 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
       return;
     }
     this._subscription?.dispose();
+    this._registration?.dispose();
     this._chart.dispose();
     super.dispose();
   }
@@ -163,7 +167,7 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
     this._stop.disabled = true;
     this._stop.textContent = 'Stopping…';
     try {
-      const result = await this._options.bridge.stopRun(this._model.run);
+      const result = await this._options.runs.stop(this._model.run);
       this._detail.textContent = result.message;
     } catch (reason) {
       this._stop.disabled = false;
@@ -298,6 +302,7 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
   private _model: RunModel | null = null;
   private _display: IRunDisplay | null = null;
   private _subscription: IDisposable | null = null;
+  private _registration: IDisposable | null = null;
   private _title: HTMLSpanElement;
   private _badge: HTMLSpanElement;
   private _stop: HTMLButtonElement;

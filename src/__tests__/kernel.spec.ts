@@ -1,0 +1,380 @@
+/**
+ * The transport and its clients against a real Jupyter server and real
+ * Python kernels with yolo_lab installed: connect, requests and replies, a
+ * restart, a kernel change, a remote server; the doctor, runs and telemetry
+ * clients; the training controller in notebook and server mode.
+ */
+import { SessionContext } from '@jupyterlab/apputils';
+import { PageConfig } from '@jupyterlab/coreutils';
+import { ServiceManager } from '@jupyterlab/services';
+import { JupyterServer } from '@jupyterlab/testing';
+import { Signal } from '@lumino/signaling';
+import { Widget } from '@lumino/widgets';
+import { EnvironmentClient } from '../environment/client';
+import type { IDoctorReportMessage } from '../protocol';
+import { TelemetryClient } from '../telemetry/client';
+import { FormInvalidError, TrainingController } from '../training/controller';
+import { DEFAULT_FORM, type ITrainForm } from '../training/form';
+import { RunsClient } from '../training/runs';
+import type { INotebookCells } from '../training/tokens';
+import type { IRunDisplay, IRunEventsMessage } from '../training/types';
+import type { IConnection } from '../tokens';
+import { KernelTransport, TransportError } from '../transport';
+
+jest.setTimeout(180_000);
+
+const server = new JupyterServer();
+
+beforeAll(async () => {
+  // Root in CI containers. The helper binds localhost with a token and
+  // finds the URL in the INFO log.
+  await server.start({
+    configData: {
+      ServerApp: { allow_root: true, log_level: 'INFO' },
+      LabApp: { log_level: 'INFO' },
+      MultiKernelManager: { default_kernel_name: 'ipython' }
+    }
+  });
+});
+
+/** What the notebook tracker gives the transport: the current session. */
+class Source {
+  current: SessionContext | null = null;
+  currentChanged = new Signal<this, void>(this);
+  set(context: SessionContext | null): void {
+    this.current = context;
+    this.currentChanged.emit();
+  }
+}
+
+const FAILED = ['missing-package', 'unsupported-kernel', 'error'];
+
+/** Resolve when the connection reaches `phase`; reject when it fails. */
+function reach(
+  transport: KernelTransport,
+  phase: IConnection['phase'],
+  after = 0
+): Promise<IConnection> {
+  return new Promise((resolve, reject) => {
+    const check = (_: unknown, c: IConnection): void => {
+      if (c.phase === phase && c.epoch > after) {
+        transport.connectionChanged.disconnect(check);
+        resolve(c);
+      } else if (FAILED.includes(c.phase) && phase !== c.phase) {
+        transport.connectionChanged.disconnect(check);
+        reject(new Error(`${c.phase}: ${c.detail}`));
+      }
+    };
+    if (
+      transport.connection.phase === phase &&
+      transport.connection.epoch > after
+    ) {
+      resolve(transport.connection);
+      return;
+    }
+    transport.connectionChanged.connect(check);
+  });
+}
+
+let manager: ServiceManager;
+const contexts: SessionContext[] = [];
+
+/** A notebook session with a real kernel. */
+async function session(path: string): Promise<SessionContext> {
+  const context = new SessionContext({
+    sessionManager: manager.sessions,
+    specsManager: manager.kernelspecs,
+    path,
+    kernelPreference: { name: 'ipython' }
+  });
+  contexts.push(context);
+  await context.initialize();
+  await context.ready;
+  return context;
+}
+
+beforeAll(async () => {
+  manager = new ServiceManager({ standby: 'never' });
+  await manager.ready;
+});
+
+afterAll(async () => {
+  for (const context of contexts) {
+    await context.shutdown().catch(() => undefined);
+    context.dispose();
+  }
+  manager.dispose();
+  await server.shutdown();
+});
+
+describe('KernelTransport with a real kernel', () => {
+  it('connects, answers a request and delivers messages', async () => {
+    const source = new Source();
+    const transport = new KernelTransport(source, '0.0.0-test');
+    expect(transport.connection.phase).toBe('no-kernel');
+    const context = await session('a.ipynb');
+    source.set(context);
+    const connected = await reach(transport, 'connected');
+    expect(connected.notebookPath).toBe('a.ipynb');
+    expect(connected.kernel).toBe(context.session!.kernel!.id);
+    const reply = await transport.request<IDoctorReportMessage>(
+      { type: 'doctor_request', workers: 0 },
+      { timeoutMs: null }
+    );
+    expect(reply.type).toBe('doctor_report');
+    expect(typeof reply.report.python.version).toBe('string');
+    // A malformed request is answered with an error carrying its id.
+    await expect(
+      transport.request({ type: 'runs_request', project: 42 })
+    ).rejects.toBeInstanceOf(TransportError);
+    // Messages that answer no request arrive as signals.
+    const batch = new Promise(resolve =>
+      transport.received.connect((_, m) => {
+        if (m.type === 'telemetry_batch') {
+          resolve(m);
+        }
+      })
+    );
+    transport.send({ type: 'telemetry_subscribe', id: 't', interval_s: 0.2 });
+    await expect(batch).resolves.toMatchObject({ type: 'telemetry_batch' });
+    transport.send({ type: 'telemetry_unsubscribe', id: null });
+    transport.dispose();
+  });
+
+  it('reconnects after a restart; a request in flight is rejected', async () => {
+    const source = new Source();
+    const transport = new KernelTransport(source, '0.0.0-test');
+    const context = await session('b.ipynb');
+    source.set(context);
+    const first = await reach(transport, 'connected');
+    const pending = transport.request({ type: 'doctor_request' });
+    pending.catch(() => undefined);
+    await context.session!.kernel!.restart();
+    await expect(pending).rejects.toMatchObject({ code: 'disconnected' });
+    const second = await reach(transport, 'connected', first.epoch);
+    expect(second.epoch).toBeGreaterThan(first.epoch);
+    expect(second.kernel).toBe(first.kernel);
+    const reply = await transport.request({ type: 'runs_request' });
+    expect(reply.type).toBe('runs_list');
+    transport.dispose();
+  });
+
+  it('answers through the new kernel after a kernel change', async () => {
+    const source = new Source();
+    const transport = new KernelTransport(source, '0.0.0-test');
+    const one = await session('c.ipynb');
+    const two = await session('d.ipynb');
+    source.set(one);
+    const first = await reach(transport, 'connected');
+    source.set(two);
+    const second = await reach(transport, 'connected', first.epoch);
+    expect(second.kernel).toBe(two.session!.kernel!.id);
+    expect(second.kernel).not.toBe(first.kernel);
+    expect(second.notebookPath).toBe('d.ipynb');
+    // The same kernel object for a changed one: changeKernel.
+    await two.changeKernel({ name: 'ipython' });
+    const third = await reach(transport, 'connected', second.epoch);
+    expect(third.kernel).toBe(two.session!.kernel!.id);
+    expect(third.kernel).not.toBe(second.kernel);
+    const reply = await transport.request({ type: 'runs_request' });
+    expect(reply.type).toBe('runs_list');
+    // No notebook: no kernel, and requests say so.
+    source.set(null);
+    await reach(transport, 'no-kernel', third.epoch);
+    await expect(
+      transport.request({ type: 'runs_request' })
+    ).rejects.toMatchObject({ code: 'disconnected' });
+    transport.dispose();
+  });
+
+  it('talks to a kernel started on a server by URL and token', async () => {
+    const source = new Source();
+    const transport = new KernelTransport(source, '0.0.0-test');
+    const targets: string[] = [];
+    transport.targetChanged.connect((_, t) => targets.push(t.kind));
+    const url = PageConfig.getBaseUrl();
+    const token = PageConfig.getToken();
+    await transport.connectServer(url, token, 'ipython');
+    await reach(transport, 'connected');
+    expect(transport.target).toEqual({ kind: 'server', url });
+    const reply = await transport.request({ type: 'runs_request' });
+    expect(reply.type).toBe('runs_list');
+    await transport.disconnectServer();
+    expect(transport.target).toEqual({ kind: 'notebook' });
+    expect(transport.connection.phase).toBe('no-kernel');
+    expect(targets).toEqual(['server', 'notebook']);
+    await expect(transport.connectServer('not a url', '')).rejects.toThrow(
+      /is not a URL/
+    );
+    transport.dispose();
+  });
+});
+
+/** The notebook side, recorded: the cells the controller writes. */
+class RecordingCells implements INotebookCells {
+  current: Widget | null = new Widget();
+  cells: Array<{ code: string; run: boolean }> = [];
+  saved: ITrainForm[] = [];
+  formChanged = new Signal<this, ITrainForm | null>(this);
+  loadForm(): ITrainForm | null {
+    return this.current ? { ...DEFAULT_FORM, data: 'data.yaml' } : null;
+  }
+  saveForm(form: ITrainForm): void {
+    this.saved.push(form);
+  }
+  async insert(code: string, run: boolean): Promise<void> {
+    this.cells.push({ code, run });
+  }
+}
+
+describe('the clients of the transport', () => {
+  it('the doctor reports, runs are listed, a missing run says so', async () => {
+    const source = new Source();
+    const transport = new KernelTransport(source, '0.0.0-test');
+    const environment = new EnvironmentClient(transport);
+    environment.configure({ checkOnConnect: false, workers: 0 });
+    const runs = new RunsClient(transport);
+    source.set(await session('e.ipynb'));
+    await reach(transport, 'connected');
+    expect(environment.model.state.phase).toBe('connected');
+    await environment.check();
+    expect(environment.model.state.phase).toBe('ready');
+    expect(environment.model.state.report?.workers).toBe(0);
+    await expect(runs.list('/nonexistent/runs')).resolves.toEqual([]);
+    const missing = new Promise<IRunEventsMessage>(resolve =>
+      runs.listen('/nonexistent/runs/exp', resolve)
+    );
+    const message = await missing;
+    expect(message.status.status).toBe('unknown');
+    expect(message.status.message).toMatch(/not a run folder/);
+    expect(runs.active()).toEqual([]);
+    runs.dispose();
+    environment.dispose();
+    transport.dispose();
+  });
+
+  it('telemetry flows while someone listens, and starts again after a restart', async () => {
+    const source = new Source();
+    const transport = new KernelTransport(source, '0.0.0-test');
+    const telemetry = new TelemetryClient(transport);
+    telemetry.intervalS = 0.2;
+    const context = await session('f.ipynb');
+    source.set(context);
+    const first = await reach(transport, 'connected');
+    const samples = (): number => telemetry.model.buffer.entries.length;
+    const grows = (from: number): Promise<void> =>
+      new Promise(resolve => {
+        const check = (): void => {
+          if (samples() > from) {
+            telemetry.model.changed.disconnect(check);
+            resolve();
+          }
+        };
+        telemetry.model.changed.connect(check);
+      });
+    const listening = telemetry.listen();
+    await grows(0);
+    await context.session!.kernel!.restart();
+    await reach(transport, 'connected', first.epoch);
+    // The same kernel restarted: its history is kept (a gap), and the new
+    // process is subscribed again without anyone asking.
+    await grows(samples());
+    listening.dispose();
+    telemetry.dispose();
+    transport.dispose();
+  });
+});
+
+describe('TrainingController', () => {
+  it('in a notebook: writes and runs the cell only when the form is valid', async () => {
+    const source = new Source();
+    const transport = new KernelTransport(source, '0.0.0-test');
+    const environment = new EnvironmentClient(transport);
+    const runs = new RunsClient(transport);
+    const cells = new RecordingCells();
+    const opened: IRunDisplay[] = [];
+    const controller = new TrainingController({
+      transport,
+      runs,
+      notebooks: cells,
+      environment: environment.model,
+      openView: display => opened.push(display)
+    });
+    expect(controller.where).toBe('notebook');
+    expect(controller.form.valid).toBe(true);
+    controller.form.set('batchSize', 'abc');
+    expect(cells.saved.pop()?.batchSize).toBe('abc');
+    expect(controller.form.valid).toBe(false);
+    await expect(controller.train()).rejects.toBeInstanceOf(FormInvalidError);
+    await expect(controller.insertCell()).rejects.toThrow(/is not a number/);
+    expect(cells.cells).toEqual([]);
+    controller.form.set('batchSize', '8');
+    await controller.train();
+    await controller.insertCell();
+    expect(cells.cells.map(c => c.run)).toEqual([true, false]);
+    expect(cells.cells[0].code).toContain('batch_size=8,');
+    // Another notebook's form is loaded, not saved back.
+    const saves = cells.saved.length;
+    cells.formChanged.emit({ ...DEFAULT_FORM, data: 'b.yaml' });
+    expect(controller.form.form.data).toBe('b.yaml');
+    expect(cells.saved.length).toBe(saves);
+    // Stop: no run of this notebook is going.
+    await expect(controller.stop()).rejects.toThrow(/No training/);
+    // Without a notebook there is nowhere to train.
+    cells.current = null;
+    expect(controller.canTrain).toBe(false);
+    await expect(controller.train()).rejects.toThrow(/Open a notebook/);
+    controller.dispose();
+    runs.dispose();
+    environment.dispose();
+    transport.dispose();
+  });
+
+  it('on a server: runs the code in the server kernel and opens views', async () => {
+    const source = new Source();
+    const transport = new KernelTransport(source, '0.0.0-test');
+    const environment = new EnvironmentClient(transport);
+    const runs = new RunsClient(transport);
+    const cells = new RecordingCells();
+    const opened: IRunDisplay[] = [];
+    const controller = new TrainingController({
+      transport,
+      runs,
+      notebooks: cells,
+      environment: environment.model,
+      openView: display => opened.push(display)
+    });
+    let stale = 0;
+    controller.runsStale.connect(() => stale++);
+    await transport.connectServer(
+      PageConfig.getBaseUrl(),
+      PageConfig.getToken(),
+      'ipython'
+    );
+    await reach(transport, 'connected');
+    expect(controller.where).toBe('server');
+    expect(stale).toBeGreaterThanOrEqual(2);
+    // A cell would run in the notebook's kernel, not the server's.
+    await expect(controller.insertCell()).rejects.toThrow(/Jupyter server/);
+    // Train runs train(...) there: the kernel's own check refuses the
+    // missing dataset, and the error comes back.
+    controller.form.set('data', '/nonexistent/data.yaml');
+    await expect(controller.train()).rejects.toThrow(/TrainError/);
+    expect(cells.cells).toEqual([]);
+    await controller.open('/somewhere/runs/train/exp3');
+    expect(opened).toEqual([
+      {
+        v: 1,
+        run: '/somewhere/runs/train/exp3',
+        name: 'exp3',
+        status: 'unknown'
+      }
+    ]);
+    await transport.disconnectServer();
+    expect(controller.where).toBe('notebook');
+    controller.dispose();
+    runs.dispose();
+    environment.dispose();
+    transport.dispose();
+  });
+});

@@ -1,0 +1,94 @@
+/**
+ * The training commands (palette, notebook toolbar, run views): each asks
+ * the controller, which checks the form before anything is written or run.
+ */
+import { Notification } from '@jupyterlab/apputils';
+import type { TranslationBundle } from '@jupyterlab/translation';
+import { runIcon, stopIcon } from '@jupyterlab/ui-components';
+import type { CommandRegistry } from '@lumino/commands';
+import { FormInvalidError, type TrainingController } from './controller';
+
+/** Command ids of the training feature. */
+export namespace CommandIDs {
+  export const insertTrainingCell = 'yolo-lab:insert-training-cell';
+  export const train = 'yolo-lab:train';
+  export const stopTraining = 'yolo-lab:stop-training';
+  export const resumeRun = 'yolo-lab:resume-run';
+  export const openRun = 'yolo-lab:open-run';
+}
+
+/** What the commands need besides the controller. */
+export interface ITrainingCommandsOptions {
+  trans: TranslationBundle;
+  /** Show the sidebar, where the form and its errors are. */
+  showPanel: () => void;
+}
+
+/**
+ * Run an action; a refusal or a failure becomes a notification that says
+ * why (the same words as the sidebar's), never an uncaught error.
+ */
+async function tell(action: () => Promise<void>): Promise<void> {
+  try {
+    await action();
+  } catch (reason) {
+    const message =
+      reason instanceof FormInvalidError
+        ? reason.messages.join(' ')
+        : reason instanceof Error
+          ? reason.message
+          : String(reason);
+    Notification.error(message, { autoClose: 8000 });
+  }
+}
+
+/** Register the training commands. */
+export function addTrainingCommands(
+  commands: CommandRegistry,
+  controller: TrainingController,
+  options: ITrainingCommandsOptions
+): void {
+  const { trans, showPanel } = options;
+  commands.addCommand(CommandIDs.insertTrainingCell, {
+    label: trans.__('Insert training cell'),
+    caption: trans.__(
+      'Write a train(...) cell from the yolo-lab panel settings below the active cell'
+    ),
+    execute: () =>
+      tell(async () => {
+        if (!controller.form.valid) {
+          showPanel();
+        }
+        await controller.insertCell();
+      })
+  });
+  commands.addCommand(CommandIDs.train, {
+    label: trans.__('Train'),
+    caption: trans.__(
+      'Train YOLOv5: write the training cell from the yolo-lab panel settings and run it'
+    ),
+    icon: runIcon,
+    isEnabled: () => controller.canTrain,
+    execute: () =>
+      tell(async () => {
+        showPanel();
+        await controller.train();
+      })
+  });
+  commands.addCommand(CommandIDs.stopTraining, {
+    label: trans.__('Stop training'),
+    caption: trans.__(
+      'Stop the running training after its current batch (last.pt is saved)'
+    ),
+    icon: stopIcon,
+    execute: () => tell(() => controller.stop())
+  });
+  commands.addCommand(CommandIDs.resumeRun, {
+    label: trans.__('Resume training run'),
+    execute: args => tell(() => controller.resume(String(args.run)))
+  });
+  commands.addCommand(CommandIDs.openRun, {
+    label: trans.__('Show training run'),
+    execute: args => tell(() => controller.open(String(args.run)))
+  });
+}

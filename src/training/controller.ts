@@ -1,0 +1,221 @@
+/**
+ * Where training runs go, decided once: cells in the notebook (its kernel)
+ * or code run in a kernel on another server, with the run shown in a
+ * main-area view. Every command that writes or runs a training cell asks
+ * the form model first, so a form the sidebar refuses never becomes a cell.
+ */
+import {
+  nullTranslator,
+  type TranslationBundle
+} from '@jupyterlab/translation';
+import type { IDisposable } from '@lumino/disposable';
+import { ISignal, Signal } from '@lumino/signaling';
+import type { EnvironmentModel } from '../environment/model';
+import type { TelemetryModel } from '../telemetry/model';
+import type { IConnection, IKernelTransport } from '../tokens';
+import { executeForDisplay, resumeCellText, showRunCellText } from './cells';
+import { cellText, IHardware, ITrainForm } from './form';
+import { FormChange, TrainFormModel } from './formModel';
+import type { INotebookCells, IRuns } from './tokens';
+import type { IRunDisplay, IRunSummary } from './types';
+
+/** Options of the training controller. */
+export interface ITrainingControllerOptions {
+  transport: IKernelTransport;
+  runs: IRuns;
+  notebooks: INotebookCells;
+  /** The environment (the form is checked against its GPUs). */
+  environment: EnvironmentModel;
+  /** Telemetry, for the free GPU memory behind the batch suggestion. */
+  telemetry?: TelemetryModel | null;
+  /** Show a run in a main-area view (server mode). */
+  openView: (display: IRunDisplay) => void;
+  trans?: TranslationBundle;
+}
+
+/** A command refused because the form is not valid; `messages` say why. */
+export class FormInvalidError extends Error {
+  constructor(readonly messages: string[]) {
+    super(messages.join(' '));
+  }
+}
+
+/**
+ * The training feature's logic, shared by the sidebar, the toolbar, the
+ * palette and the run views.
+ */
+export class TrainingController implements IDisposable {
+  constructor(options: ITrainingControllerOptions) {
+    this._options = options;
+    this._trans = options.trans ?? nullTranslator.load('yolo_lab');
+    this.form.load(options.notebooks.loadForm());
+    this.form.changed.connect(this._onFormChanged, this);
+    options.notebooks.formChanged.connect(this._onNotebookForm, this);
+    options.environment.changed.connect(this._updateHardware, this);
+    options.telemetry?.changed.connect(this._updateHardware, this);
+    options.transport.targetChanged.connect(this._onTarget, this);
+    options.transport.connectionChanged.connect(this._onConnection, this);
+    this._updateHardware();
+  }
+
+  /** The form, checked against the kernel's hardware. */
+  readonly form = new TrainFormModel();
+
+  /**
+   * Emits when the runs list should be read again: a kernel connected, or
+   * the target changed (another machine's runs folder).
+   */
+  get runsStale(): ISignal<this, void> {
+    return this._runsStale;
+  }
+
+  /** Where runs go: the notebook's kernel, or a kernel on another server. */
+  get where(): 'notebook' | 'server' {
+    return this._options.transport.target.kind;
+  }
+
+  /** Whether Train has somewhere to run. */
+  get canTrain(): boolean {
+    return this.where === 'server' || this._options.notebooks.current !== null;
+  }
+
+  /** The runs list of the form's runs folder. */
+  listRuns(): Promise<IRunSummary[]> {
+    return this._options.runs.list(this.form.form.project || undefined);
+  }
+
+  /** Write the training cell (notebook mode only) without running it. */
+  async insertCell(): Promise<void> {
+    const code = this._checkedCell();
+    if (this.where === 'server') {
+      throw new Error(
+        this._trans.__(
+          "The kernel is on a Jupyter server: Train runs it there; a notebook cell would run in the notebook's kernel."
+        )
+      );
+    }
+    await this._options.notebooks.insert(code, false);
+  }
+
+  /** Write and run the training cell, or run it in the server's kernel. */
+  async train(): Promise<void> {
+    const code = this._checkedCell();
+    await this._run(code);
+  }
+
+  /** Stop the runs of the current notebook (every followed run in server mode). */
+  async stop(): Promise<void> {
+    const runs = this._options.runs;
+    const active = new Set(runs.active());
+    const shown =
+      this.where === 'server'
+        ? [...active]
+        : this._options.runs.registry
+            .runsIn(this._options.notebooks.current)
+            .filter(run => active.has(run));
+    if (!shown.length) {
+      throw new Error(
+        this._trans.__('No training of this notebook is running.')
+      );
+    }
+    await Promise.all(shown.map(run => runs.stop(run)));
+  }
+
+  /** Continue a stopped run from its last.pt. */
+  async resume(run: string): Promise<void> {
+    await this._run(resumeCellText(run));
+  }
+
+  /** Show a run: a cell in the notebook, or a main-area view. */
+  async open(run: string): Promise<void> {
+    if (this.where === 'notebook') {
+      await this._options.notebooks.insert(showRunCellText(run), true);
+      return;
+    }
+    const name = run.split('/').filter(Boolean).pop() ?? run;
+    this._options.openView({ v: 1, run, name, status: 'unknown' });
+  }
+
+  get isDisposed(): boolean {
+    return this._isDisposed;
+  }
+
+  dispose(): void {
+    if (this._isDisposed) {
+      return;
+    }
+    this._isDisposed = true;
+    this.form.dispose();
+    this._options.environment.changed.disconnect(this._updateHardware, this);
+    this._options.telemetry?.changed.disconnect(this._updateHardware, this);
+    this._options.notebooks.formChanged.disconnect(this._onNotebookForm, this);
+    this._options.transport.targetChanged.disconnect(this._onTarget, this);
+    Signal.clearData(this);
+  }
+
+  private _checkedCell(): string {
+    if (!this.form.valid) {
+      throw new FormInvalidError(
+        this.form.messages.map(m => this._trans.__(m))
+      );
+    }
+    if (!this.canTrain) {
+      throw new Error(
+        this._trans.__('Open a notebook first: the cell goes into it.')
+      );
+    }
+    return cellText(this.form.form);
+  }
+
+  private async _run(code: string): Promise<void> {
+    if (this.where === 'notebook') {
+      await this._options.notebooks.insert(code, true);
+      return;
+    }
+    const display = await executeForDisplay(
+      this._options.transport.execute(code)
+    );
+    if (display) {
+      this._options.openView(display);
+    }
+  }
+
+  private _onFormChanged(_: unknown, change: FormChange): void {
+    if (change === 'values') {
+      this._options.notebooks.saveForm(this.form.form);
+    }
+  }
+
+  private _onNotebookForm(_: unknown, form: ITrainForm | null): void {
+    this.form.load(form);
+  }
+
+  private _onTarget(): void {
+    this._runsStale.emit();
+  }
+
+  private _onConnection(_: unknown, connection: IConnection): void {
+    if (connection.phase === 'connected') {
+      this._runsStale.emit();
+    }
+  }
+
+  private _updateHardware(): void {
+    const report = this._options.environment.state.report;
+    const sample = this._options.telemetry?.buffer.last ?? null;
+    const hardware: IHardware = {
+      gpus: (report?.gpus ?? []).map((g, i) => ({
+        index: g.index,
+        name: g.name,
+        memoryTotalBytes: g.memory_total_bytes,
+        memoryUsedBytes: sample?.gpus[i]?.mem_used_bytes ?? null
+      }))
+    };
+    this.form.hardware = hardware;
+  }
+
+  private _options: ITrainingControllerOptions;
+  private _trans: TranslationBundle;
+  private _runsStale = new Signal<this, void>(this);
+  private _isDisposed = false;
+}

@@ -1,0 +1,96 @@
+/**
+ * The training form as a model: its values, the hardware they are checked
+ * against, and the errors that gate every command writing or running a
+ * training cell. No DOM: the sidebar renders it, commands ask it.
+ */
+import { ISignal, Signal } from '@lumino/signaling';
+import {
+  DEFAULT_FORM,
+  FormErrors,
+  IHardware,
+  ITrainForm,
+  suggestBatchSize,
+  validateForm
+} from './form';
+
+/** What changed in the form model. */
+export type FormChange = 'values' | 'loaded' | 'hardware';
+
+/**
+ * The form shown in the sidebar and used by the toolbar and the palette.
+ */
+export class TrainFormModel {
+  /**
+   * Emits after every change: a value set (to be kept in the notebook), all
+   * values loaded (another notebook's form), or the hardware they are
+   * checked against.
+   */
+  get changed(): ISignal<this, FormChange> {
+    return this._changed;
+  }
+
+  /** A copy of the values. */
+  get form(): ITrainForm {
+    return { ...this._form, devices: [...this._form.devices] };
+  }
+
+  /** What the values are checked against (from the doctor and telemetry). */
+  get hardware(): IHardware {
+    return this._hardware;
+  }
+  set hardware(value: IHardware) {
+    if (JSON.stringify(value) !== JSON.stringify(this._hardware)) {
+      this._hardware = value;
+      this._update('hardware');
+    }
+  }
+
+  /** Errors by field; empty when the form can become a cell. */
+  get errors(): FormErrors {
+    return this._errors;
+  }
+
+  /** Whether the form can become a cell. */
+  get valid(): boolean {
+    return Object.keys(this._errors).length === 0;
+  }
+
+  /** Every error, in the order of the form's fields. */
+  get messages(): string[] {
+    return Object.values(this._errors).filter((m): m is string => !!m);
+  }
+
+  /** A batch size to start from, from free GPU memory (null: none). */
+  get suggestion(): number | null {
+    return suggestBatchSize(this._form, this._hardware);
+  }
+
+  /** Change one value. */
+  set<K extends keyof ITrainForm>(key: K, value: ITrainForm[K]): void {
+    this._form = { ...this._form, [key]: value };
+    this._update('values');
+  }
+
+  /** Replace every value (another notebook's form); null: the defaults. */
+  load(form: ITrainForm | null): void {
+    this._form = form
+      ? { ...form, devices: [...form.devices] }
+      : { ...DEFAULT_FORM };
+    this._update('loaded');
+  }
+
+  /** Dispose of the model's signal connections. */
+  dispose(): void {
+    Signal.clearData(this);
+  }
+
+  private _update(change: FormChange): void {
+    this._errors = validateForm(this._form, this._hardware);
+    this._changed.emit(change);
+  }
+
+  private _form: ITrainForm = { ...DEFAULT_FORM };
+  private _hardware: IHardware = { gpus: [] };
+  private _errors: FormErrors = validateForm(DEFAULT_FORM, { gpus: [] });
+  private _changed = new Signal<this, FormChange>(this);
+}
