@@ -48,7 +48,7 @@ function portBusy(port: number, host: string): UserError {
 /** The port Jupyter will use: the one asked for if free, or any free one for 0. */
 export async function choosePort(host: string, port: number): Promise<number> {
   try {
-    return await probePort(host === '0.0.0.0' ? '0.0.0.0' : host, port);
+    return await probePort(host, port);
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === 'EADDRINUSE' || code === 'EACCES') {
