@@ -304,6 +304,38 @@ describe('RunModel', () => {
     expect(model.progress()).toBeNull();
   });
 
+  it('keeps the autobatch size, the notices and the summary', () => {
+    const model = new RunModel(run);
+    model.add(
+      message(
+        true,
+        [
+          { t: 1, kind: 'autobatch', batch_size: 96 },
+          { t: 2, kind: 'notice', message: 'no telemetry: NVML lost' },
+          {
+            t: 3,
+            kind: 'summary',
+            epoch: 2,
+            last: '/r/last.pt',
+            best: '/r/best.pt',
+            precision: 0.5,
+            recall: 0.6,
+            map50: 0.7,
+            map: 0.4
+          }
+        ],
+        'finished'
+      )
+    );
+    expect(model.autobatch).toBe(96);
+    expect(model.notices).toEqual(['no telemetry: NVML lost']);
+    expect(model.summary?.map50).toBe(0.7);
+    // A resumed run starts again: the old summary no longer holds.
+    model.add(message(false, [{ t: 4, kind: 'start', params: {} }]));
+    expect(model.summary).toBeNull();
+    expect(model.autobatch).toBe(96);
+  });
+
   it('ignores messages of other runs', () => {
     const model = new RunModel(run);
     model.add({ ...message(true, [batch(1, 0, 0)]), run: '/other' });

@@ -10,6 +10,7 @@ import type {
   IRunEvent,
   IRunEventsMessage,
   IRunStatus,
+  IRunSummaryEvent,
   ITelemetryEvent
 } from './types';
 
@@ -80,6 +81,21 @@ export class RunModel {
   /** The last 'start' event (parameters, YOLOv5 used). */
   get start(): IRunEvent | null {
     return this._start;
+  }
+
+  /** The batch size YOLOv5's autobatch chose, once it did. */
+  get autobatch(): number | null {
+    return this._autobatch;
+  }
+
+  /** What the run noted along the way (no telemetry, say), oldest first. */
+  get notices(): readonly string[] {
+    return this._notices;
+  }
+
+  /** The final validation of a run that ended normally. */
+  get summary(): IRunSummaryEvent | null {
+    return this._summary;
   }
 
   /** The last 'end' event. */
@@ -162,6 +178,9 @@ export class RunModel {
     this._end = null;
     this._error = null;
     this._lastSaved = null;
+    this._autobatch = null;
+    this._notices = [];
+    this._summary = null;
   }
 
   private _addEvent(event: IRunEvent): void {
@@ -192,6 +211,7 @@ export class RunModel {
         // A resumed run starts again: its earlier end no longer holds.
         this._end = null;
         this._error = null;
+        this._summary = null;
         break;
       case 'saved':
         this._lastSaved = event.last as string;
@@ -205,6 +225,15 @@ export class RunModel {
         break;
       case 'end':
         this._end = event;
+        break;
+      case 'autobatch':
+        this._autobatch = event.batch_size as number;
+        break;
+      case 'notice':
+        this._notices.push(String(event.message));
+        break;
+      case 'summary':
+        this._summary = event as IRunSummaryEvent;
         break;
       default:
         break;
@@ -222,4 +251,7 @@ export class RunModel {
   private _end: IRunEvent | null = null;
   private _error: { code: string; message: string; fix: string } | null = null;
   private _lastSaved: string | null = null;
+  private _autobatch: number | null = null;
+  private _notices: string[] = [];
+  private _summary: IRunSummaryEvent | null = null;
 }

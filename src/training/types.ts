@@ -55,6 +55,18 @@ export interface IEpochEvent extends IRunEvent {
   epoch_time_s: number | null;
 }
 
+/** The final validation of a run that ended normally. */
+export interface IRunSummaryEvent extends IRunEvent {
+  kind: 'summary';
+  epoch: number;
+  last: string | null;
+  best: string | null;
+  precision: number;
+  recall: number;
+  map50: number;
+  map: number;
+}
+
 /** A telemetry sample taken by the run. */
 export interface ITelemetryEvent extends IRunEvent {
   kind: 'telemetry';

@@ -238,7 +238,11 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
       details.push(`device ${JSON.stringify(params.device)}`);
     }
     if (params.batch_size !== undefined) {
-      details.push(`batch ${params.batch_size}`);
+      details.push(
+        model.autobatch !== null
+          ? `batch ${params.batch_size} → ${model.autobatch} (autobatch)`
+          : `batch ${params.batch_size}`
+      );
     }
     if (model.amp) {
       details.push(
@@ -248,7 +252,18 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
     if (params.imgsz !== undefined) {
       details.push(`${params.imgsz} px`);
     }
+    for (const notice of model.notices) {
+      details.push(notice);
+    }
     this._detail.textContent = details.join(' · ');
+
+    const summary = model.summary;
+    if (summary && status === 'finished') {
+      this._progress.textContent =
+        `final (epoch ${summary.epoch + 1}): P ${summary.precision.toFixed(3)} · ` +
+        `R ${summary.recall.toFixed(3)} · mAP@0.5 ${summary.map50.toFixed(3)} · ` +
+        `mAP@0.5:0.95 ${summary.map.toFixed(3)}`;
+    }
 
     const problem =
       model.error ??
