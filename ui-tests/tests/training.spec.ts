@@ -220,4 +220,46 @@ test.describe('training', () => {
       page.locator(`${PANEL} .yl-RunItem[data-status="stopped"]`)
     ).toContainText('galata');
   });
+
+  test('the toolbar Train with an invalid batch size writes no cell', async ({
+    page
+  }) => {
+    await page.notebook.createNew(undefined, { kernel: 'python3' });
+    await page
+      .locator('.jp-NotebookPanel-toolbar')
+      .getByRole('button', { name: /Check GPU environment/ })
+      .click();
+    await expect(page.locator(`${PANEL} .yl-EnvironmentView`)).toHaveAttribute(
+      'data-phase',
+      'ready',
+      { timeout: 90000 }
+    );
+    await fill(page, 'data', 'shapes/data.yaml');
+    await fill(page, 'batchSize', 'abc');
+    const sidebarError = page.locator(
+      `${SECTION} .yl-FormError[data-field="batchSize"]`
+    );
+    await expect(sidebarError).toContainText('is not a number');
+    const said = (await sidebarError.textContent()) ?? '';
+    const cells = page.locator('.jp-NotebookPanel .jp-Cell');
+    await expect(cells).toHaveCount(1);
+
+    // The toolbar's Train (also when it overflowed into the popup).
+    await openToolbarOverflow(page);
+    await toolbarButton(page, /^Train/).click();
+    const notice = page
+      .locator('.Toastify__toast')
+      .filter({ hasText: 'is not a number' });
+    await expect(notice).toContainText(said);
+    // The palette's "Insert training cell" is refused the same way.
+    await page.evaluate(() =>
+      (window as any).jupyterapp.commands.execute(
+        'yolo-lab:insert-training-cell'
+      )
+    );
+    await expect(notice.first()).toBeVisible();
+    // No cell was written or run: one empty cell, no batch_size=NaN.
+    await expect(cells).toHaveCount(1);
+    await expect(cells.first().locator('.cm-content')).toHaveText('');
+  });
 });
