@@ -16,7 +16,7 @@ describe('TrainFormModel', () => {
     model.set('batchSize', 'abc');
     expect(model.valid).toBe(false);
     expect(model.messages).toEqual([
-      '"abc" is not a number: give a whole number such as 16, or auto on one GPU.'
+      'Batch size "abc" is not a number. Give a whole number of images per step such as 16, or auto on one GPU.'
     ]);
     model.load({ ...DEFAULT_FORM, data: 'x.yaml', devices: ['cuda:0'] });
     expect(model.errors.devices).toMatch(/cuda:0 is not there/);

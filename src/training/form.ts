@@ -2,10 +2,11 @@
  * The training form: its values, their checks and the cell they become.
  *
  * No DOM here: the panel renders these values and the jest tests check the
- * rules. The checks mirror yolo_lab.training's (which stays the authority,
- * since a hand-edited cell skips this form), so that a wrong value is caught
- * before a cell is written.
+ * rules. The checks are the definition yolo_lab.training checks with
+ * (protocol/train_params.schema.json), so a value the kernel would refuse
+ * is caught, in the same words, before a cell is written.
  */
+import { checkParams, formField, paramLimit } from './params';
 
 /** What the form holds; strings where the user types. */
 export interface ITrainForm {
@@ -69,18 +70,8 @@ export interface IHardware {
 /** Errors by field name; empty when the form can become a cell. */
 export type FormErrors = Partial<Record<keyof ITrainForm, string>>;
 
-export const MAX_BATCH_SIZE = 1024;
-
-const WHOLE = /^\s*\d+\s*$/;
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
-
-function wholeIn(text: string, low: number, high: number): number | null {
-  if (!WHOLE.test(text)) {
-    return null;
-  }
-  const n = Number(text);
-  return n >= low && n <= high ? n : null;
-}
+/** The largest batch size, from the definition. */
+export const MAX_BATCH_SIZE = paramLimit('batch_size', 'maximum');
 
 /** The CUDA indices of the chosen devices ([] for the CPU). */
 export function gpuIndices(devices: string[]): number[] {
@@ -90,80 +81,34 @@ export function gpuIndices(devices: string[]): number[] {
     .map(m => Number(m[1]));
 }
 
-/** Check the form against the hardware; the same rules as the kernel. */
+/**
+ * Check the form against the hardware with the definition Python's train()
+ * checks with (protocol/train_params.schema.json): errors by form field,
+ * each the refusal's message and fix.
+ */
 export function validateForm(form: ITrainForm, hw: IHardware): FormErrors {
+  const params: Record<string, unknown> = {
+    data: form.data.trim(),
+    model: form.model.trim(),
+    weights: form.weights.trim(),
+    batch_size: form.batchSize,
+    amp: form.amp,
+    epochs: form.epochs,
+    imgsz: form.imgsz,
+    workers: form.workers,
+    cache: form.cache,
+    name: form.name,
+    project: form.project
+  };
   const errors: FormErrors = {};
-  const gpus = gpuIndices(form.devices);
-  const cpu = form.devices.includes('cpu');
-  const visible = new Set(hw.gpus.map(g => g.index));
-
-  if (form.devices.length === 0) {
-    errors.devices = 'Pick a device: cpu, or one or more GPUs.';
-  } else if (cpu && form.devices.length > 1) {
-    errors.devices = 'Train on the CPU alone or on GPUs alone.';
-  } else {
-    const missing = gpus.filter(i => !visible.has(i));
-    if (missing.length) {
-      const seen = hw.gpus.map(g => `cuda:${g.index}`).join(', ') || 'none';
-      errors.devices =
-        `cuda:${missing[0]} is not there: the kernel sees ${hw.gpus.length} ` +
-        `GPU(s) (${seen}). Pick another device${hw.gpus.length ? '' : ' (cpu)'}.`;
-    }
-  }
-
-  const batch = form.batchSize.trim().toLowerCase();
-  if (batch === 'auto' || batch === '-1') {
-    if (gpus.length !== 1) {
-      errors.batchSize =
-        'auto (YOLOv5 autobatch) works on one GPU only; give a number such as 16.';
-    }
-  } else if (!WHOLE.test(batch)) {
-    errors.batchSize =
-      `"${form.batchSize}" is not a number: give a whole number such as 16, ` +
-      'or auto on one GPU.';
-  } else {
-    const n = Number(batch);
-    if (n < 1) {
-      errors.batchSize = 'The batch size must be at least 1.';
-    } else if (n > MAX_BATCH_SIZE) {
-      errors.batchSize =
-        `${n} is more than ${MAX_BATCH_SIZE} images per step; ` +
-        "YOLOv5's nominal batch is 64. Try 16 to 256, or auto on one GPU.";
-    } else if (gpus.length > 1 && n % gpus.length !== 0) {
-      const lower = n - (n % gpus.length);
-      errors.batchSize =
-        `${n} does not divide by the ${gpus.length} GPUs of the DDP run: ` +
-        `use ${Math.max(lower, gpus.length)} or ${lower + gpus.length}.`;
-    }
-  }
-
-  if (form.amp && gpus.length === 0) {
-    errors.amp =
-      'AMP (mixed precision) needs a CUDA device; turn it off for the CPU.';
-  }
-  if (wholeIn(form.workers, 0, 64) === null) {
-    errors.workers = 'Workers: a whole number from 0 to 64.';
-  }
-  if (wholeIn(form.epochs, 1, 100000) === null) {
-    errors.epochs = 'Epochs: a whole number, at least 1.';
-  }
-  if (wholeIn(form.imgsz, 32, 8192) === null) {
-    errors.imgsz = 'Image size: a whole number of pixels from 32 to 8192.';
-  }
-  if (!form.data.trim()) {
-    errors.data =
-      'Pick a dataset yaml (select it in the file browser, then "Use selected").';
-  } else if (!/\.ya?ml$/i.test(form.data.trim())) {
-    errors.data = 'The dataset must be a .yaml file (YOLOv5 data format).';
-  }
-  if (!form.model.trim() && !form.weights.trim()) {
-    errors.model = 'Give a model cfg (e.g. yolov5n.yaml) or weights (.pt).';
-  }
-  if (form.weights.trim() && !/\.pt$/i.test(form.weights.trim())) {
-    errors.weights = 'Weights are a .pt file on disk (runs never download).';
-  }
-  if (!NAME.test(form.name)) {
-    errors.name = "Run name: letters, digits, '.', '_' or '-'.";
+  const refused = checkParams(
+    params,
+    form.devices,
+    hw.gpus.map(g => g.index)
+  );
+  for (const [name, refusal] of Object.entries(refused)) {
+    const field = formField(name) as keyof ITrainForm;
+    errors[field] = `${refusal.message} ${refusal.fix}`.trim();
   }
   return errors;
 }
