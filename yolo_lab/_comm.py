@@ -36,7 +36,7 @@ __all__ = [
     "running_in_kernel",
 ]
 
-TARGET_NAME: Final = "yolo_lab"
+TARGET_NAME: Final = protocol.COMM_TARGET
 DEFAULT_WORKERS: Final = 8
 
 _log = logging.getLogger(__name__)

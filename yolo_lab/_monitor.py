@@ -25,7 +25,7 @@ from .telemetry import INTERVAL_MIN_S, Batch, Notice, Sampler, check_interval, g
 
 __all__ = ["MIME_TYPE", "UPDATE_PERIOD_S", "Monitor", "monitor"]
 
-MIME_TYPE: Final = "application/vnd.yolo-lab.telemetry+json"
+MIME_TYPE: Final = protocol.TELEMETRY_MIME_TYPE
 UPDATE_PERIOD_S: Final = 1.0
 DEFAULT_WINDOW_S: Final = 300.0
 # Starting the sampler may mean initialising NVML, which takes seconds on

@@ -23,7 +23,10 @@ if TYPE_CHECKING:
     from jsonschema import Draft7Validator, ValidationError
 
 __all__ = [
+    "COMM_TARGET",
     "PROTOCOL_VERSION",
+    "RUN_MIME_TYPE",
+    "TELEMETRY_MIME_TYPE",
     "SCHEMA_FILENAME",
     "SUPPORTED_VERSIONS",
     "ErrorCode",
@@ -83,21 +86,21 @@ class OutgoingMessageError(ValueError):
     """The kernel was about to send a message that breaks the protocol."""
 
 
-def schema_path() -> Path:
-    """Where the schema is read from.
+def schema_path(filename: str = SCHEMA_FILENAME) -> Path:
+    """Where the schema (or another file of ``protocol/``) is read from.
 
     An installed wheel carries it as package data in ``yolo_lab/_schema/``
     (not ``protocol/``, which would shadow this module's name); a source
     checkout keeps the single copy at ``<repo>/protocol/``.
     """
     try:
-        packaged = resources.files("yolo_lab") / "_schema" / SCHEMA_FILENAME
+        packaged = resources.files("yolo_lab") / "_schema" / filename
         if packaged.is_file():
             # Wheels are installed unzipped, so the traversable is a real path.
             return Path(str(packaged))
     except (ModuleNotFoundError, OSError):
         pass
-    return Path(__file__).resolve().parent.parent / "protocol" / SCHEMA_FILENAME
+    return Path(__file__).resolve().parent.parent / "protocol" / filename
 
 
 @lru_cache(maxsize=1)
@@ -120,6 +123,12 @@ def _schema() -> dict[str, Any]:
 def load_schema() -> dict[str, Any]:
     """The protocol schema as a fresh dict (callers may mutate it)."""
     return json.loads(_schema_text())
+
+
+# The constants both languages read from the schema's x-yolo-lab block.
+COMM_TARGET: Final[str] = _schema()["x-yolo-lab"]["comm_target"]
+RUN_MIME_TYPE: Final[str] = _schema()["x-yolo-lab"]["mime_types"]["run"]
+TELEMETRY_MIME_TYPE: Final[str] = _schema()["x-yolo-lab"]["mime_types"]["telemetry"]
 
 
 @lru_cache(maxsize=1)

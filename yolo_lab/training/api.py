@@ -20,17 +20,17 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
+from ..protocol import RUN_MIME_TYPE
 from .checks import (
-    MAX_EPOCHS,
     TrainError,
-    _check_int,
     check_amp,
     check_batch_size,
     check_cache,
     check_data,
     check_devices,
+    check_int,
     check_model,
     check_name,
     find_yolov5,
@@ -52,8 +52,6 @@ from .rundir import (
 )
 
 __all__ = ["RUN_MIME_TYPE", "Run", "list_runs", "resume", "show_run", "train"]
-
-RUN_MIME_TYPE: Final = "application/vnd.yolo-lab.run+json"
 
 
 class Run:
@@ -203,9 +201,9 @@ def train(
     devices = check_devices(device)
     batch = check_batch_size(batch_size, devices)
     amp_request = check_amp(amp, devices)
-    epochs = _check_int("epochs", epochs, 1, MAX_EPOCHS, 30)
-    imgsz = _check_int("imgsz", imgsz, 32, 8192, 640)
-    workers = _check_int("workers", workers, 0, 64, 2)
+    epochs = check_int("epochs", epochs)
+    imgsz = check_int("imgsz", imgsz)
+    workers = check_int("workers", workers)
     data_path = check_data(data)
     checkout = find_yolov5(yolov5_dir)
     cfg, weights_path = check_model(model, weights)

@@ -16,6 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
+from . import params
+from .errors import TrainError
+
 __all__ = [
     "CACHE_CHOICES",
     "MAX_BATCH_SIZE",
@@ -26,41 +29,21 @@ __all__ = [
     "check_cache",
     "check_data",
     "check_devices",
+    "check_int",
     "check_model",
     "check_name",
     "find_yolov5",
     "gpu_count",
 ]
 
-MAX_BATCH_SIZE: Final = 1024
-MAX_EPOCHS: Final = 100_000
+# From the definition, for the callers that name them.
+MAX_BATCH_SIZE: Final[int] = params.spec()["properties"]["batch_size"]["maximum"]
+MAX_EPOCHS: Final[int] = params.spec()["properties"]["epochs"]["maximum"]
 IMAGE_SUFFIXES: Final = frozenset(
     {".bmp", ".dng", ".jpeg", ".jpg", ".mpo", ".png", ".tif", ".tiff", ".webp", ".pfm"}
 )
 YOLOV5_INSTALL: Final = 'pip install yolov5 "numpy<2.4" "setuptools<81"'
-CACHE_CHOICES: Final = (None, "ram", "disk")
-
-
-class TrainError(ValueError):
-    """A training that cannot start as asked: what is wrong and what to do."""
-
-    def __init__(self, code: str, message: str, fix: str) -> None:
-        super().__init__(f"{message}\nWhat to do: {fix}")
-        self.code = code
-        self.message = message
-        self.fix = fix
-
-    def to_dict(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.message, "fix": self.fix}
-
-    def _render_traceback_(self) -> list[str]:
-        # IPython shows this instead of a traceback through yolo-lab's
-        # checks: the cell's user needs the problem and the fix, not our stack.
-        red, bold, reset = "\x1b[31m", "\x1b[1m", "\x1b[0m"
-        return [
-            f"{red}{bold}TrainError ({self.code}):{reset} {self.message}",
-            f"{bold}What to do:{reset} {self.fix}",
-        ]
+CACHE_CHOICES: Final = tuple(params.spec()["properties"]["cache"]["enum"])
 
 
 def gpu_count() -> int:
@@ -79,7 +62,8 @@ def check_devices(device: Any, count: int | None = None) -> list[int]:
     """The CUDA indices asked for; ``[]`` means the CPU.
 
     Accepts ``"cpu"``, ``"cuda"``/``"cuda:N"``, ``N``, ``"0,1"`` and lists of
-    those (several GPUs = DDP).
+    those (several GPUs = DDP). Which choices are refused, and in which
+    words, is the definition's (``protocol/train_params.schema.json``).
     """
     count = gpu_count() if count is None else count
     items: list[Any]
@@ -89,142 +73,50 @@ def check_devices(device: Any, count: int | None = None) -> list[int]:
         items = [part.strip() for part in device.split(",") if part.strip()]
     else:
         items = [device]
-    if not items:
-        raise TrainError("bad_device", "device is an empty list", 'pick "cpu" or "cuda:0"')
+    not_a_name = 'use "cpu", "cuda:0" (or 0), or a list such as ["cuda:0", "cuda:1"] for DDP'
     indices: list[int] = []
+    cpu = False
     for item in items:
-        if isinstance(item, bool):
-            item = str(item)
-        if isinstance(item, int):
+        if isinstance(item, int) and not isinstance(item, bool):
             index = item
-        elif isinstance(item, str):
-            text = item.strip().lower()
-            if text == "cpu":
-                if len(items) > 1:
-                    raise TrainError(
-                        "bad_device",
-                        f"device {device!r} mixes the CPU with GPUs",
-                        'train on "cpu" alone or on GPUs alone, e.g. ["cuda:0", "cuda:1"]',
-                    )
-                return []
-            match = re.fullmatch(r"(?:cuda:?)?(\d+)|cuda", text)
-            if not match:
-                raise TrainError(
-                    "bad_device",
-                    f"device {item!r} is not a device name",
-                    'use "cpu", "cuda:0" (or 0), or a list such as ["cuda:0", "cuda:1"] for DDP',
-                )
+        elif isinstance(item, str) and item.strip().lower() == "cpu":
+            cpu = True
+            continue
+        elif isinstance(item, str) and (
+            match := re.fullmatch(r"(?:cuda:?)?(\d+)|cuda", item.strip().lower())
+        ):
             index = int(match.group(1)) if match.group(1) is not None else 0
         else:
             raise TrainError(
-                "bad_device",
-                f"device {item!r} is not a device name",
-                'use "cpu", "cuda:0" (or 0), or a list such as ["cuda:0", "cuda:1"] for DDP',
-            )
-        if index < 0 or index >= count:
-            visible = ", ".join(f"cuda:{i}" for i in range(count)) or "none"
-            fix = (
-                f"pick one of: cpu, {visible}"
-                if count
-                else 'use device="cpu", or start the kernel where a GPU is visible '
-                "(a container started with GPUs: yolo-lab up --gpus all)"
-            )
-            raise TrainError(
-                "device_missing",
-                f"cuda:{index} is not there: this kernel sees {count} CUDA device(s) "
-                f"(visible: {visible})",
-                fix,
+                "bad_device", f"device {item!r} is not a device name", not_a_name, field="device"
             )
         if index in indices:
-            raise TrainError("bad_device", f"cuda:{index} is listed twice", "list each GPU once")
+            raise TrainError(
+                "bad_device", f"cuda:{index} is listed twice", "list each GPU once", field="device"
+            )
         indices.append(index)
+    params.refuse(params.facts({}, indices, cpu, range(count)), "device")
     return indices
 
 
 def check_batch_size(batch_size: Any, devices: Sequence[int]) -> int:
     """A batch size for YOLOv5: a positive count, or -1 for autobatch."""
-    if isinstance(batch_size, str):
-        text = batch_size.strip().lower()
-        if text in ("auto", "-1"):
-            batch_size = -1
-        elif re.fullmatch(r"\d+", text):
-            batch_size = int(text)
-        else:
-            raise TrainError(
-                "bad_batch_size",
-                f"batch_size {batch_size!r} is not a number",
-                'give a whole number of images per step such as 16, or "auto" on one GPU',
-            )
-    if isinstance(batch_size, float) and batch_size.is_integer():
-        batch_size = int(batch_size)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int):
-        raise TrainError(
-            "bad_batch_size",
-            f"batch_size {batch_size!r} is not a whole number",
-            'give a whole number of images per step such as 16, or "auto" on one GPU',
-        )
-    if batch_size == -1:
-        if len(devices) != 1:
-            where = "the CPU" if not devices else f"{len(devices)} GPUs (DDP)"
-            raise TrainError(
-                "bad_batch_size",
-                f'batch_size="auto" (YOLOv5 autobatch) works on one GPU only, not on {where}',
-                "give a number such as 16"
-                + (f" (divisible by {len(devices)})" if len(devices) > 1 else ""),
-            )
-        return -1
-    if batch_size <= 0:
-        raise TrainError(
-            "bad_batch_size",
-            f"batch_size={batch_size} must be at least 1",
-            'give a whole number of images per step such as 16, or "auto" on one GPU',
-        )
-    if batch_size > MAX_BATCH_SIZE:
-        raise TrainError(
-            "bad_batch_size",
-            f"batch_size={batch_size} is more than {MAX_BATCH_SIZE} images per step",
-            'YOLOv5\'s nominal batch is 64; try 16 to 256, or "auto" to let YOLOv5 measure the GPU',
-        )
-    if len(devices) > 1 and batch_size % len(devices):
-        lower = batch_size - batch_size % len(devices)
-        raise TrainError(
-            "bad_batch_size",
-            f"batch_size={batch_size} does not divide by the {len(devices)} GPUs of the DDP run",
-            f"use a multiple of {len(devices)}, e.g. {max(lower, len(devices))} or "
-            f"{lower + len(devices)}",
-        )
-    return batch_size
+    value = params.read("batch_size", batch_size)
+    known = params.facts({"batch_size": value}, devices, False, devices)
+    params.refuse(known, "batch_size")
+    return -1 if value == "auto" else int(value)
 
 
 def check_amp(amp: Any, devices: Sequence[int]) -> bool | None:
     """True/False as asked, None = automatic (YOLOv5's check on GPUs, off on CPU)."""
-    if amp is None or (isinstance(amp, str) and amp.lower() == "auto"):
-        return None
-    if not isinstance(amp, bool):
-        raise TrainError(
-            "bad_amp", f"amp={amp!r} must be True, False or None", "use amp=True or amp=False"
-        )
-    if amp and not devices:
-        raise TrainError(
-            "amp_on_cpu",
-            "AMP (mixed precision) needs a CUDA device; YOLOv5 trains in float32 on the CPU",
-            'set amp=False for device="cpu", or train on a GPU such as device="cuda:0"',
-        )
-    return amp
-
-
-def _check_int(name: str, value: Any, low: int, high: int, example: int) -> int:
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value):
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise TrainError(
-            f"bad_{name}",
-            f"{name}={value!r} must be a whole number from {low} to {high}",
-            f"for example {name}={example}",
-        )
+    value = params.read("amp", amp)
+    params.refuse(params.facts({"amp": value}, devices, not devices, devices), "amp")
     return value
+
+
+def check_int(name: str, value: Any) -> int:
+    """A whole-number parameter (epochs, imgsz, workers) within its limits."""
+    return int(params.read(name, value))
 
 
 def _resolve_split(root: Path, entry: Any) -> list[Path]:
@@ -266,13 +158,9 @@ def _count_images(path: Path, limit: int = 1) -> int:
 
 def check_data(data: Any) -> Path:
     """The dataset yaml, checked for what YOLOv5 would otherwise download or miss."""
-    if not isinstance(data, (str, os.PathLike)) or not str(data).strip():
-        raise TrainError(
-            "data_missing",
-            "data must name a dataset yaml file",
-            "make one with: python -m yolo_lab.shapes datasets/shapes "
-            '(then data="datasets/shapes/data.yaml")',
-        )
+    if not isinstance(data, (str, os.PathLike)):
+        data = None  # refused as missing, in the definition's words
+    params.read("data", None if data is None else str(data).strip())
     path = Path(data).expanduser().resolve()
     if not path.is_file():
         raise TrainError(
@@ -358,13 +246,8 @@ def find_yolov5(yolov5_dir: Any) -> str | None:
 def check_model(model: Any, weights: Any) -> tuple[str, str]:
     """The model cfg (a path or a YOLOv5 cfg name) and the weights file, resolved."""
     model = "" if model is None else str(model)
-    weights = "" if weights is None else str(weights)
-    if not model and not weights:
-        raise TrainError(
-            "model_missing",
-            "neither a model cfg nor weights were given",
-            'use model="yolov5n.yaml" to train from scratch, or weights="path/to/best.pt"',
-        )
+    weights = params.read("weights", "" if weights is None else str(weights))
+    params.refuse({"model": model, "weights": weights}, "model")
     if weights:
         wpath = Path(weights).expanduser()
         if not wpath.is_file():
@@ -395,23 +278,11 @@ def check_model(model: Any, weights: Any) -> tuple[str, str]:
 
 def check_cache(cache: Any) -> str | None:
     """YOLOv5's --cache: None, "ram" or "disk" (True means "ram")."""
-    if cache in (False, "", "none", "None"):
-        return None
-    if cache is True:
-        return "ram"
-    if cache not in CACHE_CHOICES:
-        raise TrainError(
-            "bad_cache", f"cache={cache!r} is not a choice", 'use None, "ram" or "disk"'
-        )
-    return cache
+    if cache is True or cache is False:
+        return "ram" if cache else None
+    return params.read("cache", cache)
 
 
 def check_name(name: Any) -> str:
     """A run name usable as a folder name."""
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", name):
-        raise TrainError(
-            "bad_name",
-            f"name={name!r} is not a usable run folder name",
-            "use letters, digits, '.', '_' or '-', e.g. name=\"exp\"",
-        )
-    return name
+    return params.read("name", name)

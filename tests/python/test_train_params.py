@@ -1,0 +1,57 @@
+"""The shared table of training-parameter cases, run through train()'s checks.
+
+jest runs the same table through the sidebar form
+(src/__tests__/train-params.spec.ts); both read
+protocol/train_params.schema.json. Cases with GPUs fabricate what the kernel
+sees (this machine has none), as their names say.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from yolo_lab.training import TrainError, params
+from yolo_lab.training.checks import check_devices
+
+TABLE = json.loads(
+    (Path(__file__).resolve().parents[2] / "protocol" / "train_params.cases.json").read_text(
+        encoding="utf-8"
+    )
+)
+
+
+def _check(case: dict[str, Any]) -> dict[str, Any]:
+    given = {**TABLE["base"], **case["params"]}
+    visible = case.get("visible", [])
+    device = given.pop("device")
+    # train()'s own device parser (which refuses by the definition), then
+    # every other parameter and refusal.
+    gpus = check_devices(device, count=max(visible, default=-1) + 1)
+    return params.check_params(given, gpus, not gpus, visible)
+
+
+@pytest.mark.parametrize("case", TABLE["cases"], ids=[c["case"] for c in TABLE["cases"]])
+def test_shared_case(case: dict[str, Any]) -> None:
+    if "refused" in case:
+        with pytest.raises(TrainError) as err:
+            _check(case)
+        expect = case["refused"]
+        assert (err.value.field, err.value.code) == (expect["field"], expect["code"])
+        assert expect["says"] in f"{err.value.message} {err.value.fix}"
+    else:
+        values = _check(case)
+        for key, value in case["ok"].items():
+            assert values[key] == value, key
+
+
+def test_a_refusal_reads_the_same_in_a_cell() -> None:
+    # The words TypeScript shows in the sidebar, from the same template.
+    with pytest.raises(TrainError) as err:
+        params.read("batch_size", "abc")
+    assert err.value.message == 'Batch size "abc" is not a number.'
+    assert err.value.fix.startswith("Give a whole number")
+    assert str(err.value).splitlines()[1].startswith("What to do: ")
