@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import tomllib
 
 from yolo_lab import __version__, protocol
 from yolo_lab.protocol import OutgoingMessageError, ProtocolError
@@ -200,12 +201,16 @@ def test_outgoing_messages_are_validated(fabricated_report: Any) -> None:
 
 
 def test_wheel_layout_reads_the_packaged_schema(tmp_path: Path) -> None:
-    """In the wheel the schema sits in yolo_lab/protocol/, beside protocol.py."""
+    """In the wheel the schemas sit in yolo_lab/_schema/, beside the package."""
     site = tmp_path / "site"
     skip = shutil.ignore_patterns("labextension", "__pycache__")
     shutil.copytree(REPO / "yolo_lab", site / "yolo_lab", ignore=skip)
-    (site / "yolo_lab" / "_schema").mkdir()
-    shutil.copy(REPO / "protocol" / "yolo_lab.schema.json", site / "yolo_lab" / "_schema")
+    # What the wheel carries beside the package (pyproject's force-include).
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    wheel = pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]
+    for source, target in wheel["force-include"].items():
+        (site / target).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO / source, site / target)
     code = (
         "from yolo_lab import protocol; "
         "print(protocol.schema_path()); "
