@@ -10,6 +10,8 @@ const CORE = [
   './src/validator.ts',
   './src/tokens.ts',
   './src/transport.ts',
+  './src/kernelSource.ts',
+  './src/remote.ts',
   './src/settings.ts',
   './src/sidebar.ts',
   './src/dom.ts',

@@ -9,11 +9,10 @@
  * its clients, each renewing what it needs when a connection opens.
  */
 import type { ISessionContext } from '@jupyterlab/apputils';
-import {
-  KernelManager,
-  ServerConnection,
-  type Kernel,
-  type KernelMessage
+import type {
+  Kernel,
+  KernelMessage,
+  KernelManager
 } from '@jupyterlab/services';
 import { PromiseDelegate, UUID } from '@lumino/coreutils';
 import type { IDisposable } from '@lumino/disposable';
@@ -34,14 +33,10 @@ import type {
   OutgoingMessage
 } from './tokens';
 import type { ISchemaCheck } from './validator';
+import { bootstrap, type IKernelSource } from './kernelSource';
+import { startRemoteKernel } from './remote';
 
-/** What the transport follows in notebook mode: the current session. */
-export interface IKernelSource {
-  /** The session of the current notebook, if any. */
-  readonly current: ISessionContext | null;
-  /** Emits when another notebook (or none) becomes current. */
-  readonly currentChanged: ISignal<unknown, unknown>;
-}
+export { notebookSource, type IKernelSource } from './kernelSource';
 
 /** A request that failed: the kernel's error code, or why it got no answer. */
 export class TransportError extends Error {
@@ -55,10 +50,6 @@ export class TransportError extends Error {
 
 /** The fix for a version mismatch between the kernel and JupyterLab. */
 export const INSTALL_UPGRADE = '%pip install --upgrade yolo-lab';
-
-// The only code the transport runs in a kernel: importing the package
-// registers its comm target. Everything else travels over the comm.
-const BOOTSTRAP = 'import yolo_lab';
 
 const DEFAULT_TIMEOUT_MS = 60000;
 
@@ -197,37 +188,11 @@ export class KernelTransport implements IKernelTransport, IDisposable {
     kernelName = 'python3'
   ): Promise<void> {
     await this.disconnectServer(false);
-    let baseUrl: string;
-    try {
-      const parsed = new URL(url);
-      token = token || parsed.searchParams.get('token') || '';
-      parsed.search = '';
-      parsed.hash = '';
-      baseUrl = parsed.toString().replace(/\/(lab|tree)\/?$/, '/');
-    } catch {
-      throw new Error(
-        `"${url}" is not a URL: give the server's address, e.g. http://127.0.0.1:8890/`
-      );
-    }
-    const serverSettings = ServerConnection.makeSettings({
-      baseUrl,
-      wsUrl: baseUrl.replace(/^http/, 'ws'),
-      token,
-      appendToken: true
-    });
-    const manager = new KernelManager({ serverSettings });
-    let kernel: Kernel.IKernelConnection;
-    try {
-      await manager.ready;
-      kernel = await manager.startNew({ name: kernelName });
-    } catch (reason) {
-      manager.dispose();
-      throw new Error(
-        `Could not start a kernel on ${baseUrl}: ${reason}. Check the URL and ` +
-          'the token, and that the server allows this page (yolo-lab up ' +
-          '--server-only, or --ServerApp.allow_origin).'
-      );
-    }
+    const {
+      url: baseUrl,
+      kernel,
+      manager
+    } = await startRemoteKernel(url, token, kernelName);
     this._remote = { url: baseUrl, kernel, manager };
     kernel.statusChanged.connect(this._onRemoteStatus, this);
     this._targetChanged.emit(this.target);
@@ -555,41 +520,4 @@ export class KernelTransport implements IKernelTransport, IDisposable {
   private _targetChanged = new Signal<this, IKernelTarget>(this);
   private _warned = false;
   private _isDisposed = false;
-}
-
-/** Import yolo_lab in the kernel; true, or the error the kernel gave. */
-async function bootstrap(
-  kernel: Kernel.IKernelConnection
-): Promise<true | string> {
-  const future = kernel.requestExecute(
-    {
-      code: BOOTSTRAP,
-      silent: true,
-      store_history: false,
-      stop_on_error: false
-    },
-    true
-  );
-  const reply = (await future.done) as KernelMessage.IExecuteReplyMsg;
-  const content = reply.content;
-  if (content.status === 'ok') {
-    return true;
-  }
-  if (content.status === 'error') {
-    return `${content.ename}: ${content.evalue}`;
-  }
-  return `execution ${content.status}`;
-}
-
-/** The notebook tracker as a kernel source: the current notebook's session. */
-export function notebookSource(tracker: {
-  readonly currentWidget: { readonly sessionContext: ISessionContext } | null;
-  readonly currentChanged: ISignal<unknown, unknown>;
-}): IKernelSource {
-  return {
-    get current() {
-      return tracker.currentWidget?.sessionContext ?? null;
-    },
-    currentChanged: tracker.currentChanged
-  };
 }
