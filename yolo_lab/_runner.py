@@ -355,6 +355,29 @@ class Runner:
         self.events.emit("saved", epoch=epoch, last=str(last), final=False, stopped=True)
 
 
+def stop_on_signals(runner: Runner) -> None:
+    """SIGTERM and SIGINT ask the run to stop after the current batch.
+
+    In this process only: a child forked from it (a multiprocessing pool or
+    DataLoader worker) inherits the handlers, and ends on the signal as it
+    would without them. Pool.terminate() SIGTERMs its workers and joins
+    them; a worker that only noted the signal was joined forever (a run hung
+    in YOLOv5's label caching when the pool's worker lost the race for the
+    task queue's lock).
+    """
+    runner_pid = os.getpid()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        if os.getpid() != runner_pid:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        runner.request_stop(f"signal {signal.Signals(signum).name}")
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+
 def _watch_parent(runner: Runner, parent: int) -> None:
     while True:
         time.sleep(1.0)
@@ -405,11 +428,7 @@ def main(argv: list[str]) -> int:
     runner = Runner(run_dir, spec)
     parent = os.getppid()
 
-    def on_signal(signum: int, frame: Any) -> None:
-        runner.request_stop(f"signal {signal.Signals(signum).name}")
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    stop_on_signals(runner)
     if IS_MAIN:
         threading.Thread(target=_watch_parent, args=(runner, parent), daemon=True).start()
 

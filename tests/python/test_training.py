@@ -144,6 +144,38 @@ def test_resume_refuses_a_run_without_last_pt(tmp_path: Path) -> None:
     assert err.value.code == "nothing_to_resume"
 
 
+def test_a_child_forked_by_the_runner_ends_on_sigterm(tmp_path: Path) -> None:
+    # YOLOv5 forks pool and loader workers from the runner; Pool.terminate()
+    # SIGTERMs its workers and joins them. The runner's own handler only
+    # notes a stop, so a child that kept it would be joined forever.
+    import subprocess
+
+    code = (
+        "import multiprocessing, os, signal, sys, time\n"
+        "from pathlib import Path\n"
+        "from yolo_lab._runner import Runner, stop_on_signals\n"
+        "runner = Runner(Path(sys.argv[1]), {'v': 2, 'params': {}})\n"
+        "stop_on_signals(runner)\n"
+        "child = multiprocessing.get_context('fork').Process(target=time.sleep, args=(60,))\n"
+        "child.start()\n"
+        "time.sleep(0.5)\n"
+        "child.terminate()\n"
+        "child.join(20)\n"
+        "print(child.exitcode)\n"
+        "os.kill(os.getpid(), signal.SIGTERM)\n"
+        "print(runner.stop_reason)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).parents[2],
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [str(-signal.SIGTERM), "signal SIGTERM"], out.stderr
+
+
 def _fake_runner(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
     """The runner replaced by a process that exits at once; the devices it got."""
     started: list[list[int]] = []
