@@ -93,7 +93,7 @@ const sidebarPlugin: JupyterFrontEndPlugin<ISidebar> = {
   ): ISidebar => {
     const sidebar = new Sidebar(translator ?? nullTranslator);
     const trans = (translator ?? nullTranslator).load('yolo_lab');
-    const target = new TargetSection(transport);
+    const target = new TargetSection(transport, undefined, trans);
     target.title.label = trans.__('Kernel');
     sidebar.addSection(target, 0);
     app.shell.add(sidebar, 'right', { rank: 600 });
@@ -229,6 +229,7 @@ const trainingPlugin: JupyterFrontEndPlugin<void> = {
     const openView = (display: IRunDisplay): void => {
       const view = new RunView({
         runs,
+        trans,
         check: () => loadDefinitionCheck('run_display'),
         resume: run => controller.resume(run)
       });
@@ -322,11 +323,14 @@ const runOutputPlugin: JupyterFrontEndPlugin<void> = {
   description: 'Live YOLOv5 training views in notebook outputs.',
   autoStart: true,
   requires: [IRenderMimeRegistry, IRuns],
+  optional: [ITranslator],
   activate: (
     app: JupyterFrontEnd,
     rendermime: IRenderMimeRegistry,
-    runs: IRuns
+    runs: IRuns,
+    translator: ITranslator | null
   ): void => {
+    const trans = (translator ?? nullTranslator).load('yolo_lab');
     rendermime.addFactory(
       {
         safe: true,
@@ -335,6 +339,7 @@ const runOutputPlugin: JupyterFrontEndPlugin<void> = {
         createRenderer: () =>
           new RunView({
             runs,
+            trans,
             check: () => loadDefinitionCheck('run_display'),
             resume: async run => {
               await app.commands.execute(CommandIDs.resumeRun, { run });

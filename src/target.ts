@@ -4,6 +4,10 @@
  */
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
+import {
+  nullTranslator,
+  type TranslationBundle
+} from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 import type { IKernelTarget, IKernelTransport } from './tokens';
 import { el } from './dom';
@@ -48,10 +52,14 @@ export async function fetchLaunchedServers(
 export class TargetSection extends Widget {
   constructor(
     transport: IKernelTransport,
-    listServers: () => Promise<ILaunchedServer[]> = fetchLaunchedServers
+    listServers: () => Promise<ILaunchedServer[]> = fetchLaunchedServers,
+    trans: TranslationBundle = nullTranslator.load('yolo_lab')
   ) {
     super();
     this._transport = transport;
+    this._trans = trans;
+    this._connect.textContent = trans.__('Connect');
+    this._disconnect.textContent = trans.__("Back to the notebook's kernel");
     this._listServers = listServers;
     this.addClass('yl-TargetSection');
     this._url.type = 'text';
@@ -59,7 +67,7 @@ export class TargetSection extends Widget {
     this._url.placeholder = 'http://127.0.0.1:8890/?token=…';
     this._token.type = 'password';
     this._token.name = 'serverToken';
-    this._token.placeholder = 'token (if not in the URL)';
+    this._token.placeholder = trans.__('token (if not in the URL)');
     this._connect.type = this._disconnect.type = 'button';
     this._connect.addEventListener('click', () => void this._onConnect());
     this._disconnect.addEventListener('click', () => void this._onDisconnect());
@@ -68,14 +76,16 @@ export class TargetSection extends Widget {
     const refresh = el(
       'button',
       'jp-Button jp-mod-minimal yl-ServersRefresh',
-      'Refresh'
+      trans.__('Refresh')
     );
     refresh.type = 'button';
-    refresh.title = 'List the servers yolo-lab up started on this machine';
+    refresh.title = trans.__(
+      'List the servers yolo-lab up started on this machine'
+    );
     refresh.addEventListener('click', () => void this.refreshServers());
     const launched = el('div', 'yl-Launched');
     launched.append(
-      el('span', 'yl-LaunchedTitle', 'Started by yolo-lab up:'),
+      el('span', 'yl-LaunchedTitle', trans.__('Started by yolo-lab up:')),
       refresh,
       this._servers
     );
@@ -98,7 +108,11 @@ export class TargetSection extends Widget {
       servers = await this._listServers();
     } catch (reason) {
       this._servers.replaceChildren(
-        el('li', 'yl-LaunchedNone', `Cannot list them: ${reason}`)
+        el(
+          'li',
+          'yl-LaunchedNone',
+          this._trans.__('Cannot list them: %1', String(reason))
+        )
       );
       return;
     }
@@ -107,7 +121,7 @@ export class TargetSection extends Widget {
         el(
           'li',
           'yl-LaunchedNone',
-          'none (yolo-lab up --server-only starts one)'
+          this._trans.__('none (yolo-lab up --server-only starts one)')
         )
       );
       return;
@@ -120,11 +134,14 @@ export class TargetSection extends Widget {
         const use = el(
           'button',
           'jp-Button jp-mod-minimal yl-UseServer',
-          'Use'
+          this._trans.__('Use')
         );
         use.type = 'button';
         use.disabled = server.alive === false;
-        use.title = server.alive === false ? 'it does not answer' : server.url;
+        use.title =
+          server.alive === false
+            ? this._trans.__('it does not answer')
+            : server.url;
         use.addEventListener('click', () => {
           this._url.value = server.url;
           this._token.value = server.token;
@@ -134,7 +151,9 @@ export class TargetSection extends Widget {
           el(
             'span',
             'yl-LaunchedName',
-            `${server.name}${server.alive === false ? ' (not answering)' : ''}`
+            server.alive === false
+              ? this._trans.__('%1 (not answering)', server.name)
+              : server.name
           ),
           use
         );
@@ -154,12 +173,15 @@ export class TargetSection extends Widget {
   private async _onConnect(): Promise<void> {
     const url = this._url.value.trim();
     if (!url) {
-      this._message.textContent =
-        'Give the URL of a Jupyter server (yolo-lab up --server-only prints it).';
+      this._message.textContent = this._trans.__(
+        'Give the URL of a Jupyter server (yolo-lab up --server-only prints it).'
+      );
       return;
     }
     this._connect.disabled = true;
-    this._message.textContent = 'Starting a kernel on the server…';
+    this._message.textContent = this._trans.__(
+      'Starting a kernel on the server…'
+    );
     try {
       await this._transport.connectServer(url, this._token.value.trim());
       this._message.textContent = '';
@@ -186,8 +208,10 @@ export class TargetSection extends Widget {
     this.node.dataset.target = target.kind;
     const remote = target.kind === 'server';
     this._state.textContent = remote
-      ? `Kernel: on the Jupyter server ${target.url}`
-      : "Kernel: the current notebook's. Or use a Jupyter server:";
+      ? this._trans.__('Kernel: on the Jupyter server %1', target.url)
+      : this._trans.__(
+          "Kernel: the current notebook's. Or use a Jupyter server:"
+        );
     (this._url.parentElement as HTMLElement).hidden = remote;
     this._disconnect.hidden = !remote;
   }
@@ -198,15 +222,11 @@ export class TargetSection extends Widget {
   private _state = el('div', 'yl-TargetState');
   private _url = el('input', 'jp-mod-styled yl-FormInput');
   private _token = el('input', 'jp-mod-styled yl-FormInput');
-  private _connect = el(
-    'button',
-    'jp-Button jp-mod-styled yl-TargetConnect',
-    'Connect'
-  );
+  private _trans: TranslationBundle;
+  private _connect = el('button', 'jp-Button jp-mod-styled yl-TargetConnect');
   private _disconnect = el(
     'button',
-    'jp-Button jp-mod-styled yl-TargetDisconnect',
-    "Back to the notebook's kernel"
+    'jp-Button jp-mod-styled yl-TargetDisconnect'
   );
   private _message = el('div', 'yl-TargetMessage');
 }

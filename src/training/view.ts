@@ -9,6 +9,10 @@
  * second, and GPU utilization and memory (CPU and RAM without a GPU).
  */
 import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
+import {
+  nullTranslator,
+  type TranslationBundle
+} from '@jupyterlab/translation';
 import type { IDisposable } from '@lumino/disposable';
 import { Widget } from '@lumino/widgets';
 import type { ISchemaCheck } from '../protocol';
@@ -31,6 +35,8 @@ export interface IRunViewOptions {
   runs: IRuns;
   /** Check of definitions/run_display, shared by the page's outputs. */
   check: () => Promise<ISchemaCheck>;
+  /** The user's language (English without one). */
+  trans?: TranslationBundle;
   /** Write and run a cell that resumes the run (a command of the app). */
   resume: (run: string) => Promise<void>;
 }
@@ -60,20 +66,21 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
   constructor(options: IRunViewOptions) {
     super();
     this._options = options;
+    this._trans = options.trans ?? nullTranslator.load('yolo_lab');
     this.addClass('yl-RunView');
     this._title = el('span', 'yl-RunTitle');
     this._badge = el('span', 'yl-RunBadge');
     this._stop = el(
       'button',
       'jp-Button jp-mod-styled jp-mod-warn yl-RunStop',
-      'Stop'
+      this._trans.__('Stop')
     );
     this._stop.type = 'button';
     this._stop.addEventListener('click', () => void this._onStop());
     this._resume = el(
       'button',
       'jp-Button jp-mod-styled jp-mod-accept yl-RunResume',
-      'Resume'
+      this._trans.__('Resume')
     );
     this._resume.type = 'button';
     this._resume.addEventListener('click', () => {
@@ -119,9 +126,10 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
     const data = model.data[RUN_MIME];
     const check = await this._options.check();
     if (!check(data)) {
-      this._problem.textContent =
+      this._problem.textContent = this._trans.__(
         'This yolo-lab run output does not match the protocol schema; ' +
-        're-run the cell with the same yolo-lab version in the kernel and in JupyterLab.';
+          're-run the cell with the same yolo-lab version in the kernel and in JupyterLab.'
+      );
       return;
     }
     const display = data as unknown as IRunDisplay;
@@ -165,14 +173,19 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
       return;
     }
     this._stop.disabled = true;
-    this._stop.textContent = 'Stopping…';
+    this._stopping = true;
+    this._stop.textContent = this._trans.__('Stopping…');
     try {
       const result = await this._options.runs.stop(this._model.run);
       this._detail.textContent = result.message;
     } catch (reason) {
+      this._stopping = false;
       this._stop.disabled = false;
-      this._stop.textContent = 'Stop';
-      this._problem.textContent = `Could not stop the run: ${reason}`;
+      this._stop.textContent = this._trans.__('Stop');
+      this._problem.textContent = this._trans.__(
+        'Could not stop the run: %1',
+        String(reason)
+      );
     }
   }
 
@@ -191,16 +204,16 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
       ? (model.status.status ?? 'unknown')
       : 'waiting';
     this.node.dataset.status = status;
-    this._title.textContent = `Run ${display.name}`;
+    this._title.textContent = this._trans.__('Run %1', display.name);
     this._title.title = display.run;
     this._badge.textContent = model.loaded
       ? status
       : 'waiting for a yolo-lab kernel…';
     this._badge.dataset.status = status;
     this._stop.hidden = !model.active;
-    if (model.active && !this._stop.textContent?.startsWith('Stopping')) {
+    if (model.active && !this._stopping) {
       this._stop.disabled = false;
-      this._stop.textContent = 'Stop';
+      this._stop.textContent = this._trans.__('Stop');
     }
     const weights = model.weights;
     this._resume.hidden = !(
@@ -212,11 +225,11 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
     const parts: string[] = [];
     if (progress) {
       parts.push(
-        `epoch ${progress.epoch + 1}/${progress.epochs}`,
-        `batch ${progress.batch + 1}/${progress.batches}`
+        this._trans.__('epoch %1/%2', progress.epoch + 1, progress.epochs),
+        this._trans.__('batch %1/%2', progress.batch + 1, progress.batches)
       );
       if (progress.etaS !== null) {
-        parts.push(`ETA ${formatDuration(progress.etaS)}`);
+        parts.push(this._trans.__('ETA %1', formatDuration(progress.etaS)));
       }
     }
     const last = model.batches[model.batches.length - 1];
@@ -282,11 +295,12 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
         el(
           'div',
           'yl-RunProblemFix',
-          problem.fix ? `What to do: ${problem.fix}` : ''
+          problem.fix ? this._trans.__('What to do: %1', problem.fix) : ''
         )
       );
     } else if (status === 'stopped' && model.status.message) {
-      this._detail.textContent += ` · stopped: ${model.status.message}`;
+      this._detail.textContent +=
+        ' · ' + this._trans.__('stopped: %1', model.status.message);
     }
 
     this._weights.replaceChildren();
@@ -314,6 +328,8 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
   }
 
   private _options: IRunViewOptions;
+  private _trans: TranslationBundle;
+  private _stopping = false;
   private _model: RunModel | null = null;
   private _display: IRunDisplay | null = null;
   private _subscription: IDisposable | null = null;
