@@ -388,7 +388,7 @@ def _watch_parent(runner: Runner, parent: int) -> None:
 
 def _telemetry_loop(runner: Runner, interval_s: float, done: threading.Event) -> None:
     try:
-        from .telemetry import Probe
+        from ._probe import Probe
 
         probe = Probe(pid=os.getppid() if RANK == 0 else os.getpid())
         probe.open()
