@@ -138,9 +138,13 @@ test.describe('yolo-lab panel', () => {
   test('says when no kernel is attached, and stays open on reload', async ({
     page
   }) => {
-    // The layout (with the open sidebar) is saved to the workspace after a change.
+    // The layout is saved to the workspace after a change: wait for the save
+    // that has the yolo-lab panel open (an earlier save may be in flight).
     const saved = page.waitForRequest(
-      r => r.url().includes('/api/workspaces') && r.method() === 'PUT'
+      r =>
+        r.url().includes('/api/workspaces') &&
+        r.method() === 'PUT' &&
+        (r.postData() ?? '').includes('"current":"yolo-lab-panel"')
     );
     await page.sidebar.openTab('yolo-lab-panel');
     await expect(page.locator(VIEW)).toHaveAttribute('data-phase', 'no-kernel');
