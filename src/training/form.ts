@@ -6,7 +6,9 @@
  * (protocol/train_params.schema.json), so a value the kernel would refuse
  * is caught, in the same words, before a cell is written.
  */
-import { checkParams, formField, paramLimit } from './params';
+import { checkParams, formField, gpuIndices, paramLimit } from './params';
+
+export { gpuIndices } from './params';
 
 /** What the form holds; strings where the user types. */
 export interface ITrainForm {
@@ -72,14 +74,6 @@ export type FormErrors = Partial<Record<keyof ITrainForm, string>>;
 
 /** The largest batch size, from the definition. */
 export const MAX_BATCH_SIZE = paramLimit('batch_size', 'maximum');
-
-/** The CUDA indices of the chosen devices ([] for the CPU). */
-export function gpuIndices(devices: string[]): number[] {
-  return devices
-    .map(d => /^cuda:(\d+)$/.exec(d))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map(m => Number(m[1]));
-}
 
 /**
  * Check the form against the hardware with the definition Python's train()

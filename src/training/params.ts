@@ -75,6 +75,14 @@ export function paramLimit(
   return SPEC.properties[name][keyword] as number;
 }
 
+/** The CUDA indices of the chosen devices ([] for the CPU). */
+export function gpuIndices(devices: string[]): number[] {
+  return devices
+    .map(d => /^cuda:(\d+)$/.exec(d))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map(m => Number(m[1]));
+}
+
 /** Fill a template's {keys} from `values`. */
 function fill(text: string, values: Record<string, unknown>): string {
   return text.replace(/\{([A-Za-z_-]+)\}/g, (whole, key: string) =>
@@ -197,10 +205,7 @@ export function facts(
   devices: string[],
   visible: number[]
 ): Record<string, unknown> {
-  const gpus = devices
-    .map(d => /^cuda:(\d+)$/.exec(d))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map(m => Number(m[1]));
+  const gpus = gpuIndices(devices);
   const missing = gpus.find(i => !visible.includes(i));
   const batch = values.batch_size;
   const remainder =
