@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from yolo_lab import _packages
 from yolo_lab._cuda_env import NvmlDevice, parse_visible_devices, visible_nvml_gpus
 from yolo_lab.doctor import HostPaths, collect, detect_container, probe_yolov5
 
@@ -134,7 +135,7 @@ def test_fabricated_nvml_driver_and_hidden_gpus(
         "probe_torch",
         lambda: (
             {
-                **doctor_module._empty_torch(),
+                **_packages._empty_torch(),
                 "installed": True,
                 "version": "2.9.0+cu130",
                 "cuda_build": "13.0",
@@ -142,7 +143,7 @@ def test_fabricated_nvml_driver_and_hidden_gpus(
             [],
         ),
     )
-    monkeypatch.setattr(doctor_module, "probe_yolov5", lambda *_: doctor_module._empty_yolov5())
+    monkeypatch.setattr(doctor_module, "probe_yolov5", lambda *_: _packages._empty_yolov5())
     report = collect(workers=2, paths=empty_host(tmp_path), environ={"CUDA_VISIBLE_DEVICES": "2,1"})
     report_validator.validate(report)
     assert report["driver"] == {
@@ -219,7 +220,7 @@ def test_fabricated_system_probe(tmp_path: Path) -> None:
 
 
 def test_fabricated_yolov5_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(doctor_module, "_package_location", lambda: None)
+    monkeypatch.setattr(_packages, "_package_location", lambda: None)
     host = empty_host(tmp_path)
     checkout = tmp_path / "src" / "yolov5"
     (checkout / "models").mkdir(parents=True)
@@ -272,11 +273,11 @@ def test_fabricated_yolov5_package_import_check(
         os.pathsep.join(filter(None, [str(tmp_path / "site"), os.environ.get("PYTHONPATH")])),
     )
     monkeypatch.delitem(sys.modules, "yolov5", raising=False)
-    doctor_module._import_check.cache_clear()
+    _packages._import_check.cache_clear()
     try:
         found = probe_yolov5(empty_host(tmp_path), environ={})
     finally:
-        doctor_module._import_check.cache_clear()
+        _packages._import_check.cache_clear()
     assert found["source"] == "package"
     assert found["location"] == str(package.resolve())
     assert found["version"] == "7.0.13"
