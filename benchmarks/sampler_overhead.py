@@ -1,6 +1,7 @@
 """How much the telemetry sampler slows a training loop down.
 
 Run: .venv/bin/python benchmarks/sampler_overhead.py [--threads N | --all-cpus] [--reps 7]
+     [--device cuda:0]
 
 A CPU-bound PyTorch training loop (an MLP on random data, fixed seed) is
 timed in short rounds of a fixed number of steps, with the sampler off, at
@@ -15,6 +16,10 @@ take its time from the training, which is the case that matters, and one
 pinned core is far less disturbed by other load on a shared machine than
 torch's multi-threaded barriers are. ``--all-cpus`` keeps every CPU and
 torch's default threads (or ``--threads N``) instead.
+
+``--device cuda:0`` trains the same loop on that GPU (each round ends with
+a synchronize): there the pinned core is the one launching the kernels, so
+the slowdown is the sampler's cost to a GPU training loop.
 
 Prints the median round time per mode and the median paired slowdown
 against "off" with the goals (< 1 % at 1 Hz, < 2 % at 10 Hz) as PASS/MISS.
@@ -56,15 +61,20 @@ def usable_cpus() -> int:
 class Trainer:
     """An MLP classifier trained with SGD on one fixed random batch."""
 
-    def __init__(self) -> None:
+    def __init__(self, device: str = "cpu") -> None:
         torch.manual_seed(SEED)
+        self.device = torch.device(device)
         self.model = nn.Sequential(
             nn.Linear(512, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(), nn.Linear(1024, 10)
-        )
+        ).to(self.device)
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.01, momentum=0.9)
-        self.inputs = torch.randn(128, 512)
-        self.targets = torch.randint(0, 10, (128,))
+        self.inputs = torch.randn(128, 512).to(self.device)
+        self.targets = torch.randint(0, 10, (128,)).to(self.device)
         self.loss_fn = nn.CrossEntropyLoss()
+
+    def sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
 
     def steps(self, count: int) -> tuple[float, float]:
         """Wall seconds taken by ``count`` training steps, and the CPU seconds
@@ -77,6 +87,7 @@ class Trainer:
             loss = self.loss_fn(self.model(self.inputs), self.targets)
             loss.backward()
             self.optimizer.step()
+        self.sync()
         wall = time.perf_counter() - start
         others = (time.process_time() - process_start) - (time.thread_time() - thread_start)
         return wall, max(0.0, others)
@@ -128,6 +139,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch threads")
     parser.add_argument("--reps", type=int, default=7)
     parser.add_argument("--round-s", type=float, default=1.5)
+    parser.add_argument("--device", default="cpu", help='"cpu" or a GPU such as "cuda:0"')
     args = parser.parse_args()
     cpus = usable_cpus()
     pinned = None
@@ -139,7 +151,7 @@ def main() -> int:
     if threads is not None:
         torch.set_num_threads(threads)
 
-    trainer = Trainer()
+    trainer = Trainer(args.device)
     trainer.steps(5)  # warm-up: allocations, kernels chosen
     per_step = trainer.steps(20)[0] / 20
     steps = max(10, round(args.round_s / per_step))
@@ -160,7 +172,7 @@ def main() -> int:
     else:
         placement = "all CPUs (sampler may run on a core the training leaves idle)"
     print(
-        f"workload: MLP 512-1024-1024-10, batch 128, SGD, seed {SEED}, CPU, "
+        f"workload: MLP 512-1024-1024-10, batch 128, SGD, seed {SEED}, {args.device}, "
         f"{torch.get_num_threads()} torch thread(s); {placement}"
     )
     print(f"rounds: {steps} steps (~{steps * per_step:.2f} s) x 3 modes x {args.reps} reps")
