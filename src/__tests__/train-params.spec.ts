@@ -54,6 +54,7 @@ describe.each(TABLE.cases)('$case', (c: ICase) => {
       ...DEFAULT_FORM,
       data: typed(params.data),
       devices: devicesOf(params.device),
+      nproc: 'nproc' in params ? typed(params.nproc) : DEFAULT_FORM.nproc,
       model: 'model' in params ? typed(params.model) : DEFAULT_FORM.model,
       weights: typed(params.weights),
       batchSize:

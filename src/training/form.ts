@@ -17,6 +17,8 @@ export interface ITrainForm {
   weights: string;
   /** ['cpu'] or one or more 'cuda:N' (several = DDP). */
   devices: string[];
+  /** Processes of a DDP run on the CPU (gloo); '1' is a plain run. */
+  nproc: string;
   /** A whole number, or 'auto' (YOLOv5 autobatch, one GPU). */
   batchSize: string;
   amp: boolean;
@@ -35,6 +37,7 @@ export const DEFAULT_FORM: ITrainForm = {
   model: 'yolov5n.yaml',
   weights: '',
   devices: ['cpu'],
+  nproc: '1',
   batchSize: '16',
   amp: false,
   workers: '2',
@@ -85,6 +88,7 @@ export function validateForm(form: ITrainForm, hw: IHardware): FormErrors {
     data: form.data.trim(),
     model: form.model.trim(),
     weights: form.weights.trim(),
+    nproc: form.nproc,
     batch_size: form.batchSize,
     amp: form.amp,
     epochs: form.epochs,
@@ -177,8 +181,11 @@ export function cellText(form: ITrainForm): string {
   if (form.weights.trim()) {
     args.push(['weights', py(form.weights.trim())]);
   }
+  args.push(['device', deviceArg(form.devices)]);
+  if (gpuIndices(form.devices).length === 0 && Number(form.nproc) > 1) {
+    args.push(['nproc', String(Number(form.nproc))]);
+  }
   args.push(
-    ['device', deviceArg(form.devices)],
     [
       'batch_size',
       batch === 'auto' || batch === '-1' ? '"auto"' : String(Number(batch))

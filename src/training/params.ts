@@ -208,8 +208,13 @@ export function facts(
   const gpus = gpuIndices(devices);
   const missing = gpus.find(i => !visible.includes(i));
   const batch = values.batch_size;
-  const remainder =
-    typeof batch === 'number' && gpus.length > 1 ? batch % gpus.length : 0;
+  const nproc = values.nproc;
+  const world = gpus.length
+    ? gpus.length
+    : typeof nproc === 'number' && nproc > 0
+      ? nproc
+      : 1;
+  const remainder = typeof batch === 'number' && world > 1 ? batch % world : 0;
   const lower = typeof batch === 'number' ? batch - remainder : 0;
   return {
     ...values,
@@ -218,9 +223,10 @@ export function facts(
     visible: visible.length,
     visible_names: visible.map(i => `cuda:${i}`).join(', '),
     missing: missing ?? null,
+    world,
     remainder,
-    lower: Math.max(lower, gpus.length),
-    upper: lower + gpus.length
+    lower: Math.max(lower, world),
+    upper: lower + world
   };
 }
 

@@ -13,7 +13,7 @@ import {
 import { Widget } from '@lumino/widgets';
 import { el } from '../dom';
 import type { TrainingController } from './controller';
-import { ITrainForm, MODEL_CFGS } from './form';
+import { gpuIndices, ITrainForm, MODEL_CFGS } from './form';
 import type { FormChange } from './formModel';
 import type { IRunSummary } from './types';
 
@@ -167,6 +167,17 @@ export class TrainSection extends Widget {
         'Several GPUs = DDP (torch.distributed.run).'
       )
     );
+
+    if (!gpuIndices(form.devices).length) {
+      nodes.push(
+        this._field(
+          'Processes',
+          'nproc',
+          this._text('nproc'),
+          'Above 1: DDP on the CPU (gloo), to show DDP without GPUs.'
+        )
+      );
+    }
 
     const batch = this._text('batchSize', '16 or auto');
     this._suggestion = el('span', 'yl-FormHint yl-Suggestion');

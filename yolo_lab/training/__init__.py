@@ -38,6 +38,7 @@ from .checks import (  # noqa: F401
     check_devices,
     check_model,
     check_name,
+    check_nproc,
     find_yolov5,
     gpu_count,
 )

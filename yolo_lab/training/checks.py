@@ -29,6 +29,7 @@ __all__ = [
     "check_cache",
     "check_data",
     "check_devices",
+    "check_nproc",
     "check_int",
     "check_model",
     "check_name",
@@ -99,10 +100,17 @@ def check_devices(device: Any, count: int | None = None) -> list[int]:
     return indices
 
 
-def check_batch_size(batch_size: Any, devices: Sequence[int]) -> int:
+def check_nproc(nproc: Any, devices: Sequence[int]) -> int:
+    """The processes of a DDP run on the CPU (1: a plain run)."""
+    value = int(params.read("nproc", nproc))
+    params.refuse(params.facts({"nproc": value}, devices, not devices, devices), "nproc")
+    return value
+
+
+def check_batch_size(batch_size: Any, devices: Sequence[int], nproc: int = 1) -> int:
     """A batch size for YOLOv5: a positive count, or -1 for autobatch."""
     value = params.read("batch_size", batch_size)
-    known = params.facts({"batch_size": value}, devices, False, devices)
+    known = params.facts({"batch_size": value, "nproc": nproc}, devices, False, devices)
     params.refuse(known, "batch_size")
     return -1 if value == "auto" else int(value)
 

@@ -141,7 +141,9 @@ def facts(
     missing = next((i for i in gpus if i not in visible), None)
     batch = values.get("batch_size")
     number = isinstance(batch, int) and not isinstance(batch, bool)
-    remainder = batch % len(gpus) if number and len(gpus) > 1 else 0
+    nproc = values.get("nproc")
+    world = len(gpus) if gpus else (nproc if isinstance(nproc, int) and nproc > 0 else 1)
+    remainder = batch % world if number and world > 1 else 0
     lower = batch - remainder if number else 0
     return {
         **values,
@@ -150,9 +152,10 @@ def facts(
         "visible": len(visible),
         "visible_names": ", ".join(f"cuda:{i}" for i in visible),
         "missing": missing,
+        "world": world,
         "remainder": remainder,
-        "lower": max(lower, len(gpus)),
-        "upper": lower + len(gpus),
+        "lower": max(lower, world),
+        "upper": lower + world,
     }
 
 
