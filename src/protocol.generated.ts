@@ -48,6 +48,7 @@ export type RunEvent = {
     | 'telemetry'
     | 'telemetry_source'
     | 'notice'
+    | 'hung'
     | 'error'
     | 'end';
   [k: string]: unknown;

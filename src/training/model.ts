@@ -232,6 +232,10 @@ export class RunModel {
       case 'notice':
         this._notices.push(String(event.message));
         break;
+      case 'hung':
+        // The supervisor's report; each rank's stack is in the event and the log.
+        this._notices.push(String(event.message));
+        break;
       case 'summary':
         this._summary = event as IRunSummaryEvent;
         break;

@@ -250,6 +250,16 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
     if (params.device !== undefined) {
       details.push(`device ${JSON.stringify(params.device)}`);
     }
+    const world = Number(model.start?.world_size ?? 1);
+    if (world > 1) {
+      // CPU DDP is yolo-lab's own (gloo, gradients averaged per parameter);
+      // it must never read as GPU DDP.
+      details.push(
+        model.start?.ddp === 'cpu-gloo'
+          ? `DDP on the CPU: ${world} processes (gloo; not GPU DDP)`
+          : `DDP: ${world} GPUs`
+      );
+    }
     if (params.batch_size !== undefined) {
       details.push(
         model.autobatch !== null

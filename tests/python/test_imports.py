@@ -91,7 +91,12 @@ def test_the_walk_sees_a_real_import_of_the_doctor() -> None:
 
 
 def test_the_sampler_and_the_runner_do_not_import_the_doctor() -> None:
-    for module in ("yolo_lab.telemetry", "yolo_lab._runner", "yolo_lab.training.rundir"):
+    for module in (
+        "yolo_lab.telemetry",
+        "yolo_lab._runner",
+        "yolo_lab._runner.supervisor",
+        "yolo_lab.training.rundir",
+    ):
         closure = _yolo_lab_closure(module)
         assert "yolo_lab.doctor" not in closure, f"{module} imports the doctor"
     own = _imported_names("yolo_lab.training.rundir")

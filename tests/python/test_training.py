@@ -20,7 +20,8 @@ import jsonschema
 import pytest
 
 from yolo_lab import protocol, shapes, training
-from yolo_lab._runner import Runner, _oom_fix
+from yolo_lab._runner import Runner
+from yolo_lab._runner import oom_fix as _oom_fix
 from yolo_lab._yolov5 import yolov5_opt
 from yolo_lab.training import TrainError, launch
 from yolo_lab.training.rundir import (
@@ -155,7 +156,7 @@ def test_a_child_forked_by_the_runner_ends_on_sigterm(tmp_path: Path) -> None:
         "from pathlib import Path\n"
         "from yolo_lab._runner import Runner, stop_on_signals\n"
         "runner = Runner(Path(sys.argv[1]), {'v': 2, 'params': {}})\n"
-        "stop_on_signals(runner)\n"
+        "stop_on_signals(runner.request_stop)\n"
         "child = multiprocessing.get_context('fork').Process(target=time.sleep, args=(60,))\n"
         "child.start()\n"
         "time.sleep(0.5)\n"
@@ -176,12 +177,12 @@ def test_a_child_forked_by_the_runner_ends_on_sigterm(tmp_path: Path) -> None:
     assert out.stdout.splitlines() == [str(-signal.SIGTERM), "signal SIGTERM"], out.stderr
 
 
-def _fake_runner(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
-    """The runner replaced by a process that exits at once; the devices it got."""
-    started: list[list[int]] = []
+def _fake_runner(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The runner replaced by a process that exits at once; the processes it got."""
+    started: list[int] = []
 
-    def command(run_dir: Path, devices: list[int]) -> list[str]:
-        started.append(list(devices))
+    def command(run_dir: Path, world: int) -> list[str]:
+        started.append(world)
         return [sys.executable, "-c", "pass"]
 
     monkeypatch.setattr(launch, "runner_command", command)
@@ -194,7 +195,7 @@ def test_the_spec_holds_the_params_once_and_the_runner_derives_yolov5s_options(
     started = _fake_runner(monkeypatch)
     run = quick(data_yaml, tmp_path / "runs", name="spec", seed=3, patience=7, noplots=True)
     run.wait(timeout=60)
-    assert started == [[]]
+    assert started == [1]
     spec = json.loads((run.dir / SPEC_FILE).read_text())
     assert set(spec) == {"v", "params", "yolov5_options", "seed", "telemetry_interval_s"}
     assert spec["params"]["device"] == "cpu" and spec["params"]["batch_size"] == 8
@@ -301,7 +302,7 @@ def test_a_run_folder_of_the_previous_spec_format_lists_and_resumes(
 
     started = _fake_runner(monkeypatch)
     training.resume(run_dir).wait(timeout=60)
-    assert started == [[]]
+    assert started == [1]
     written = json.loads((run_dir / SPEC_FILE).read_text())
     assert "opt" not in written and written["v"] == 2
     assert written["resume"] == str(run_dir / "weights" / "last.pt")
@@ -334,13 +335,24 @@ def test_fabricated_cuda_oom_message_suggests_a_smaller_batch(
     assert run.last is not None and len(run.results()) == 1
 
 
-def test_amp_off_replaces_check_amp_on_fabricated_cuda_model(tmp_path: Path) -> None:
+def test_amp_replaces_yolov5s_check_on_fabricated_cuda_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # A fabricated train module and model that claim a CUDA device.
+    from yolo_lab._runner import callbacks as runner_callbacks
+    from yolo_lab._runner.amp import AmpVerdict
+
     calls: list[str] = []
 
     def yolov5_check_amp(model: Any) -> bool:
-        calls.append("yolov5")
+        calls.append("yolov5")  # it would download yolov5n.pt when unsure
         return True
+
+    def offline(model: Any) -> AmpVerdict:
+        calls.append("offline")
+        return AmpVerdict(True, 0.001, 0.002, "offline check passed: measured")
+
+    monkeypatch.setattr(runner_callbacks, "check_amp_offline", offline)
 
     class EMA:
         def __init__(self, model: Any) -> None:
@@ -371,14 +383,17 @@ def test_amp_off_replaces_check_amp_on_fabricated_cuda_model(tmp_path: Path) -> 
     assert events[-1]["kind"] == "amp" and events[-1]["enabled"] is False
 
     on, events = patched(None)
-    assert on is True and calls == ["yolov5"], "amp on keeps YOLOv5's own check"
+    assert on is True and calls == ["offline"], "the offline check decides, never YOLOv5's"
     assert events[-1]["enabled"] is True and events[-1]["requested"] is None
+    assert events[-1]["reason"] == "offline check passed: measured"
+    assert events[-1]["score_diff"] == 0.001
 
     # The capture hooks see what YOLOv5 builds, for the save on stop.
     runner = Runner(tmp_path / "amp-False", {"v": 2, "params": {"amp": False}})
     fabricated = SimpleNamespace(**vars(module))
     runner.patch(fabricated)
-    assert fabricated.smart_optimizer() == "optimizer" and runner.optimizer == "optimizer"
+    assert fabricated.smart_optimizer("model") == "optimizer" and runner.optimizer == "optimizer"
+    assert runner.model == "model"
     ema = fabricated.ModelEMA("m")
     assert runner.ema is ema
 
@@ -413,14 +428,14 @@ def test_devices_on_fabricated_two_gpu_machine() -> None:
     assert "cpu, cuda:0, cuda:1" in err.value.fix
     with pytest.raises(TrainError):
         training.check_devices(["cuda:0", "cuda:0"], count=2)
-    command = training.runner_command(Path("/runs/x"), [0, 1])
-    assert command[1:4] == ["-m", "torch.distributed.run", "--nproc_per_node"] and command[4] == "2"
-    assert command[-3:] == ["-m", "yolo_lab._runner", "/runs/x"]
+    # Several processes: the supervisor, which starts torchrun (test_ddp.py runs it).
+    command = training.runner_command(Path("/runs/x"), 2)
+    assert command[1:] == ["-m", "yolo_lab._runner.supervisor", "/runs/x"]
 
 
 def test_ddp_with_one_gpu_is_plain_training_on_fabricated_gpu() -> None:
     # One GPU listed is a single-process run, not DDP.
-    assert training.runner_command(Path("/r"), [0])[1:3] == ["-m", "yolo_lab._runner"]
+    assert training.runner_command(Path("/r"), 1)[1:3] == ["-m", "yolo_lab._runner"]
 
 
 def test_amp_on_cpu_is_refused() -> None:

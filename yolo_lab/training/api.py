@@ -33,6 +33,7 @@ from .checks import (
     check_int,
     check_model,
     check_name,
+    check_nproc,
     find_yolov5,
 )
 from .launch import _process, _reap, _start, run_status, stop_run
@@ -175,6 +176,7 @@ def train(
     model: str | None = "yolov5n.yaml",
     weights: str | None = "",
     device: Any = "cpu",
+    nproc: int = 1,
     batch_size: int | str = 16,
     amp: bool | None = None,
     epochs: int = 3,
@@ -191,15 +193,19 @@ def train(
 ) -> Run:
     """Start a YOLOv5 training run in a subprocess and return it.
 
-    ``device``: "cpu", "cuda:N" or a list of GPUs (DDP). ``batch_size``: images
-    per step, or "auto" (YOLOv5 autobatch, one GPU). ``amp``: None = YOLOv5's
-    own check on GPUs (off on the CPU), False = off, True = on (GPUs only).
+    ``device``: "cpu", "cuda:N" or a list of GPUs (DDP). ``nproc``: on the
+    CPU, the processes of a DDP run (gloo; to show DDP without GPUs).
+    ``batch_size``: images per step (across all processes), or "auto"
+    (YOLOv5 autobatch, one GPU). ``amp``: on GPUs, True and None both mean
+    on unless an offline fp16 check shows it breaks this model; False = off;
+    the CPU trains in float32.
     ``model`` is a cfg to train from scratch, ``weights`` a local .pt.
     Other YOLOv5 train options (``optimizer="AdamW"``, ``patience=...``) pass
     through. Nothing is downloaded during a run.
     """
     devices = check_devices(device)
-    batch = check_batch_size(batch_size, devices)
+    nproc = check_nproc(nproc, devices)
+    batch = check_batch_size(batch_size, devices, nproc)
     amp_request = check_amp(amp, devices)
     epochs = check_int("epochs", epochs)
     imgsz = check_int("imgsz", imgsz)
@@ -219,6 +225,7 @@ def train(
         "model": cfg,
         "weights": weights_path,
         "device": device_param(devices),
+        "nproc": nproc,
         "batch_size": "auto" if batch == -1 else batch,
         "amp": amp_request,
         "epochs": epochs,
@@ -237,7 +244,7 @@ def train(
         "seed": seed,
         "telemetry_interval_s": telemetry_interval_s,
     }
-    _start(run_dir, spec, devices)
+    _start(run_dir, spec)
     run = Run(run_dir)
     if wait:
         run.wait()
@@ -271,7 +278,7 @@ def resume(run: str | os.PathLike[str] | Run, *, wait: bool = False) -> Run:
     find_yolov5(spec["params"].get("yolov5_dir"))
     spec["resume"] = str(last)
     resumed = int(status.get("resumed", 0)) + 1
-    _start(run_dir, spec, devices)
+    _start(run_dir, spec)
     write_status(run_dir, resumed=resumed)
     started = Run(run_dir)
     if wait:

@@ -1,7 +1,9 @@
 """Starting and stopping the training subprocess of a run.
 
-One run is one subprocess: ``python -m yolo_lab._runner RUN_DIR``, or
-``torch.distributed.run`` for several GPUs, started in its own session with
+One run is one subprocess: ``python -m yolo_lab._runner RUN_DIR``, or for
+DDP (several GPUs, or ``nproc`` processes on the CPU) the supervisor
+``python -m yolo_lab._runner.supervisor RUN_DIR``, which starts
+``torch.distributed.run`` and ends the run; either starts in its own session with
 an environment that keeps YOLOv5 offline. The processes this kernel started
 are kept in a table, so their status is known without guessing from pids,
 and at exit (kernel shutdown or restart) each is asked to stop.
@@ -13,12 +15,11 @@ import atexit
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from .rundir import (
     STOP_FILE,
     TERMINAL,
     read_status,
+    spec_world,
     write_spec,
     write_status,
 )
@@ -87,29 +89,10 @@ def runner_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def runner_command(run_dir: Path, devices: Sequence[int]) -> list[str]:
-    """The command line of a run's subprocess: DDP through torchrun for several GPUs."""
-    if len(devices) > 1:
-        return [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--nproc_per_node",
-            str(len(devices)),
-            "--master_addr",
-            "127.0.0.1",
-            "--master_port",
-            str(_free_port()),
-            "-m",
-            "yolo_lab._runner",
-            str(run_dir),
-        ]
+def runner_command(run_dir: Path, world: int) -> list[str]:
+    """The command line of a run's subprocess: the DDP supervisor for several processes."""
+    if world > 1:
+        return [sys.executable, "-m", "yolo_lab._runner.supervisor", str(run_dir)]
     return [sys.executable, "-m", "yolo_lab._runner", str(run_dir)]
 
 
@@ -173,7 +156,7 @@ def stop_run(run_dir: str | os.PathLike[str]) -> bool:
     return True
 
 
-def _start(run_dir: Path, spec: Mapping[str, Any], devices: Sequence[int]) -> None:
+def _start(run_dir: Path, spec: Mapping[str, Any]) -> None:
     """Write the spec and a fresh status, then start the run's subprocess."""
     write_spec(run_dir, spec)
     (run_dir / STOP_FILE).unlink(missing_ok=True)
@@ -191,7 +174,7 @@ def _start(run_dir: Path, spec: Mapping[str, Any], devices: Sequence[int]) -> No
     log = open(run_dir / LOG_FILE, "ab")
     try:
         proc = subprocess.Popen(
-            runner_command(run_dir, devices),
+            runner_command(run_dir, spec_world(spec)),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

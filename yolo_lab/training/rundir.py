@@ -3,8 +3,9 @@
 A run folder holds, beside YOLOv5's own files (weights/, results.csv):
 ``yolo_lab_spec.json`` (what was asked), ``yolo_lab_run.json`` (status),
 ``yolo_lab_events.jsonl`` (every event, one JSON object a line),
-``yolo_lab_train.log`` (YOLOv5's console output) and, while a stop is asked
-for, ``yolo_lab_stop``.
+``yolo_lab_train.log`` (YOLOv5's console output), while a stop is asked
+for, ``yolo_lab_stop`` and, for a DDP run, ``yolo_lab_ranks/`` (each rank's
+process id, outcome, heartbeat and, when asked, Python stack).
 
 This module is the one owner of that format: the kernel side
 (:mod:`yolo_lab.training`) and the training subprocess
@@ -15,9 +16,11 @@ every training subprocess, so it imports only the standard library.
 from __future__ import annotations
 
 import csv
+import fcntl
 import json
 import math
 import os
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -25,6 +28,7 @@ from typing import Any, Final
 __all__ = [
     "EVENTS_FILE",
     "LOG_FILE",
+    "RANKS_DIR",
     "SPEC_FILE",
     "STATUS_FILE",
     "STOP_FILE",
@@ -36,13 +40,17 @@ __all__ = [
     "normalize_spec",
     "plain",
     "read_events",
+    "read_ranks",
     "read_results",
     "read_spec",
     "read_status",
     "shown_params",
     "spec_batch_size",
     "spec_devices",
+    "spec_world",
     "summarize",
+    "write_json",
+    "write_rank",
     "write_spec",
     "write_status",
 ]
@@ -52,6 +60,7 @@ EVENTS_FILE: Final = "yolo_lab_events.jsonl"
 STATUS_FILE: Final = "yolo_lab_run.json"
 STOP_FILE: Final = "yolo_lab_stop"
 LOG_FILE: Final = "yolo_lab_train.log"
+RANKS_DIR: Final = "yolo_lab_ranks"
 
 # How many per-batch events a history holds at most (the others are thinned
 # evenly; epoch and other events are always all kept).
@@ -90,17 +99,55 @@ def _read_json(path: Path) -> dict[str, Any]:
 # -- status --------------------------------------------------------------------
 
 
-def write_status(run_dir: Path, **fields: Any) -> None:
-    """Merge fields into the run's status file, atomically."""
-    path = run_dir / STATUS_FILE
+def write_json(path: Path, value: Any) -> None:
+    """Replace ``path`` with ``value`` as JSON, atomically.
+
+    The temporary file is named for this process and thread, so writers in
+    several processes (the ranks of a DDP run, its supervisor, the kernel)
+    never share one.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        current = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        current = {}
-    current.update(plain(fields))
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(current, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+        tmp.write_text(json.dumps(plain(value), indent=1), encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_status(run_dir: Path, **fields: Any) -> None:
+    """Merge fields into the run's status file, atomically.
+
+    Read, merge and replace happen under a lock on the folder's lock file, so
+    two writers (a rank and the supervisor, the kernel and the runner) never
+    lose each other's fields.
+    """
+    path = run_dir / STATUS_FILE
+    with open(run_dir / f".{STATUS_FILE}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            current = _read_json(path)
+            current.update(plain(fields))
+            write_json(path, current)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def write_rank(run_dir: Path, rank: int, kind: str, value: Mapping[str, Any]) -> None:
+    """One rank's record of ``kind`` ("state", "beat"), in ``yolo_lab_ranks/``."""
+    folder = run_dir / RANKS_DIR
+    folder.mkdir(exist_ok=True)
+    write_json(folder / f"rank{rank}.{kind}.json", dict(value))
+
+
+def read_ranks(run_dir: Path, kind: str) -> dict[int, dict[str, Any]]:
+    """Every rank's record of ``kind``, by rank."""
+    out: dict[int, dict[str, Any]] = {}
+    folder = run_dir / RANKS_DIR
+    for path in sorted(folder.glob(f"rank*.{kind}.json")) if folder.is_dir() else []:
+        number = path.name[4:].split(".", 1)[0]
+        if number.isdigit():
+            out[int(number)] = _read_json(path)
+    return out
 
 
 def read_status(run_dir: Path) -> dict[str, Any]:
@@ -168,6 +215,15 @@ def spec_devices(spec: Mapping[str, Any]) -> list[int]:
         if isinstance(item, str) and item.startswith("cuda:") and item[5:].isdigit():
             indices.append(int(item[5:]))
     return indices
+
+
+def spec_world(spec: Mapping[str, Any]) -> int:
+    """The processes of the run: one per GPU, ``nproc`` on the CPU, else 1."""
+    devices = spec_devices(spec)
+    if devices:
+        return len(devices)
+    nproc = (spec.get("params") or {}).get("nproc")
+    return nproc if isinstance(nproc, int) and not isinstance(nproc, bool) and nproc > 1 else 1
 
 
 def spec_batch_size(spec: Mapping[str, Any]) -> int | None:

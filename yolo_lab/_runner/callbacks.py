@@ -1,0 +1,344 @@
+"""One run inside YOLOv5: the patches of its train module, its callbacks,
+the stop flag and the save on stop."""
+
+from __future__ import annotations
+
+import os
+import time
+from copy import deepcopy
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ..training.rundir import EVENTS_FILE, STOP_FILE, spec_devices, write_status
+from .amp import check_amp_offline
+from .ddp import (
+    StopAgreement,
+    StoppingLoader,
+    StopRequested,
+    average_gradients,
+    distributed,
+    share_rank0_weights,
+)
+from .events import Events
+from .process import IS_MAIN, LOCAL_RANK, RANK, WORLD
+
+_GIB = 2**30
+
+__all__ = ["Runner", "StopRequested"]
+
+
+def _fabricated_hang() -> tuple[int, int] | None:
+    """``YOLO_LAB_FABRICATED_HANG=RANK:BATCH``: that rank sleeps (for tests)."""
+    text = os.environ.get("YOLO_LAB_FABRICATED_HANG", "")
+    rank, _, batch = text.partition(":")
+    if rank.isdigit() and batch.isdigit():
+        return int(rank), int(batch)
+    return None
+
+
+class Runner:
+    """One run: the callbacks, the stop flag and the save-on-stop."""
+
+    def __init__(self, run_dir: Path, spec: dict[str, Any]) -> None:
+        self.run_dir = run_dir
+        self.spec = spec
+        self.events = Events(run_dir / EVENTS_FILE, enabled=IS_MAIN)
+        self.stop_reason: str | None = None
+        self.model: Any = None
+        self.optimizer: Any = None
+        self.ema: Any = None
+        self.opt: Any = None
+        self.train_module: Any = None
+        self.best_fitness = 0.0
+        self.epoch = 0
+        self.last_ni: int | None = None
+        self.params = spec.get("params") or {}
+        self.epochs = int(self.params.get("epochs") or 0)
+        self.batches = 0
+        self.batch_in_epoch = -1
+        self.epoch_t0 = time.time()
+        self.last_batch_t: float | None = None
+        self.saved_last: str | None = None
+        self.device_type = "cpu"
+        self.cpu_ddp = distributed() and not spec_devices(spec)
+        self.fake_oom_at = int(os.environ.get("YOLO_LAB_FABRICATED_OOM_AT_BATCH", "-1"))
+        self.fake_hang = _fabricated_hang()
+
+    # -- stop
+
+    def request_stop(self, reason: str) -> None:
+        if self.stop_reason is None:
+            self.stop_reason = reason
+
+    def should_stop(self) -> bool:
+        if self.stop_reason is None and (self.run_dir / STOP_FILE).exists():
+            self.request_stop("stop requested")
+        return self.stop_reason is not None
+
+    def _stop_now(self) -> None:
+        """Every rank agreed to stop before this batch: rank 0 saves."""
+        self.request_stop("stop requested")
+        if IS_MAIN and self.model is not None:
+            self.save_on_stop(self.model, self.epoch)
+
+    def _before_training(self) -> None:
+        if self.model is not None:
+            share_rank0_weights(self.model)
+
+    def _before_batch(self, started: int) -> None:
+        if self.fake_hang is not None and self.fake_hang == (max(RANK, 0), started):
+            while True:  # a rank that never reaches the next collective
+                time.sleep(60)
+
+    # -- patches of the train module
+
+    def patch(self, t: Any) -> None:
+        runner = self
+        amp_request = self.params.get("amp")
+
+        def check_amp(model: Any) -> bool:
+            device = next(model.parameters()).device
+            runner.device_type = device.type
+            if amp_request is False:
+                reason = "turned off by the run's amp=False"
+                runner.events.emit("amp", enabled=False, requested=False, reason=reason)
+                return False
+            if device.type != "cuda":
+                runner.events.emit(
+                    "amp",
+                    enabled=False,
+                    requested=amp_request,
+                    reason="YOLOv5 uses AMP on CUDA devices only",
+                )
+                return False
+            # Never YOLOv5's own check: it downloads yolov5n.pt when unsure.
+            verdict = check_amp_offline(model)
+            runner.events.emit(
+                "amp",
+                enabled=verdict.ok,
+                requested=amp_request,
+                reason=verdict.reason,
+                score_diff=verdict.score_diff,
+                box_diff=verdict.box_diff,
+            )
+            if not verdict.ok and amp_request:
+                runner.events.emit(
+                    "notice", message=f"AMP was asked for but is off: {verdict.reason}"
+                )
+            return verdict.ok
+
+        t.check_amp = check_amp
+
+        original_optimizer = t.smart_optimizer
+
+        def smart_optimizer(model: Any, *args: Any, **kwargs: Any) -> Any:
+            runner.model = model
+            if runner.cpu_ddp:
+                average_gradients(model)
+            runner.optimizer = original_optimizer(model, *args, **kwargs)
+            return runner.optimizer
+
+        t.smart_optimizer = smart_optimizer
+
+        class CapturingEMA(t.ModelEMA):  # type: ignore[misc, name-defined]
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                runner.ema = self
+
+        t.ModelEMA = CapturingEMA
+
+        if hasattr(t, "smart_resume"):
+            original_resume = t.smart_resume
+
+            def smart_resume(ckpt: Any, *args: Any, **kwargs: Any) -> Any:
+                # A stop in the first epoch saves epoch -1 ("redo epoch 0"),
+                # which YOLOv5's own check refuses; resume it at epoch 0.
+                if ckpt.get("epoch") == -1:
+                    best, _, epochs = original_resume(dict(ckpt, epoch=0), *args, **kwargs)
+                    runner.epoch = 0
+                    return best, 0, epochs
+                best, start, epochs = original_resume(ckpt, *args, **kwargs)
+                runner.epoch = int(start)
+                return best, start, epochs
+
+            t.smart_resume = smart_resume
+
+        if hasattr(t, "create_dataloader"):
+            original_create = t.create_dataloader
+
+            def create_dataloader(*args: Any, **kwargs: Any) -> Any:
+                loader, dataset = original_create(*args, **kwargs)
+                if not kwargs.get("augment"):
+                    return loader, dataset
+                # The training loader: it fixes the batches per epoch, and
+                # every rank asks it before each batch whether to stop.
+                if not runner.batches:
+                    runner.batches = len(loader)
+                device = None
+                if distributed() and not runner.cpu_ddp:
+                    import torch
+
+                    device = torch.device("cuda", LOCAL_RANK)
+                wrapped = StoppingLoader(
+                    loader,
+                    StopAgreement(runner.should_stop, device),
+                    runner._stop_now,
+                    runner.run_dir,
+                    runner._before_batch,
+                    runner._before_training if runner.cpu_ddp else None,
+                )
+                return wrapped, dataset
+
+            t.create_dataloader = create_dataloader
+
+        if hasattr(t, "check_train_batch_size"):
+            original_autobatch = t.check_train_batch_size
+
+            def check_train_batch_size(*args: Any, **kwargs: Any) -> int:
+                size = int(original_autobatch(*args, **kwargs))
+                runner.events.emit("autobatch", batch_size=size)
+                return size
+
+            t.check_train_batch_size = check_train_batch_size
+
+    # -- callbacks (YOLOv5 runs them on rank 0 only)
+
+    def register(self, callbacks: Any) -> None:
+        callbacks.register_action("on_train_start", "yolo_lab", self.on_train_start)
+        callbacks.register_action("on_train_epoch_start", "yolo_lab", self.on_train_epoch_start)
+        callbacks.register_action("on_train_batch_end", "yolo_lab", self.on_train_batch_end)
+        callbacks.register_action("on_fit_epoch_end", "yolo_lab", self.on_fit_epoch_end)
+        callbacks.register_action("on_model_save", "yolo_lab", self.on_model_save)
+        callbacks.register_action("on_train_end", "yolo_lab", self.on_train_end)
+        self.callbacks = callbacks
+
+    def on_train_start(self, *args: Any) -> None:
+        write_status(self.run_dir, status="running")
+        self.events.emit("status", status="running")
+
+    def on_train_epoch_start(self, *args: Any) -> None:
+        if self.last_ni is not None and self.batches:
+            self.epoch = (self.last_ni + 1) // self.batches
+        self.epoch_t0 = time.time()
+        self.last_batch_t = self.epoch_t0
+        self.batch_in_epoch = -1
+
+    def on_train_batch_end(
+        self, model: Any, ni: int, imgs: Any, targets: Any, paths: Any, mloss: Any
+    ) -> None:
+        now = time.time()
+        self.batch_in_epoch += 1
+        # Every rank trains a batch of the same size at the same step.
+        n = int(imgs.shape[0]) * WORLD
+        dt = now - (self.last_batch_t or now)
+        self.last_batch_t = now
+        self.last_ni = int(ni)
+        epoch = self._epoch_of(ni)
+        self.epoch = epoch
+        gpu_mem = None
+        if self.device_type == "cuda":
+            import torch
+
+            gpu_mem = torch.cuda.memory_reserved() / _GIB
+        box, obj, cls = (float(x) for x in mloss)
+        self.events.emit(
+            "batch",
+            epoch=epoch,
+            epochs=self.epochs,
+            batch=self.batch_in_epoch,
+            batches=self.batches,
+            ni=int(ni),
+            box=box,
+            obj=obj,
+            cls=cls,
+            images=n,
+            ranks=WORLD,
+            imgs_per_s=(n / dt) if dt > 0 else None,
+            gpu_mem_gib=gpu_mem,
+            imgsz=int(imgs.shape[-1]),
+        )
+        if self.fake_oom_at >= 0 and int(ni) >= self.fake_oom_at:
+            import torch
+
+            raise torch.cuda.OutOfMemoryError(
+                "CUDA out of memory. Tried to allocate 20.00 MiB (fabricated by "
+                "YOLO_LAB_FABRICATED_OOM_AT_BATCH for a test)"
+            )
+
+    def _epoch_of(self, ni: int) -> int:
+        # ni counts batches from the first epoch (resumed runs included).
+        return int(ni) // self.batches if self.batches else self.epoch
+
+    def on_fit_epoch_end(self, vals: Any, epoch: int, best_fitness: Any, fi: Any) -> None:
+        vals = [float(v) for v in vals]
+        self.best_fitness = float(best_fitness)
+        box, obj, cls, p, r, map50, map_, vbox, vobj, vcls = vals[:10]
+        self.events.emit(
+            "epoch",
+            epoch=int(epoch),
+            epochs=self.epochs,
+            box=box,
+            obj=obj,
+            cls=cls,
+            precision=p,
+            recall=r,
+            map50=map50,
+            map=map_,
+            val_box=vbox,
+            val_obj=vobj,
+            val_cls=vcls,
+            lr=vals[10:13],
+            epoch_time_s=time.time() - self.epoch_t0,
+            fitness=float(fi),
+            best_fitness=self.best_fitness,
+        )
+
+    def on_model_save(
+        self, last: Any, epoch: int, final_epoch: bool, best_fitness: Any, fi: Any
+    ) -> None:
+        self.saved_last = str(last)
+        self.events.emit("saved", epoch=int(epoch), last=str(last), final=bool(final_epoch))
+        # One process: stop at the epoch's end, its weights just saved. With
+        # several, the others wait in YOLOv5's end-of-epoch broadcast: the
+        # stop waits for the next batch, where every rank agrees on it.
+        if not distributed() and self.should_stop() and not final_epoch:
+            raise StopRequested
+
+    def on_train_end(self, last: Any, best: Any, epoch: int, results: Any) -> None:
+        self.events.emit(
+            "summary",
+            epoch=int(epoch),
+            last=str(last) if Path(last).exists() else None,
+            best=str(best) if Path(best).exists() else None,
+            precision=float(results[0]),
+            recall=float(results[1]),
+            map50=float(results[2]),
+            map=float(results[3]),
+        )
+
+    def save_on_stop(self, model: Any, epoch: int) -> None:
+        """Save last.pt as YOLOv5 would at an epoch end, mid-epoch."""
+        import torch
+
+        t = self.train_module
+        weights = self.run_dir / "weights"
+        weights.mkdir(parents=True, exist_ok=True)
+        last = weights / "last.pt"
+        ckpt = {
+            # Resume starts at epoch + 1: redo the interrupted epoch.
+            "epoch": epoch - 1,
+            "best_fitness": self.best_fitness,
+            "model": deepcopy(t.de_parallel(model)).half(),
+            "ema": deepcopy(self.ema.ema).half() if self.ema is not None else None,
+            "updates": self.ema.updates if self.ema is not None else 0,
+            "optimizer": self.optimizer.state_dict() if self.optimizer is not None else None,
+            "opt": vars(self.opt) if self.opt is not None else {},
+            "date": datetime.now().isoformat(),
+            "yolo_lab_stopped_in_epoch": epoch,
+        }
+        tmp = last.with_name(f".last.pt.{os.getpid()}.tmp")
+        torch.save(ckpt, tmp)
+        os.replace(tmp, last)
+        self.saved_last = str(last)
+        self.events.emit("saved", epoch=epoch, last=str(last), final=False, stopped=True)
