@@ -73,7 +73,7 @@ GPU_SIZES = {
     "resume_batch": 64,
 }
 CPU_SIZES = {
-    "budget_s": 170.0,
+    "budget_s": 200.0,
     "images": 32,
     "imgsz": 64,
     "steps": 3,
@@ -403,7 +403,10 @@ def summarize(run: Any, status: str, steps: int = 0) -> dict[str, Any]:
     events = run.events()
     batches = [e for e in events if e["kind"] == "batch"]
     counted = batches[:steps] if steps else batches
+    # After the first batch, which pays for the warm-up; the first alone when
+    # the run was cut before a second.
     rates = [b["imgs_per_s"] for b in counted[1:] if b.get("imgs_per_s")]
+    rates = rates or [b["imgs_per_s"] for b in counted[:1] if b.get("imgs_per_s")]
     mem = [b["gpu_mem_gib"] for b in counted if b.get("gpu_mem_gib") is not None]
     amp = [e for e in events if e["kind"] == "amp"]
     auto = [e for e in events if e["kind"] == "autobatch"]
@@ -430,8 +433,9 @@ def summarize(run: Any, status: str, steps: int = 0) -> dict[str, Any]:
         "gpu_util_pct": round(statistics.median(util), 1) if util else None,
         "gpu_util_max_pct": max(util) if util else None,
         "gpu_used_gib": round(max(gpu_used) / 2**30, 2) if gpu_used else None,
-        "amp": ("on" if amp[-1]["enabled"] else "off") if amp else None,
+        "amp": ("on" if amp[-1].get("enabled") else "off") if amp else None,
         "amp_reason": amp[-1].get("reason") if amp else None,
+        "amp_score_diff": amp[-1].get("score_diff") if amp else None,
         "autobatch": auto[-1]["batch_size"] if auto else None,
         "train_s": round(batches[-1]["t"] - running[0], 2) if batches and running else None,
         "run": str(run.dir),

@@ -2,6 +2,7 @@
 # The one prepared GPU check (issue 11): run it on the NVIDIA test machine in
 # one call, after `bash scripts/gpu_wheels.sh` here has gathered into .whl/
 # what that machine lacks (yolov5 and its train path's imports, jsonschema).
+# .whl/ is git-ignored: the device tool's run needs carry: [".whl"] to bring it.
 #
 #   bash scripts/gpu_check.sh                # on the NVIDIA machine (< 8 minutes)
 #   bash scripts/gpu_check.sh --cpu          # here and in CI: tiny sizes, GPU rows absent
