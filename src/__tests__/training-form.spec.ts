@@ -288,6 +288,38 @@ describe('RunModel', () => {
     expect(model.autobatch).toBe(96);
   });
 
+  it("keeps a DDP rank's error with its traceback, and a hang as a notice", () => {
+    const model = new RunModel(run);
+    model.add(
+      message(
+        true,
+        [
+          { t: 1, kind: 'start', world_size: 2, ddp: 'cpu-gloo', params: {} },
+          {
+            t: 2,
+            kind: 'hung',
+            seconds: 612,
+            message: 'No rank has started a batch for 612 s',
+            ranks: [{ rank: 0, pid: 7, batches: 3, stack: 'File "x"' }]
+          },
+          {
+            t: 3,
+            kind: 'error',
+            code: 'training_failed',
+            message: 'rank 1: RuntimeError: boom',
+            fix: 'see the log',
+            rank: 1,
+            traceback: 'Traceback (most recent call last):\nRuntimeError: boom'
+          }
+        ],
+        'failed'
+      )
+    );
+    expect(model.notices).toEqual(['No rank has started a batch for 612 s']);
+    expect(model.error).toMatchObject({ rank: 1, code: 'training_failed' });
+    expect(model.error?.traceback).toContain('RuntimeError: boom');
+  });
+
   it('ignores messages of other runs', () => {
     const model = new RunModel(run);
     model.add({ ...message(true, [batch(1, 0, 0)]), run: '/other' });

@@ -39,6 +39,15 @@ function halve<T>(items: T[]): T[] {
 /**
  * The events of one run, as they arrive.
  */
+/** A run's error: what failed and what to do; for DDP, which rank and its traceback. */
+export interface IRunError {
+  code: string;
+  message: string;
+  fix: string;
+  rank?: number | null;
+  traceback?: string | null;
+}
+
 export class RunModel {
   constructor(run: string) {
     this.run = run;
@@ -103,8 +112,8 @@ export class RunModel {
     return this._end;
   }
 
-  /** The last 'error' event (code, message, fix). */
-  get error(): { code: string; message: string; fix: string } | null {
+  /** The last 'error' event (code, message, fix; the rank and traceback of a DDP rank). */
+  get error(): IRunError | null {
     return this._error;
   }
 
@@ -220,7 +229,10 @@ export class RunModel {
         this._error = {
           code: event.code as string,
           message: event.message as string,
-          fix: event.fix as string
+          fix: event.fix as string,
+          rank: typeof event.rank === 'number' ? event.rank : null,
+          traceback:
+            typeof event.traceback === 'string' ? event.traceback : null
         };
         break;
       case 'end':
@@ -253,7 +265,7 @@ export class RunModel {
   private _amp: { enabled: boolean; reason: string } | null = null;
   private _start: IRunEvent | null = null;
   private _end: IRunEvent | null = null;
-  private _error: { code: string; message: string; fix: string } | null = null;
+  private _error: IRunError | null = null;
   private _lastSaved: string | null = null;
   private _autobatch: number | null = null;
   private _notices: string[] = [];

@@ -308,6 +308,22 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
           problem.fix ? this._trans.__('What to do: %1', problem.fix) : ''
         )
       );
+      const traceback = model.error?.traceback;
+      if (traceback) {
+        const details = el('details', 'yl-RunTraceback');
+        const rank = model.error?.rank;
+        details.append(
+          el(
+            'summary',
+            '',
+            typeof rank === 'number'
+              ? this._trans.__('Traceback of rank %1', rank)
+              : this._trans.__('Traceback')
+          ),
+          el('pre', '', traceback)
+        );
+        this._problem.append(details);
+      }
     } else if (status === 'stopped' && model.status.message) {
       this._detail.textContent +=
         ' · ' + this._trans.__('stopped: %1', model.status.message);

@@ -176,6 +176,21 @@ def test_a_rank_killed_mid_run_ends_the_run_with_its_error(data_yaml: Path, tmp_
     assert run.info["code"] == "rank_lost" and "rank 1" in run.info["message"]
 
 
+def test_a_rank_that_raises_ends_the_run_with_its_traceback_fabricated(
+    data_yaml: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("YOLO_LAB_FABRICATED_CRASH", "1:2")
+    run = ddp(data_yaml, tmp_path / "runs", epochs=30, name="raise")
+    assert run.wait(timeout=300) == "failed"
+    error = run.events("error")[-1]
+    assert error["rank"] == 1 and error["code"] == "training_failed"
+    assert error["message"].startswith("rank 1: RuntimeError: fabricated crash of rank 1")
+    assert "Traceback (most recent call last)" in error["traceback"]
+    assert "_before_batch" in error["traceback"]
+    # Rank 0 lost its peer; its own error is not the run's.
+    assert "rank 1" in run.info["message"]
+
+
 def test_planted_hang_is_reported_with_stacks_and_a_stop_ends_it_fabricated(
     data_yaml: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

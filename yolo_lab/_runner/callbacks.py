@@ -28,9 +28,10 @@ _GIB = 2**30
 __all__ = ["Runner", "StopRequested"]
 
 
-def _fabricated_hang() -> tuple[int, int] | None:
-    """``YOLO_LAB_FABRICATED_HANG=RANK:BATCH``: that rank sleeps (for tests)."""
-    text = os.environ.get("YOLO_LAB_FABRICATED_HANG", "")
+def _fabricated(name: str) -> tuple[int, int] | None:
+    """``YOLO_LAB_FABRICATED_HANG=RANK:BATCH`` (that rank sleeps there) or
+    ``YOLO_LAB_FABRICATED_CRASH=RANK:BATCH`` (it raises): for tests."""
+    text = os.environ.get(f"YOLO_LAB_FABRICATED_{name}", "")
     rank, _, batch = text.partition(":")
     if rank.isdigit() and batch.isdigit():
         return int(rank), int(batch)
@@ -63,7 +64,8 @@ class Runner:
         self.device_type = "cpu"
         self.cpu_ddp = distributed() and not spec_devices(spec)
         self.fake_oom_at = int(os.environ.get("YOLO_LAB_FABRICATED_OOM_AT_BATCH", "-1"))
-        self.fake_hang = _fabricated_hang()
+        self.fake_hang = _fabricated("HANG")
+        self.fake_crash = _fabricated("CRASH")
 
     # -- stop
 
@@ -87,6 +89,11 @@ class Runner:
             share_rank0_weights(self.model)
 
     def _before_batch(self, started: int) -> None:
+        if self.fake_crash is not None and self.fake_crash == (max(RANK, 0), started):
+            raise RuntimeError(
+                f"fabricated crash of rank {max(RANK, 0)} at batch {started} "
+                "(YOLO_LAB_FABRICATED_CRASH, for a test)"
+            )
         if self.fake_hang is not None and self.fake_hang == (max(RANK, 0), started):
             while True:  # a rank that never reaches the next collective
                 time.sleep(60)

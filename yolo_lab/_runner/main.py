@@ -186,8 +186,13 @@ def _finish(runner: Runner, run_dir: Path, end: dict[str, Any]) -> None:
     best = run_dir / "weights" / "best.pt"
     status = end["status"]
     if end.get("code") and status != "stopped":
-        fix = end.get("fix", "")
-        runner.events.emit("error", code=end["code"], message=end["message"], fix=fix)
+        runner.events.emit(
+            "error",
+            code=end["code"],
+            message=end["message"],
+            fix=end.get("fix", ""),
+            traceback=end.get("traceback"),
+        )
     runner.events.emit(
         "end",
         status=status,

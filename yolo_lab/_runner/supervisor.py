@@ -144,14 +144,26 @@ class Supervisor:
                 _kill(self.torchrun.pid, signal.SIGKILL)
 
     def _watch_deaths(self, now: float) -> None:
+        """Latch the rank whose end ends the run, once one has ended badly.
+
+        A rank that died without a record (killed, out of memory) comes
+        first: the ranks that lose a peer record a failure of their own,
+        later. Among recorded failures, the earliest.
+        """
         if self.first_dead is not None or self.forced:
             return  # the first is known, or the ranks die because they were ended
-        for rank, state in sorted(self.states().items()):
-            if "ended" in state and state.get("status") != "failed":
-                continue
-            if "ended" in state or not _alive(state.get("pid")):
-                self.first_dead = (rank, now)
-                return
+        silent: list[int] = []
+        failed: list[tuple[float, int]] = []
+        for rank, state in self.states().items():
+            if "ended" in state:
+                if state.get("status") == "failed":
+                    failed.append((float(state["ended"]), rank))
+            elif not _alive(state.get("pid")):
+                silent.append(rank)
+        if silent:
+            self.first_dead = (min(silent), now)
+        elif failed:
+            self.first_dead = (min(failed)[1], now)
 
     def _watch_hang(self, now: float) -> None:
         beats = read_ranks(self.run_dir, "beat")
