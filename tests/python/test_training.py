@@ -468,6 +468,48 @@ def test_dataset_errors(tmp_path: Path, data_yaml: Path) -> None:
     assert training.check_data(data_yaml) == data_yaml.resolve()
 
 
+@pytest.mark.parametrize(
+    ("yaml_text", "code", "says"),
+    [
+        # No path: YOLOv5 joins relative train/val to its own install folder.
+        ("train: images/train\nval: images/val\nnames: [a]\n", "data_relative_path", "path: "),
+        ("path: {root}\ntrain: images/train\nval: images/val\nnc: 2\n", "data_invalid", "names"),
+        (
+            "path: {root}\ntrain: images/train\nval: images/val\nnc: 3\nnames: [a, b]\n",
+            "data_invalid",
+            "nc: 2",
+        ),
+        (
+            "path: {root}\ntrain: images/train\nval: images/val\nnames: {{a: x}}\n",
+            "data_invalid",
+            "0: cat",
+        ),
+    ],
+)
+def test_the_dataset_check_agrees_with_yolov5(
+    tmp_path: Path, data_yaml: Path, yaml_text: str, code: str, says: str
+) -> None:
+    root = data_yaml.parent
+    bad = root / "variant.yaml"
+    bad.write_text(yaml_text.format(root=root))
+    try:
+        with pytest.raises(TrainError) as err:
+            training.check_data(bad)
+    finally:
+        bad.unlink()
+    assert err.value.code == code
+    assert says in f"{err.value.message} {err.value.fix}"
+
+
+def test_a_yaml_without_path_but_absolute_splits_is_accepted_as_yolov5_does(
+    tmp_path: Path, data_yaml: Path
+) -> None:
+    root = data_yaml.parent
+    ok = tmp_path / "absolute.yaml"
+    ok.write_text(f"train: {root / 'images/train'}\nval: {root / 'images/val'}\nnames: [a, b, c]\n")
+    assert training.check_data(ok) == ok.resolve()
+
+
 def test_train_refuses_before_creating_anything(tmp_path: Path, data_yaml: Path) -> None:
     project = tmp_path / "runs"
     for kwargs in (

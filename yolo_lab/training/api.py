@@ -210,8 +210,10 @@ def train(
     epochs = check_int("epochs", epochs)
     imgsz = check_int("imgsz", imgsz)
     workers = check_int("workers", workers)
-    data_path = check_data(data)
+    # YOLOv5 first: without it nothing else matters (and the dataset check
+    # needs PyYAML, which comes with it).
     checkout = find_yolov5(yolov5_dir)
+    data_path = check_data(data)
     cfg, weights_path = check_model(model, weights)
     cache_mode = check_cache(cache)
     name = check_name(name)

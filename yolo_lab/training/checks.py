@@ -128,12 +128,59 @@ def check_int(name: str, value: Any) -> int:
 
 
 def _resolve_split(root: Path, entry: Any) -> list[Path]:
+    """Where YOLOv5 looks for a train/val entry (its check_dataset's rules)."""
     entries = entry if isinstance(entry, list) else [entry]
     out = []
     for item in entries:
-        path = Path(str(item)).expanduser()
-        out.append(path if path.is_absolute() else root / path)
+        text = str(item)
+        path = Path(text).expanduser()
+        where = path if path.is_absolute() else (root / path).resolve()
+        # YOLOv5 retries a missing "../x" single-entry as "x" under the root.
+        if not isinstance(entry, list) and not where.exists() and text.startswith("../"):
+            where = (root / text[3:]).resolve()
+        out.append(where)
     return out
+
+
+def _check_names(path: Path, spec: dict[str, Any]) -> None:
+    """names: as YOLOv5 needs it (it derives nc from it and ignores nc:)."""
+    names = spec.get("names")
+    nc = spec.get("nc")
+    if not names:
+        if isinstance(nc, int) and not isinstance(nc, bool) and nc > 0:
+            example = ", ".join(f"class{i}" for i in range(min(nc, 3))) + (
+                ", ..." if nc > 3 else ""
+            )
+            fix = f"add names: with {nc} class names in label order, e.g. names: [{example}]"
+        else:
+            fix = "add names: with the class names in label order, e.g. names: [cat, dog]"
+        raise TrainError(
+            "data_invalid",
+            f"{path} has no names: (YOLOv5 needs the class names; nc: alone is not enough)",
+            fix,
+        )
+    if isinstance(names, dict):
+        if not all(isinstance(k, int) and not isinstance(k, bool) for k in names):
+            raise TrainError(
+                "data_invalid",
+                f"{path} names: has keys that are not whole numbers",
+                "write names: as a list, or with the class index as each key, e.g. 0: cat",
+            )
+        count = len(names)
+    elif isinstance(names, (list, tuple)):
+        count = len(names)
+    else:
+        raise TrainError(
+            "data_invalid",
+            f"{path} names: is neither a list nor a mapping",
+            "write names: as a list in label order, e.g. names: [cat, dog]",
+        )
+    if nc is not None and nc != count:
+        raise TrainError(
+            "data_invalid",
+            f"{path} says nc: {nc} but lists {count} names; YOLOv5 would train {count} classes",
+            f"make them agree: nc: {count}, or list {nc} names",
+        )
 
 
 def _count_images(path: Path, limit: int = 1) -> int:
@@ -177,7 +224,14 @@ def check_data(data: Any) -> Path:
             "check the path (it is relative to the notebook's folder), or make a small dataset "
             f"with: python -m yolo_lab.shapes {path.parent}",
         )
-    import yaml
+    try:
+        import yaml
+    except ImportError as exc:  # a dependency of yolo-lab (and of YOLOv5)
+        raise TrainError(
+            "data_invalid",
+            "PyYAML, which reads dataset yamls, is not installed in this kernel",
+            "pip install pyyaml (or reinstall yolo-lab, which depends on it)",
+        ) from exc
 
     try:
         spec = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -189,11 +243,12 @@ def check_data(data: Any) -> Path:
         raise TrainError(
             "data_invalid", f"{path} is not a YAML mapping", "see YOLOv5's data/coco128.yaml"
         )
+    _check_names(path, spec)
     missing_keys = [k for k in ("train", "val") if not spec.get(k)]
-    if missing_keys or not (spec.get("names") or spec.get("nc")):
+    if missing_keys:
         raise TrainError(
             "data_invalid",
-            f"{path} lacks {', '.join(missing_keys + ([] if spec.get('names') else ['names']))}",
+            f"{path} lacks {' and '.join(missing_keys)}",
             "a YOLOv5 dataset yaml needs path, train, val and names "
             "(see YOLOv5's data/coco128.yaml)",
         )
@@ -205,6 +260,22 @@ def check_data(data: Any) -> Path:
             "not the yaml's",
             f"write the absolute folder, e.g. path: {(path.parent / str(base)).resolve()}",
         )
+    if base is None:
+        # YOLOv5 (check_dataset) joins relative train/val to its install
+        # folder when path: is missing, whatever folder the yaml is in.
+        relative = [
+            str(item)
+            for split in ("train", "val")
+            for item in (spec[split] if isinstance(spec[split], list) else [spec[split]])
+            if not Path(str(item)).expanduser().is_absolute()
+        ]
+        if relative:
+            raise TrainError(
+                "data_relative_path",
+                f"{path} has no path: and a relative {relative[0]!r}, which YOLOv5 resolves "
+                "against its own install folder, not the yaml's",
+                f"add the dataset's absolute folder as its first line, e.g. path: {path.parent}",
+            )
     root = Path(str(base)).expanduser() if base is not None else path.parent
     for split in ("train", "val"):
         for where in _resolve_split(root, spec[split]):
