@@ -221,6 +221,79 @@ test.describe('training', () => {
     ).toContainText('galata');
   });
 
+  test('a 2-process DDP run on the CPU: AMP line, progress and stop', async ({
+    page
+  }) => {
+    test.setTimeout(420000);
+    await page.notebook.createNew(undefined, { kernel: 'python3' });
+    await page.notebook.setCell(
+      0,
+      'code',
+      'from yolo_lab.shapes import make_shapes_dataset; print(make_shapes_dataset("shapes", train=32, val=8, image_size=64, overwrite=True))'
+    );
+    await page.notebook.runCell(0);
+    await expect(page.locator('.jp-OutputArea-output').first()).toContainText(
+      'data.yaml',
+      { timeout: 60000 }
+    );
+    await page
+      .locator('.jp-NotebookPanel-toolbar')
+      .getByRole('button', { name: /Check GPU environment/ })
+      .click();
+    await expect(page.locator(`${PANEL} .yl-EnvironmentView`)).toHaveAttribute(
+      'data-phase',
+      'ready',
+      { timeout: 90000 }
+    );
+    const section = page.locator(SECTION);
+    await section.scrollIntoViewIfNeeded();
+
+    // Processes must divide the batch: said, and Train blocked.
+    await fill(page, 'nproc', '3');
+    await fill(page, 'batchSize', '8');
+    await expect(
+      section.locator('.yl-FormError[data-field="batchSize"]')
+    ).toContainText('3 processes of the DDP run');
+    await expect(section.locator('button.yl-Train')).toBeDisabled();
+    await fill(page, 'nproc', '2');
+    await fill(page, 'data', 'shapes/data.yaml');
+    await fill(page, 'epochs', '200');
+    await fill(page, 'imgsz', '64');
+    await fill(page, 'workers', '0');
+    await fill(page, 'name', 'ddp');
+    await expect(section.locator('.yl-FormError')).toHaveCount(0);
+    await section.locator('button.yl-Train').click();
+
+    const cell = page.locator('.jp-Notebook .jp-Cell').nth(1);
+    await expect(cell.locator('.jp-Editor')).toContainText('nproc=2');
+
+    const view = page.locator('.yl-RunView');
+    await expect(view).toHaveAttribute('data-status', /starting|running/, {
+      timeout: 60000
+    });
+    await expect
+      .poll(() => lossPoints(view), { timeout: 240000 })
+      .toBeGreaterThan(0);
+    const detail = view.locator('.yl-RunDetail');
+    await expect(detail).toContainText(
+      'DDP on the CPU: 2 processes (gloo; not GPU DDP)'
+    );
+    // The effective AMP state with its reason (the form wrote amp=False).
+    await expect(detail).toContainText(
+      "AMP off (turned off by the run's amp=False)"
+    );
+    await expect(view.locator('.yl-RunProgress')).toContainText('epoch');
+
+    // The view's Stop reaches both ranks: the run ends stopped, last.pt saved.
+    await view.locator('button.yl-RunStop').click();
+    await expect(view).toHaveAttribute('data-status', 'stopped', {
+      timeout: 60000
+    });
+    await expect(
+      view.locator('.yl-RunWeight[data-weight="last.pt"]')
+    ).toContainText('runs/train/ddp/weights/last.pt');
+  });
+
   test('the toolbar Train with an invalid batch size writes no cell', async ({
     page
   }) => {
