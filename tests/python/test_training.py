@@ -137,6 +137,30 @@ def test_stop_mid_epoch_then_resume(data_yaml: Path, tmp_path: Path) -> None:
     starts = run.events("start")
     assert len(starts) == 2 and starts[1]["resume"] == str(run.dir / "weights" / "last.pt")
 
+    # Finished: its last.pt says epoch -1 (YOLOv5 strips it), which a resume
+    # used to read as "stopped in the first epoch" and retrain from scratch.
+    with pytest.raises(TrainError) as err:
+        training.resume(run)
+    assert err.value.code == "run_finished"
+    assert f"weights={str(run.best)!r}" in err.value.fix
+    assert len(run.events("start")) == 2, "nothing was started"
+
+
+def test_a_run_that_failed_after_its_final_save_is_not_resumed(tmp_path: Path) -> None:
+    run_dir = tmp_path / "runs" / "late"
+    (run_dir / "weights").mkdir(parents=True)
+    (run_dir / "weights" / "last.pt").write_bytes(b"")
+    (run_dir / STATUS_FILE).write_text(json.dumps({"status": "failed"}))
+    (run_dir / EVENTS_FILE).write_text(
+        json.dumps({"t": 1, "kind": "start", "params": {}})
+        + "\n"
+        + json.dumps({"t": 2, "kind": "saved", "epoch": 2, "last": "x", "final": True})
+        + "\n"
+    )
+    with pytest.raises(TrainError) as err:
+        training.resume(run_dir)
+    assert err.value.code == "run_finished"
+
 
 def test_resume_refuses_a_run_without_last_pt(tmp_path: Path) -> None:
     (tmp_path / "exp").mkdir()

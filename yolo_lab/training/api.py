@@ -266,6 +266,18 @@ def resume(run: str | os.PathLike[str] | Run, *, wait: bool = False) -> Run:
             f"{run_dir.name} is still {status.get('status')}",
             "stop it first, or wait for it",
         )
+    if status.get("status") == "finished" or _saved_final_epoch(run_dir):
+        # YOLOv5 writes epoch -1 into a finished last.pt (strip_optimizer),
+        # which a resume read as "stopped in the first epoch": from scratch.
+        best = run_dir / "weights" / "best.pt"
+        weights = best if best.is_file() else last
+        raise TrainError(
+            "run_finished",
+            f"{run_dir.name} trained all its epochs: its weights are final and there is "
+            "nothing to resume",
+            "to train more, fine-tune from them in a new run: "
+            f"train(data, weights={str(weights)!r}, epochs=...)",
+        )
     if not last.is_file():
         raise TrainError(
             "nothing_to_resume",
@@ -286,6 +298,17 @@ def resume(run: str | os.PathLike[str] | Run, *, wait: bool = False) -> Run:
     if wait:
         started.wait()
     return started
+
+
+def _saved_final_epoch(run_dir: Path) -> bool:
+    """Whether the run saved its final epoch (after its last start)."""
+    final = False
+    for event in read_events(run_dir):
+        if event.get("kind") == "start":
+            final = False
+        elif event.get("kind") == "saved" and event.get("final"):
+            final = True
+    return final
 
 
 def list_runs(project: str | os.PathLike[str] = "runs/train") -> list[dict[str, Any]]:
