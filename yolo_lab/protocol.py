@@ -419,7 +419,30 @@ def _checked_with_samples(
 def make_run_events(
     run: str, history: bool, status: Mapping[str, Any], events: Sequence[Mapping[str, Any]]
 ) -> dict[str, Any]:
-    """A run's events (history from disk, or what is new), checked."""
+    """A run's events (history from disk, or what is new), checked.
+
+    An event the schema refuses (a line written by another yolo-lab
+    version, or damaged on disk) is left out, with a notice that says how
+    many and why, so one bad line never costs the whole history.
+    """
+    validator = _definition_validator("run_event")
+    kept: list[dict[str, Any]] = []
+    skipped: list[str] = []
+    for event in events:
+        error = best_match_error(validator, event)
+        if error is None:
+            kept.append(dict(event))
+        else:
+            skipped.append(_describe(error))
+    if skipped:
+        kept.append(
+            {
+                "t": kept[-1]["t"] if kept else 0.0,
+                "kind": "notice",
+                "message": f"{len(skipped)} event(s) of the run's file were skipped: they do "
+                f"not follow the protocol (first: {skipped[0]})",
+            }
+        )
     return _checked(
         {
             "v": PROTOCOL_VERSION,
@@ -427,9 +450,16 @@ def make_run_events(
             "run": run,
             "history": history,
             "status": dict(status),
-            "events": [dict(e) for e in events],
+            "events": kept,
         }
     )
+
+
+def best_match_error(validator: Draft7Validator, value: Any) -> ValidationError | None:
+    """The most relevant error of ``value`` against ``validator``, or None."""
+    from jsonschema.exceptions import best_match
+
+    return best_match(validator.iter_errors(value))
 
 
 def make_runs_list(

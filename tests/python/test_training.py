@@ -738,33 +738,3 @@ def test_a_bad_argument_in_a_real_kernel_shows_the_fix_not_a_traceback(tmp_path:
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
-
-
-def test_a_second_subscribe_gets_the_history_again_but_one_live_feed(tmp_path: Path) -> None:
-    # Two views of one run in a browser share one comm: each subscribe is
-    # answered with the history, and every new event still arrives once.
-    run_dir = tmp_path / "exp"
-    run_dir.mkdir()
-    events = run_dir / EVENTS_FILE
-    events.write_text(json.dumps({"t": 1.0, "kind": "status", "status": "running"}) + "\n")
-    received: list[dict[str, Any]] = []
-    hub = training.RunHub()
-    hub.subscribe(run_dir, received.append)
-    wait_until(lambda: [m for m in received if m["history"]], 10, "the first history")
-    hub.subscribe(run_dir, received.append)
-    wait_until(lambda: len([m for m in received if m["history"]]) == 2, 10, "a second history")
-    with open(events, "a") as f:
-        f.write(json.dumps({"t": 2.0, "kind": "status", "status": "running", "n": 1}) + "\n")
-
-    def live() -> list[dict[str, Any]]:
-        return [e for m in received if not m["history"] for e in m["events"] if e.get("n") == 1]
-
-    wait_until(live, 10, "the new event")
-    # A later event has arrived: any duplicate of the first would be here too.
-    with open(events, "a") as f:
-        f.write(json.dumps({"t": 3.0, "kind": "status", "status": "running", "n": 2}) + "\n")
-    wait_until(
-        lambda: [e for m in received for e in m["events"] if e.get("n") == 2], 10, "a later event"
-    )
-    assert len(live()) == 1
-    hub.unsubscribe(run_dir, received.append)

@@ -1,9 +1,11 @@
 """The live hub: run folders tailed for the comm sessions that listen.
 
 A listener (the ``yolo_lab`` comm of a browser tab) subscribes to a run
-folder; one watcher thread per folder reads the events file as it grows and
-hands each listener first the history from disk, then every new event with
-the run's status. A watcher ends when its last listener leaves.
+folder; a watcher per folder reads the events file as it grows and hands
+each listener first the history from disk, then every new event with the
+run's status. One thread ticks every watcher (not one thread per folder),
+and at most ``MAX_WATCHED`` folders are watched at once; a watcher ends when
+its last listener leaves, the thread when the last watcher does.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
@@ -24,21 +27,20 @@ __all__ = ["RunHub", "RunListener", "get_hub"]
 RunListener = Callable[[dict[str, Any]], None]
 
 
-class _Watcher(threading.Thread):
+POLL_S: Final = 0.25
+MAX_WATCHED: Final = 64
+
+
+class _Watcher:
     """Tails one run's events file for its listeners."""
 
-    POLL_S: Final = 0.25
-
-    def __init__(self, hub: RunHub, run_dir: Path) -> None:
-        super().__init__(name=f"yolo-lab-run-{run_dir.name}", daemon=True)
-        self.hub = hub
+    def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
         self.offset = 0
         self.partial = b""
         self.listeners: list[RunListener] = []
         self.pending: list[RunListener] = []
         self.lock = threading.Lock()
-        self.stopped = threading.Event()
 
     def add(self, listener: RunListener) -> None:
         # A listener that subscribes again (a second view of the run in the
@@ -83,18 +85,7 @@ class _Watcher(threading.Thread):
                 events.append(event)
         return events
 
-    def run(self) -> None:
-        while not self.stopped.is_set():
-            try:
-                self._tick()
-            except Exception:
-                pass
-            if self.idle():
-                self.hub._forget(self)
-                return
-            self.stopped.wait(self.POLL_S)
-
-    def _tick(self) -> None:
+    def tick(self) -> None:
         new = self._read_new()
         status = run_status(self.run_dir)
         with self.lock:
@@ -121,6 +112,7 @@ class RunHub:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._watchers: dict[str, _Watcher] = {}
+        self._thread: threading.Thread | None = None
 
     def subscribe(self, run_dir: str | os.PathLike[str], listener: RunListener) -> None:
         path = Path(run_dir).expanduser().resolve()
@@ -131,13 +123,42 @@ class RunHub:
         key = str(path)
         with self._lock:
             watcher = self._watchers.get(key)
-            if watcher is None or not watcher.is_alive():
-                watcher = _Watcher(self, path)
-                self._watchers[key] = watcher
-                watcher.add(listener)
-                watcher.start()
-            else:
-                watcher.add(listener)
+            if watcher is None:
+                if len(self._watchers) >= MAX_WATCHED:
+                    raise TrainError(
+                        "too_many_runs",
+                        f"this kernel already shows {MAX_WATCHED} runs live",
+                        "close some run views (or restart the kernel) and open this one again",
+                    )
+                watcher = self._watchers[key] = _Watcher(path)
+            watcher.add(listener)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._loop, name=f"yolo-lab-run-hub-{id(self):x}", daemon=True
+                )
+                self._thread.start()
+
+    @property
+    def watched(self) -> int:
+        """How many run folders are watched now."""
+        with self._lock:
+            return len(self._watchers)
+
+    def _loop(self) -> None:
+        while True:
+            with self._lock:
+                for key in [k for k, w in self._watchers.items() if w.idle()]:
+                    del self._watchers[key]
+                watchers = list(self._watchers.values())
+                if not watchers:
+                    self._thread = None
+                    return
+            for watcher in watchers:
+                try:
+                    watcher.tick()
+                except Exception:
+                    pass  # one unreadable folder must not stop the others
+            time.sleep(POLL_S)
 
     def unsubscribe(self, run_dir: str | os.PathLike[str] | None, listener: RunListener) -> None:
         with self._lock:
@@ -145,11 +166,6 @@ class RunHub:
         for watcher in watchers:
             if run_dir is None or str(watcher.run_dir) == str(Path(run_dir).expanduser().resolve()):
                 watcher.remove(listener)
-
-    def _forget(self, watcher: _Watcher) -> None:
-        with self._lock:
-            if self._watchers.get(str(watcher.run_dir)) is watcher and watcher.idle():
-                del self._watchers[str(watcher.run_dir)]
 
 
 _hub: RunHub | None = None

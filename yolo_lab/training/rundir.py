@@ -34,6 +34,7 @@ __all__ = [
     "STOP_FILE",
     "TERMINAL",
     "SPEC_VERSION",
+    "claim_run_dir",
     "device_param",
     "find_runs",
     "next_run_dir",
@@ -65,6 +66,8 @@ RANKS_DIR: Final = "yolo_lab_ranks"
 # How many per-batch events a history holds at most (the others are thinned
 # evenly; epoch and other events are always all kept).
 HISTORY_MAX_BATCH_EVENTS: Final = 4000
+# The same for telemetry samples (one a second: a day-long run has 86,400).
+HISTORY_MAX_TELEMETRY_EVENTS: Final = 2000
 TERMINAL: Final = frozenset({"finished", "stopped", "failed"})
 
 
@@ -327,10 +330,11 @@ def read_events(
                 events.append(event)
     elif (run_dir / "results.csv").is_file():
         events = _events_from_results(run_dir / "results.csv")
-    batches = [e for e in events if e["kind"] == "batch"]
-    if len(batches) > max_batch_events:
-        keep = {id(e) for e in _thin(batches, max_batch_events)}
-        events = [e for e in events if e["kind"] != "batch" or id(e) in keep]
+    for kind, most in (("batch", max_batch_events), ("telemetry", HISTORY_MAX_TELEMETRY_EVENTS)):
+        of_kind = [e for e in events if e["kind"] == kind]
+        if len(of_kind) > most:
+            keep = {id(e) for e in _thin(of_kind, most)}
+            events = [e for e in events if e["kind"] != kind or id(e) in keep]
     return events
 
 
@@ -386,6 +390,24 @@ def _events_from_results(path: Path) -> list[dict[str, Any]]:
 
 
 # -- the runs of a project -------------------------------------------------------
+
+
+def claim_run_dir(project: Path, name: str) -> Path:
+    """Make and return ``project/name`` (or name2, name3...), atomically.
+
+    Two kernels starting runs of one name at once each get their own
+    folder: ``mkdir`` either makes a folder or fails, so the loser takes
+    the next number instead of raising ``FileExistsError``.
+    """
+    project.mkdir(parents=True, exist_ok=True)
+    for _ in range(10_000):
+        path = next_run_dir(project, name)
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue  # another process took it between the look and the make
+        return path
+    raise RuntimeError(f"no free run folder for {name!r} in {project}")
 
 
 def next_run_dir(project: Path, name: str) -> Path:
