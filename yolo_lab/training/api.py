@@ -34,6 +34,8 @@ from .checks import (
     check_model,
     check_name,
     check_nproc,
+    check_run_settings,
+    check_yolov5_options,
     find_yolov5,
 )
 from .launch import _process, _reap, _start, run_status, stop_run
@@ -41,9 +43,9 @@ from .rundir import (
     LOG_FILE,
     SPEC_VERSION,
     TERMINAL,
+    claim_run_dir,
     device_param,
     find_runs,
-    next_run_dir,
     read_events,
     read_results,
     read_spec,
@@ -217,10 +219,10 @@ def train(
     cfg, weights_path = check_model(model, weights)
     cache_mode = check_cache(cache)
     name = check_name(name)
+    seed, telemetry_interval_s = check_run_settings(seed, telemetry_interval_s)
+    options = check_yolov5_options(yolov5_options, checkout)
     project_dir = Path(project).expanduser().resolve()
-    project_dir.mkdir(parents=True, exist_ok=True)
-    run_dir = next_run_dir(project_dir, name)
-    run_dir.mkdir(parents=True)
+    run_dir = claim_run_dir(project_dir, name)
 
     params = {
         "data": str(data_path),
@@ -242,7 +244,7 @@ def train(
     spec = {
         "v": SPEC_VERSION,
         "params": params,
-        "yolov5_options": dict(yolov5_options),
+        "yolov5_options": options,
         "seed": seed,
         "telemetry_interval_s": telemetry_interval_s,
     }

@@ -30,6 +30,8 @@ __all__ = [
     "check_data",
     "check_devices",
     "check_nproc",
+    "check_run_settings",
+    "check_yolov5_options",
     "check_int",
     "check_model",
     "check_name",
@@ -320,6 +322,109 @@ def find_yolov5(yolov5_dir: Any) -> str | None:
             "of ultralytics/yolov5",
         )
     return None
+
+
+# Options yolo-lab sets itself from train()'s checked arguments, and where
+# each belongs instead.
+_OWN_OPTIONS: Final = {
+    "data": "data=",
+    "cfg": "model=",
+    "weights": "weights=",
+    "epochs": "epochs=",
+    "batch_size": "batch_size=",
+    "imgsz": "imgsz=",
+    "img": "imgsz=",
+    "img_size": "imgsz=",
+    "device": "device=",
+    "workers": "workers=",
+    "cache": "cache=",
+    "project": "project=",
+    "name": "name=",
+    "exist_ok": "nothing: yolo-lab gives every run its own folder",
+    "seed": "seed=",
+    "resume": "yolo_lab.resume(run)",
+    "evolve": "YOLOv5's train.py --evolve in a terminal: yolo-lab runs one training at a time",
+    "local_rank": "device= (a list of GPUs) or nproc=: yolo-lab starts the ranks",
+}
+
+
+def _yolov5_option_names(checkout: str | None) -> frozenset[str] | None:
+    """The options YOLOv5's train.py declares, read from its source (not imported:
+    importing it runs YOLOv5's side effects in the kernel). None when unknown."""
+    import ast
+
+    if checkout:
+        source = Path(checkout) / "train.py"
+    else:
+        spec = importlib.util.find_spec("yolov5")
+        if spec is None or spec.origin is None:
+            return None
+        source = Path(spec.origin).parent / "train.py"
+    try:
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    names = set()
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", None) == "add_argument"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+            and node.args[0].value.startswith("--")
+        ):
+            for arg in node.args:
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                    names.add(arg.value.lstrip("-").replace("-", "_"))
+    return frozenset(names) or None
+
+
+def check_yolov5_options(options: dict[str, Any], checkout: str | None) -> dict[str, Any]:
+    """YOLOv5 train options passed through: none that yolo-lab sets, none unknown."""
+    known = _yolov5_option_names(checkout)
+    for key in options:
+        if key in _OWN_OPTIONS:
+            raise TrainError(
+                "bad_option",
+                f"{key}= would override what yolo-lab checked and set for this run",
+                f"use {_OWN_OPTIONS[key]} instead",
+                field=key,
+            )
+        if known is not None and key not in known:
+            import difflib
+
+            close = difflib.get_close_matches(key, sorted(known), n=3)
+            hint = f"did you mean {', '.join(close)}? " if close else ""
+            raise TrainError(
+                "bad_option",
+                f"{key}= is neither a train() argument nor an option of YOLOv5's train.py",
+                f"{hint}train()'s arguments: help(yolo_lab.train); YOLOv5's options: "
+                "python -m yolov5.train --help",
+                field=key,
+            )
+    return dict(options)
+
+
+def check_run_settings(seed: Any, telemetry_interval_s: Any) -> tuple[int, float]:
+    """The run's seed (a whole number from 0) and telemetry period (0 = off, else 0.1 s to 1 h)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise TrainError(
+            "bad_seed", f"seed={seed!r} is not a whole number from 0", "e.g. seed=0", field="seed"
+        )
+    interval = telemetry_interval_s
+    if (
+        isinstance(interval, bool)
+        or not isinstance(interval, (int, float))
+        or not (interval == 0 or 0.1 <= interval <= 3600)
+    ):
+        raise TrainError(
+            "bad_telemetry_interval",
+            f"telemetry_interval_s={interval!r}: 0 (off) or from 0.1 to 3600 seconds",
+            "e.g. telemetry_interval_s=1.0",
+            field="telemetry_interval_s",
+        )
+    return seed, float(interval)
 
 
 def check_model(model: Any, weights: Any) -> tuple[str, str]:

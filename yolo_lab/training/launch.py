@@ -147,12 +147,28 @@ def run_status(run_dir: Path) -> dict[str, Any]:
 
 
 def stop_run(run_dir: str | os.PathLike[str]) -> bool:
-    """Ask a run to stop after its current batch; False if it is not running."""
+    """Ask a run to stop after its current batch; False if it is not running.
+
+    A run whose folder was deleted under it cannot read a stop file: the
+    process this kernel started is sent SIGTERM instead, which the runner
+    (or the DDP supervisor) takes as the same stop.
+    """
     run_dir = Path(run_dir).resolve()
+    proc = _process(str(run_dir))
+    if not run_dir.is_dir():
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            return True
+        return False
     status = run_status(run_dir)
     if status.get("status") in TERMINAL or not status:
         return False
-    (run_dir / STOP_FILE).touch()
+    try:
+        (run_dir / STOP_FILE).touch()
+    except OSError:
+        if proc is None or proc.poll() is not None:
+            raise
+        proc.send_signal(signal.SIGTERM)  # a full disk or a read-only folder
     return True
 
 

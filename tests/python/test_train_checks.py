@@ -1,0 +1,99 @@
+"""train()'s checks of what it passes on, and runs that lose their folder.
+
+The run-level settings (seed, telemetry period) and YOLOv5's pass-through
+options are checked like the other arguments; two kernels naming runs alike
+each get a folder; a run whose folder is deleted under it can still be
+stopped (a real run).
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from yolo_lab import shapes, training
+from yolo_lab.training import TrainError
+from yolo_lab.training.rundir import claim_run_dir
+
+IMGSZ = 64
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "code", "says"),
+    [
+        ({"seed": -1}, "bad_seed", "from 0"),
+        ({"seed": "1"}, "bad_seed", "seed=0"),
+        ({"telemetry_interval_s": -1}, "bad_telemetry_interval", "0 (off)"),
+        ({"telemetry_interval_s": 0.01}, "bad_telemetry_interval", "0.1 to 3600"),
+        ({"resume": True}, "bad_option", "yolo_lab.resume(run)"),
+        ({"cfg": "yolov5s.yaml"}, "bad_option", "model="),
+        ({"exist_ok": True}, "bad_option", "its own folder"),
+        ({"patiense": 5}, "bad_option", "did you mean patience"),
+    ],
+)
+def test_run_settings_and_pass_through_options_are_checked(
+    tmp_path: Path, kwargs: dict[str, Any], code: str, says: str
+) -> None:
+    pytest.importorskip("yolov5", reason="YOLOv5 is installed by scripts/setup.sh --tests")
+    data = shapes.make_shapes_dataset(tmp_path / "shapes", train=2, val=1, image_size=IMGSZ)
+    project = tmp_path / "runs"
+    with pytest.raises(TrainError) as err:
+        training.train(data, project=project, **kwargs)
+    assert err.value.code == code
+    assert says in f"{err.value.message} {err.value.fix}"
+    assert not project.exists() or not any(project.iterdir()), "nothing was started"
+
+
+def test_runs_named_alike_at_once_each_get_a_folder(tmp_path: Path) -> None:
+    claimed: list[Path] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def claim() -> None:
+        try:
+            start.wait()
+            for _ in range(10):
+                claimed.append(claim_run_dir(tmp_path, "exp"))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=claim) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    assert len(claimed) == 80 and len(set(claimed)) == 80
+    assert {p.name for p in claimed} == {"exp"} | {f"exp{i}" for i in range(2, 81)}
+
+
+def test_a_run_whose_folder_was_deleted_can_still_be_stopped(tmp_path: Path) -> None:
+    pytest.importorskip("yolov5", reason="YOLOv5 is installed by scripts/setup.sh --tests")
+    data = shapes.make_shapes_dataset(tmp_path / "shapes", train=16, val=8, image_size=IMGSZ)
+    run = training.train(
+        data,
+        device="cpu",
+        batch_size=8,
+        epochs=50,
+        imgsz=IMGSZ,
+        workers=0,
+        project=tmp_path / "runs",
+        name="gone",
+    )
+    deadline = time.monotonic() + 300
+    while not run.events("batch") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert run.events("batch"), "the run started training"
+    pid = run.info["pid"]
+    shutil.rmtree(run.dir)
+    run.stop()
+    deadline = time.monotonic() + 60
+    while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline, "the runner did not end after Stop"
+        time.sleep(0.2)
