@@ -12,11 +12,13 @@ import { Widget } from '@lumino/widgets';
 import type { IKernelTarget, IKernelTransport } from './tokens';
 import { el } from './dom';
 
-/** A server `yolo-lab up` started, as the yolo-lab server extension lists it. */
+/**
+ * A server `yolo-lab up` started, as the yolo-lab server extension lists it:
+ * without its token, which is asked for when the user connects to it.
+ */
 export interface ILaunchedServer {
   name: string;
   url: string;
-  token: string;
   server_only: boolean;
   image?: string | null;
   started?: number | null;
@@ -46,6 +48,33 @@ export async function fetchLaunchedServers(
   return body.servers;
 }
 
+/** The token of one launched server, asked for only to connect to it. */
+export async function fetchServerToken(
+  name: string,
+  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+): Promise<string> {
+  const response = await ServerConnection.makeRequest(
+    URLExt.join(
+      settings.baseUrl,
+      'yolo-lab',
+      'servers',
+      encodeURIComponent(name),
+      'token'
+    ),
+    {},
+    settings
+  );
+  if (!response.ok) {
+    throw new Error(
+      response.status === 403
+        ? 'this JupyterLab does not allow you to read the launched servers'
+        : `HTTP ${response.status}`
+    );
+  }
+  const body = (await response.json()) as { token: string };
+  return body.token;
+}
+
 /**
  * The kernel target picker at the top of the panel.
  */
@@ -53,9 +82,11 @@ export class TargetSection extends Widget {
   constructor(
     transport: IKernelTransport,
     listServers: () => Promise<ILaunchedServer[]> = fetchLaunchedServers,
-    trans: TranslationBundle = nullTranslator.load('yolo_lab')
+    trans: TranslationBundle = nullTranslator.load('yolo_lab'),
+    serverToken: (name: string) => Promise<string> = fetchServerToken
   ) {
     super();
+    this._serverToken = serverToken;
     this._transport = transport;
     this._trans = trans;
     this._connect.textContent = trans.__('Connect');
@@ -142,11 +173,7 @@ export class TargetSection extends Widget {
           server.alive === false
             ? this._trans.__('it does not answer')
             : server.url;
-        use.addEventListener('click', () => {
-          this._url.value = server.url;
-          this._token.value = server.token;
-          void this._onConnect();
-        });
+        use.addEventListener('click', () => void this._useServer(server));
         li.append(
           el(
             'span',
@@ -168,6 +195,19 @@ export class TargetSection extends Widget {
     }
     this._transport.targetChanged.disconnect(this._render, this);
     super.dispose();
+  }
+
+  private async _useServer(server: ILaunchedServer): Promise<void> {
+    this._url.value = server.url;
+    try {
+      this._token.value = await this._serverToken(server.name);
+    } catch (reason) {
+      this._message.textContent = String(
+        reason instanceof Error ? reason.message : reason
+      );
+      return;
+    }
+    await this._onConnect();
   }
 
   private async _onConnect(): Promise<void> {
@@ -223,6 +263,7 @@ export class TargetSection extends Widget {
   private _url = el('input', 'jp-mod-styled yl-FormInput');
   private _token = el('input', 'jp-mod-styled yl-FormInput');
   private _trans: TranslationBundle;
+  private _serverToken: (name: string) => Promise<string>;
   private _connect = el('button', 'jp-Button jp-mod-styled yl-TargetConnect');
   private _disconnect = el(
     'button',

@@ -4,8 +4,12 @@ The launcher writes one JSON file per container it started (URL, token)
 under ``$YOLO_LAB_STATE_DIR`` or ``$XDG_DATA_HOME/yolo-lab/servers``; this
 extension lists them at ``GET /yolo-lab/servers`` for the panel, each marked
 alive when its ``/api/status`` answers, so a user picks a container instead
-of copying its token. Only the user the server runs as can read the files,
-and only an authenticated request gets the list.
+of copying its token. Only the user the server runs as can read the files.
+
+The list carries no token: the browser asks for one server's token
+(``GET /yolo-lab/servers/NAME/token``) when the user connects to it. Both
+need an authenticated request that the server's authorizer allows (resource
+``yolo_lab``, action ``read``).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["list_servers", "state_dir"]
+__all__ = ["list_servers", "server_token", "state_dir"]
 
 
 def state_dir(environ: Mapping[str, str] | None = None) -> Path:
@@ -52,10 +56,9 @@ def _alive(url: str, token: str, timeout: float = 1.0) -> bool:
         return False
 
 
-def list_servers(directory: Path | None = None, check: bool = True) -> list[dict[str, Any]]:
-    """The recorded servers, newest first; ``alive`` says whether each answers now."""
-    directory = state_dir() if directory is None else directory
-    servers = []
+def _records(directory: Path) -> list[tuple[str, dict[str, Any]]]:
+    """The recorded loopback servers, by name, as the launcher wrote them."""
+    out = []
     try:
         files = sorted(directory.glob("*.json"))
     except OSError:
@@ -67,17 +70,26 @@ def list_servers(directory: Path | None = None, check: bool = True) -> list[dict
             continue
         if not isinstance(record, dict) or not isinstance(record.get("url"), str):
             continue
-        url = record["url"]
         # Only loopback servers: the panel's browser talks to them directly.
-        host = urlsplit(url).hostname or ""
+        host = urlsplit(record["url"]).hostname or ""
         if host not in ("127.0.0.1", "localhost", "::1"):
             continue
+        out.append((str(record.get("name", path.stem)), record))
+    return out
+
+
+def list_servers(directory: Path | None = None, check: bool = True) -> list[dict[str, Any]]:
+    """The recorded servers, newest first, without their tokens; ``alive``
+    says whether each answers now (asked with its token, here)."""
+    directory = state_dir() if directory is None else directory
+    servers = []
+    for name, record in _records(directory):
+        url = record["url"]
         token = str(record.get("token", ""))
         servers.append(
             {
-                "name": str(record.get("name", path.stem)),
+                "name": name,
                 "url": _base_url(url),
-                "token": token,
                 "server_only": bool(record.get("serverOnly", False)),
                 "image": record.get("image"),
                 "started": record.get("started"),
@@ -88,19 +100,51 @@ def list_servers(directory: Path | None = None, check: bool = True) -> list[dict
     return servers
 
 
+def server_token(name: str, directory: Path | None = None) -> str | None:
+    """The token of the recorded server ``name``, or None when there is none."""
+    directory = state_dir() if directory is None else directory
+    for recorded, record in _records(directory):
+        if recorded == name:
+            return str(record.get("token", ""))
+    return None
+
+
+AUTH_RESOURCE = "yolo_lab"
+
+
 def _load_jupyter_server_extension(serverapp: Any) -> None:
+    from jupyter_server.auth.decorator import authorized
     from jupyter_server.base.handlers import APIHandler
     from jupyter_server.utils import url_path_join
     from tornado import web
 
     class ServersHandler(APIHandler):  # type: ignore[misc]
+        auth_resource = AUTH_RESOURCE
+
         @web.authenticated
+        @authorized
         async def get(self) -> None:
             loop = asyncio.get_running_loop()
             servers = await loop.run_in_executor(None, list_servers)
             self.finish(json.dumps({"servers": servers, "state_dir": str(state_dir())}))
 
+    class TokenHandler(APIHandler):  # type: ignore[misc]
+        auth_resource = AUTH_RESOURCE
+
+        @web.authenticated
+        @authorized
+        async def get(self, name: str) -> None:
+            token = server_token(name)
+            if token is None:
+                raise web.HTTPError(404, f"no server named {name!r} was recorded")
+            self.set_header("Cache-Control", "no-store")
+            self.finish(json.dumps({"name": name, "token": token}))
+
     base = serverapp.web_app.settings["base_url"]
     serverapp.web_app.add_handlers(
-        ".*$", [(url_path_join(base, "yolo-lab", "servers"), ServersHandler)]
+        ".*$",
+        [
+            (url_path_join(base, "yolo-lab", "servers"), ServersHandler),
+            (url_path_join(base, "yolo-lab", "servers", "([^/]+)", "token"), TokenHandler),
+        ],
     )

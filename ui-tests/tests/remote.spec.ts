@@ -174,7 +174,13 @@ async function trainThere(page: Page, server: IServer): Promise<void> {
 
   if (server.launched) {
     // Picked from the servers `yolo-lab up` recorded: no URL or token typed.
+    // The list the browser gets carries no token; the one server's token
+    // is asked for when it is used.
+    const listed = page.waitForResponse(r =>
+      new URL(r.url()).pathname.endsWith('/yolo-lab/servers')
+    );
     await target.locator('button.yl-ServersRefresh').click();
+    expect(await (await listed).text()).not.toContain(server.token);
     const item = target.locator(
       `.yl-LaunchedServer[data-name="${server.launched}"]`
     );
