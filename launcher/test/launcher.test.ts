@@ -121,6 +121,12 @@ describe('yolo-lab up, a kernel inside, yolo-lab down', () => {
     assert.equal(info.HostConfig.ShmSize, 8 * 2 ** 30);
     assert.ok(!info.Mounts.some(m => m.Source.includes('docker.sock')));
     assert.ok(!info.Config.Cmd.join(' ').includes(result.token), 'the token is not on the command line');
+    // torch.load unpickles only in the training subprocess (its own run's
+    // checkpoints), never in every kernel of the image.
+    assert.ok(
+      !(info.Config.Env ?? []).some((e: string) => e.startsWith('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=')),
+      'no image-wide TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'
+    );
     assert.equal(info.Config.Labels[LABEL.launcher], '1');
     assert.equal(statSync(runs).uid, 1000, 'up created the runs folder for the container user');
   });
