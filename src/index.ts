@@ -231,7 +231,8 @@ const trainingPlugin: JupyterFrontEndPlugin<void> = {
         runs,
         trans,
         check: () => loadDefinitionCheck('run_display'),
-        resume: run => controller.resume(run)
+        resume: (run, kernel) =>
+          app.commands.execute(CommandIDs.resumeRun, { run, kernel })
       });
       const widget = new MainAreaWidget({ content: view });
       widget.id = `yolo-lab-run-${display.name}-${Date.now()}`;
@@ -341,8 +342,8 @@ const runOutputPlugin: JupyterFrontEndPlugin<void> = {
             runs,
             trans,
             check: () => loadDefinitionCheck('run_display'),
-            resume: async run => {
-              await app.commands.execute(CommandIDs.resumeRun, { run });
+            resume: async (run, kernel) => {
+              await app.commands.execute(CommandIDs.resumeRun, { run, kernel });
             }
           })
       },

@@ -397,6 +397,14 @@ export interface RunStatus {
   created?: NullableNumber;
   ended?: NullableNumber;
   resumed?: number;
+  /**
+   * The id of the Jupyter kernel that started (or last resumed) the run; null outside a kernel.
+   */
+  kernel?: string | null;
+  /**
+   * Set while a DDP run makes no progress (the supervisor's report); null otherwise.
+   */
+  hung?: {} | null;
 }
 /**
  * The data of a run's notebook output (MIME application/vnd.yolo-lab.run+json): which run to show; its events come through run_subscribe.

@@ -2,7 +2,7 @@
  * The training commands (palette, notebook toolbar, run views): each asks
  * the controller, which checks the form before anything is written or run.
  */
-import { Notification } from '@jupyterlab/apputils';
+import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { runIcon, stopIcon } from '@jupyterlab/ui-components';
 import type { CommandRegistry } from '@lumino/commands';
@@ -85,7 +85,30 @@ export function addTrainingCommands(
   });
   commands.addCommand(CommandIDs.resumeRun, {
     label: trans.__('Resume training run'),
-    execute: args => tell(() => controller.resume(String(args.run)))
+    execute: async args => {
+      const run = String(args.run);
+      const kernel = typeof args.kernel === 'string' ? args.kernel : null;
+      // A run view is an output any notebook can carry (its renderer is
+      // safe): resuming runs the YOLOv5 code its folder names, so a run
+      // this kernel did not start is resumed only when the user says so.
+      if (!controller.startedHere(kernel)) {
+        const answer = await showDialog({
+          title: trans.__('Resume a run this kernel did not start?'),
+          body: trans.__(
+            '%1 was not started by the kernel this notebook uses. Resuming it trains with the settings in its folder and imports the YOLOv5 code they name: resume only run folders you trust.',
+            run
+          ),
+          buttons: [
+            Dialog.cancelButton({ label: trans.__('Cancel') }),
+            Dialog.warnButton({ label: trans.__('Resume') })
+          ]
+        });
+        if (!answer.button.accept) {
+          return;
+        }
+      }
+      await tell(() => controller.resume(run));
+    }
   });
   commands.addCommand(CommandIDs.openRun, {
     label: trans.__('Show training run'),

@@ -121,6 +121,18 @@ export class TrainingController implements IDisposable {
     await Promise.all(shown.map(run => runs.stop(run)));
   }
 
+  /**
+   * Whether `kernel` (the id a run's status records) is the kernel runs go
+   * to now: the notebook's, or the one on another server.
+   */
+  startedHere(kernel: string | null | undefined): boolean {
+    const current = this._options.transport.connection.kernel;
+    if (!kernel || !current) {
+      return false;
+    }
+    return current === kernel || current.endsWith(`#${kernel}`);
+  }
+
   /** Continue a stopped run from its last.pt. */
   async resume(run: string): Promise<void> {
     await this._run(resumeCellText(run));

@@ -37,8 +37,11 @@ export interface IRunViewOptions {
   check: () => Promise<ISchemaCheck>;
   /** The user's language (English without one). */
   trans?: TranslationBundle;
-  /** Write and run a cell that resumes the run (a command of the app). */
-  resume: (run: string) => Promise<void>;
+  /**
+   * Resume the run (a command of the app), with the kernel that started it
+   * as its status records (the command asks first when it is another).
+   */
+  resume: (run: string, kernel: string | null) => Promise<void>;
 }
 
 /** Seconds as "1 h 02 min", "3 min 05 s" or "12 s". */
@@ -85,7 +88,10 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
     this._resume.type = 'button';
     this._resume.addEventListener('click', () => {
       if (this._model) {
-        void this._options.resume(this._model.run);
+        void this._options.resume(
+          this._model.run,
+          this._model.status.kernel ?? null
+        );
       }
     });
     const head = el('div', 'yl-RunHead');

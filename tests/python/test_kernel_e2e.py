@@ -142,11 +142,15 @@ def _start_kernel(root: Path) -> tuple[KernelManager, BlockingKernelClient]:
             }
         )
     )
+    # Named as a Jupyter server names it (kernel-<id>.json): the kernel
+    # reads its own id from that name.
+    kernel_id = str(uuid.uuid4())
     manager = KernelManager(
         kernel_name=KERNEL_NAME,
         kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(root / "kernels")]),
-        connection_file=str(root / "connection.json"),
+        connection_file=str(root / f"kernel-{kernel_id}.json"),
     )
+    manager.kernel_id = kernel_id
     # Outside the repo, so only PYTHONPATH can make yolo_lab importable.
     manager.start_kernel(cwd=str(root))
     client = manager.client()

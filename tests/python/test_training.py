@@ -668,6 +668,9 @@ def test_real_kernel_interrupt_during_wait_stops_the_run(data_yaml: Path, tmp_pa
     try:
         frontend = Frontend(client)
         run = _kernel_run(frontend, data_yaml, tmp_path / "runs", "interrupted")
+        # The run records the kernel that started it (a view resumes runs
+        # of other kernels only when the user says so).
+        assert run.info["kernel"] == manager.kernel_id
         for _attempt in range(3):
             msg_id = client.execute("print('waiting', flush=True); run.wait()")
             # Interrupt only once the cell runs (an idle kernel ignores SIGINT).

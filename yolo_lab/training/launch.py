@@ -172,6 +172,23 @@ def stop_run(run_dir: str | os.PathLike[str]) -> bool:
     return True
 
 
+def kernel_id() -> str | None:
+    """The id of the Jupyter kernel this process is, or None outside one.
+
+    Recorded in each run's status, so a view can tell the runs its own
+    kernel started from run folders a notebook merely names.
+    """
+    if "ipykernel" not in sys.modules:
+        return None
+    try:
+        from ipykernel.connect import get_connection_file
+
+        stem = Path(get_connection_file()).stem
+    except Exception:
+        return None
+    return stem[len("kernel-") :] if stem.startswith("kernel-") else stem
+
+
 def _start(run_dir: Path, spec: Mapping[str, Any]) -> None:
     """Write the spec and a fresh status, then start the run's subprocess."""
     write_spec(run_dir, spec)
@@ -181,6 +198,7 @@ def _start(run_dir: Path, spec: Mapping[str, Any]) -> None:
         run=str(run_dir),
         name=run_dir.name,
         status="starting",
+        kernel=kernel_id(),
         created=time.time(),
         ended=None,
         message=None,
