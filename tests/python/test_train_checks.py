@@ -97,3 +97,65 @@ def test_a_run_whose_folder_was_deleted_can_still_be_stopped(tmp_path: Path) -> 
     while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
         assert time.monotonic() < deadline, "the runner did not end after Stop"
         time.sleep(0.2)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Any:
+    """A 120 MiB tmpfs made by the test (root only), unmounted after it."""
+    import subprocess
+
+    mount = tmp_path / "small"
+    mount.mkdir()
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=120m", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+    )
+    if made.returncode != 0:
+        pytest.fail(f"the test needs root to mount a small tmpfs: {made.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def _fill(folder: Path) -> None:
+    with open(folder / "filler", "wb") as f:
+        block = b"\0" * 2**20
+        try:
+            while True:
+                f.write(block)
+                f.flush()
+        except OSError:
+            pass
+
+
+def test_a_full_disk_fails_the_run_with_disk_full_and_keeps_last_pt(
+    tmp_path: Path, small_disk: Path
+) -> None:
+    pytest.importorskip("yolov5", reason="YOLOv5 is installed by scripts/setup.sh --tests")
+    import torch
+
+    data = shapes.make_shapes_dataset(tmp_path / "shapes", train=16, val=8, image_size=IMGSZ)
+    run = training.train(
+        data,
+        device="cpu",
+        batch_size=8,
+        epochs=50,
+        imgsz=IMGSZ,
+        workers=0,
+        project=small_disk / "runs",
+        name="full",
+    )
+    deadline = time.monotonic() + 300
+    while not [e for e in run.events("saved") if e["epoch"] >= 1] and time.monotonic() < deadline:
+        assert run.running, run.info
+        time.sleep(0.2)
+    _fill(small_disk)
+    assert run.wait(timeout=300) == "failed"
+    info = run.info
+    assert info["code"] == "disk_full", info
+    assert "full" in info["message"] and "resume" in info["fix"]
+    # What was saved is kept: last.pt loads, from an epoch that finished.
+    ckpt = torch.load(run.dir / "weights" / "last.pt", map_location="cpu", weights_only=False)
+    assert ckpt["epoch"] >= 1

@@ -38,6 +38,35 @@ def _fabricated(name: str) -> tuple[int, int] | None:
     return None
 
 
+def _atomic_torch_save() -> None:
+    """torch.save to a path writes a temporary file and renames it.
+
+    YOLOv5 saves last.pt and best.pt in place: a full disk mid-write left a
+    truncated last.pt, losing the epoch saved before. Patched in the runner
+    process only.
+    """
+    import torch
+
+    original = torch.save
+    if getattr(original, "_yolo_lab_atomic", False):
+        return
+
+    def save(obj: Any, f: Any, *args: Any, **kwargs: Any) -> None:
+        if not isinstance(f, (str, os.PathLike)):
+            original(obj, f, *args, **kwargs)
+            return
+        path = Path(f)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            original(obj, tmp, *args, **kwargs)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    save._yolo_lab_atomic = True  # type: ignore[attr-defined]
+    torch.save = save
+
+
 class Runner:
     """One run: the callbacks, the stop flag and the save-on-stop."""
 
@@ -103,6 +132,7 @@ class Runner:
     def patch(self, t: Any) -> None:
         runner = self
         amp_request = self.params.get("amp")
+        _atomic_torch_save()
 
         def check_amp(model: Any) -> bool:
             device = next(model.parameters()).device

@@ -15,6 +15,8 @@ from .._yolov5 import import_yolov5, yolov5_opt
 from ..training.rundir import (
     LOG_FILE,
     SPEC_FILE,
+    disk_free_if_full,
+    disk_full_words,
     normalize_spec,
     shown_params,
     spec_batch_size,
@@ -165,7 +167,12 @@ def _run(
         )
         traceback.print_exc()
     except BaseException as exc:
-        if "code" not in end:
+        free = disk_free_if_full(run_dir)
+        if free is not None:
+            # An OSError, or torch.save's RuntimeError: either way, no room.
+            message, fix = disk_full_words(run_dir, free)
+            end.update(code="disk_full", message=message, fix=fix)
+        elif "code" not in end:
             end.update(
                 code="training_failed",
                 message=f"{type(exc).__name__}: {exc}".strip()[:2000],
@@ -181,7 +188,28 @@ def _run(
 
 
 def _finish(runner: Runner, run_dir: Path, end: dict[str, Any]) -> None:
-    """The end event and status of a run of one process."""
+    """The end event and status of a run of one process.
+
+    On a full disk the events may not be written; the status (small) is
+    tried on its own, and the kernel side reads a dead run on a full disk
+    as such when even that fails.
+    """
+    try:
+        _write_end(runner, run_dir, end)
+    except OSError as exc:
+        print(f"yolo-lab: could not write the run's end: {exc}", file=sys.stderr)
+        try:
+            write_status(
+                run_dir,
+                status=end["status"],
+                ended=time.time(),
+                **{k: end.get(k) for k in ("message", "code", "fix")},
+            )
+        except OSError:
+            pass  # nothing can be written; run_status will say why
+
+
+def _write_end(runner: Runner, run_dir: Path, end: dict[str, Any]) -> None:
     last = run_dir / "weights" / "last.pt"
     best = run_dir / "weights" / "best.pt"
     status = end["status"]

@@ -36,6 +36,8 @@ from ..training.rundir import (
     LOG_FILE,
     SPEC_FILE,
     STOP_FILE,
+    disk_free_if_full,
+    disk_full_words,
     normalize_spec,
     read_ranks,
     spec_world,
@@ -256,7 +258,12 @@ class Supervisor:
         outcomes = [states.get(rank, {}) for rank in range(self.world)]
         end: dict[str, Any]
         culprit = self._culprit(states)
-        if culprit is not None:
+        free = disk_free_if_full(self.run_dir)
+        if culprit is not None and free is not None:
+            # The ranks could not write (events, weights, their own records).
+            message, fix = disk_full_words(self.run_dir, free)
+            end = {"status": "failed", "message": message, "code": "disk_full", "fix": fix}
+        elif culprit is not None:
             rank, state = culprit
             if "ended" in state:
                 message = f"rank {rank}: {state.get('message') or 'failed'}"
@@ -298,17 +305,20 @@ class Supervisor:
             "last": str(last) if last.exists() else None,
             "best": str(best) if best.exists() else None,
         }
-        self.events.emit("end", status=end["status"], message=end.get("message"), **files)
-        write_status(
-            self.run_dir,
-            status=end["status"],
-            ended=time.time(),
-            message=end.get("message"),
-            code=end.get("code"),
-            fix=end.get("fix"),
-            hung=None,
-            **files,
-        )
+        try:
+            self.events.emit("end", status=end["status"], message=end.get("message"), **files)
+            write_status(
+                self.run_dir,
+                status=end["status"],
+                ended=time.time(),
+                message=end.get("message"),
+                code=end.get("code"),
+                fix=end.get("fix"),
+                hung=None,
+                **files,
+            )
+        except OSError as exc:  # a full disk: the kernel side reads it from the disk
+            print(f"yolo-lab: could not write the run's end: {exc}", file=sys.stderr)
         self.events.close()
         return 0 if end["status"] in ("finished", "stopped") else 1
 

@@ -27,6 +27,8 @@ from .rundir import (
     LOG_FILE,
     STOP_FILE,
     TERMINAL,
+    disk_free_if_full,
+    disk_full_words,
     read_status,
     spec_world,
     write_spec,
@@ -141,8 +143,15 @@ def run_status(run_dir: Path) -> dict[str, Any]:
     alive = proc.poll() is None if proc is not None else _pid_alive(status.get("pid"))
     if status.get("status") not in TERMINAL and status.get("status") is not None and not alive:
         status["status"] = "failed"
-        status.setdefault("message", "the training process ended without saying why; see the log")
-        status["fix"] = f"see {run_dir / LOG_FILE}"
+        free = disk_free_if_full(run_dir)
+        if free is not None:
+            # The runner could not even write its end: the disk is full.
+            status["message"], status["fix"] = disk_full_words(run_dir, free)
+            status["code"] = "disk_full"
+        else:
+            if not status.get("message"):
+                status["message"] = "the training process ended without saying why; see the log"
+            status["fix"] = f"see {run_dir / LOG_FILE}"
     return status
 
 

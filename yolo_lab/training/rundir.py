@@ -36,6 +36,8 @@ __all__ = [
     "SPEC_VERSION",
     "claim_run_dir",
     "device_param",
+    "disk_free_if_full",
+    "disk_full_words",
     "find_runs",
     "next_run_dir",
     "normalize_spec",
@@ -100,6 +102,31 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 # -- status --------------------------------------------------------------------
+
+
+# Below this much free space, a write that failed is put down to a full disk.
+DISK_FULL_BYTES: Final = 4 * 2**20
+
+
+def disk_free_if_full(path: Path) -> int | None:
+    """The free bytes of ``path``'s file system when it is (nearly) full, else None."""
+    import shutil
+
+    try:
+        free = shutil.disk_usage(path).free
+    except OSError:
+        return None
+    return free if free < DISK_FULL_BYTES else None
+
+
+def disk_full_words(path: Path, free: int) -> tuple[str, str]:
+    """What to say about a run stopped by a full disk, and what to do."""
+    return (
+        f"the disk holding {path} is full ({free // 1024} KiB free): the run could not write "
+        "its weights and events",
+        f"free space there (or move the runs folder), then yolo_lab.resume({str(path)!r}); "
+        "what was saved before is kept",
+    )
 
 
 def write_json(path: Path, value: Any) -> None:
