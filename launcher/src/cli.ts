@@ -6,7 +6,7 @@ import { build, defaultRepo } from './build';
 import { doctor, down, logs, status } from './commands';
 import { connect } from './engine';
 import { UserError, errorText } from './errors';
-import { DEFAULT_IMAGE, DEFAULT_SHM, existingDir, loadConfig, type UpOptions } from './options';
+import { checkoutDir, DEFAULT_IMAGE, DEFAULT_SHM, existingDir, loadConfig, type UpOptions } from './options';
 import { Progress } from './progress';
 import { up } from './up';
 
@@ -141,7 +141,12 @@ export function upOptions(args: string[]): { opts: UpOptions; json: boolean } {
     gpus: values.gpus ?? config.gpus ?? 'all',
     shm: values['shm-size'] ?? config.shm ?? DEFAULT_SHM,
     ipcHost: ipc === 'host',
-    code: path(values.code, config.code, '--code'),
+    code:
+      values.code !== undefined
+        ? checkoutDir(values.code, cwd)
+        : config.code !== undefined
+          ? checkoutDir(config.code, dir)
+          : undefined,
     datasets: path(values.datasets, config.datasets, '--datasets'),
     datasetsWritable: values['datasets-rw'] ?? config.datasetsWritable ?? false,
     runs,

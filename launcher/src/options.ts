@@ -48,6 +48,59 @@ export interface UpOptions {
 /** The config file's keys (yolo-lab.json): the same names as the flags, camelCase. */
 export type ConfigFile = Partial<Omit<UpOptions, 'ipcHost'>> & { ipc?: string };
 
+/** Each key yolo-lab.json may hold, and the JSON type its value must have. */
+const CONFIG_KEYS: Record<keyof ConfigFile, 'string' | 'boolean' | 'port' | 'seconds'> = {
+  image: 'string',
+  gpus: 'string',
+  shm: 'string',
+  ipc: 'string',
+  code: 'string',
+  datasets: 'string',
+  datasetsWritable: 'boolean',
+  runs: 'string',
+  port: 'port',
+  bind: 'string',
+  network: 'string',
+  user: 'string',
+  serverOnly: 'boolean',
+  allowOrigin: 'string',
+  workdir: 'string',
+  name: 'string',
+  timeoutS: 'seconds'
+};
+
+/**
+ * Check each key and value of a config file: a known key, the JSON type the
+ * flag takes ("false" in quotes is a string, not false).
+ */
+export function checkConfig(config: Record<string, unknown>, file: string): ConfigFile {
+  for (const [key, value] of Object.entries(config)) {
+    const kind = (CONFIG_KEYS as Record<string, string>)[key];
+    if (kind === undefined) {
+      const known = Object.keys(CONFIG_KEYS).sort().join(', ');
+      throw new UserError(`Config file ${file}: unknown key "${key}". The keys are: ${known}.`);
+    }
+    const wrong = (what: string): UserError =>
+      new UserError(`Config file ${file}: "${key}" must be ${what}, not ${JSON.stringify(value)}.`);
+    if (kind === 'string' && typeof value !== 'string') {
+      throw wrong('a string');
+    }
+    if (kind === 'boolean' && typeof value !== 'boolean') {
+      throw wrong('true or false (without quotes)');
+    }
+    if (
+      kind === 'port' &&
+      !(Number.isInteger(value) && (value as number) >= 0 && (value as number) <= 65535)
+    ) {
+      throw wrong('a port number from 0 (any free port) to 65535');
+    }
+    if (kind === 'seconds' && !(Number.isInteger(value) && (value as number) >= 1)) {
+      throw wrong('a whole number of seconds, at least 1');
+    }
+  }
+  return config as ConfigFile;
+}
+
 /** Read yolo-lab.json (or the named file); a missing default file is an empty config. */
 export function loadConfig(
   path: string | undefined,
@@ -70,7 +123,7 @@ export function loadConfig(
     throw new UserError(`Config file ${file} must hold a JSON object.`);
   }
   // Relative paths in the file are relative to the file, not to where the command runs.
-  return { config: parsed as ConfigFile, dir: resolve(file, '..') };
+  return { config: checkConfig(parsed as Record<string, unknown>, file), dir: resolve(file, '..') };
 }
 
 /** Bytes in "8g", "512m", "1024k", "1073741824". */
@@ -215,8 +268,25 @@ export function createOptions(opts: UpOptions, token: string, name: string): Doc
   };
 }
 
+/** The server's base URL on the host: an IPv6 address in brackets, 0.0.0.0 as loopback. */
+export function baseUrl(host: string, port: number): string {
+  const shown = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  return `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}`;
+}
+
 /** The URL to open, token included. */
 export function serverUrl(host: string, port: number, token: string, serverOnly: boolean): string {
-  const shown = host === '0.0.0.0' ? '127.0.0.1' : host;
-  return `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}/${serverOnly ? '' : 'lab'}?token=${token}`;
+  return `${baseUrl(host, port)}/${serverOnly ? '' : 'lab'}?token=${token}`;
+}
+
+/** A --code folder that is a YOLOv5 checkout (train.py), reported by `up`, not by the first training. */
+export function checkoutDir(path: string, base: string): string {
+  const abs = existingDir(path, '--code', base);
+  if (!existsSync(resolve(abs, 'train.py'))) {
+    throw new UserError(
+      `The --code path ${abs} is not a YOLOv5 checkout (it has no train.py). ` +
+        "Pass the folder of a clone of ultralytics/yolov5, or leave --code out to use the image's yolov5 package."
+    );
+  }
+  return abs;
 }

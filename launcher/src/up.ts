@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { formatDoctor, runDoctor } from './doctor';
 import { engineMessage, statusCode } from './engine';
 import { UserError, errorText } from './errors';
-import { createOptions, serverUrl, type UpOptions } from './options';
+import { baseUrl, createOptions, serverUrl, type UpOptions } from './options';
 import type { Progress } from './progress';
 import { lastLogLines } from './streams';
 import { recordServer } from './registry';
@@ -130,7 +130,7 @@ function prepareRuns(opts: UpOptions, progress: Progress): void {
 async function waitForServer(
   docker: Docker,
   container: Docker.Container,
-  baseUrl: string,
+  base: string,
   token: string,
   timeoutS: number
 ): Promise<void> {
@@ -138,7 +138,7 @@ async function waitForServer(
   let lastCheck = 0;
   for (;;) {
     try {
-      const response = await fetch(`${baseUrl}/api/status`, {
+      const response = await fetch(`${base}/api/status`, {
         headers: { Authorization: `token ${token}` },
         signal: AbortSignal.timeout(2000)
       });
@@ -163,7 +163,7 @@ async function waitForServer(
     if (Date.now() > deadline) {
       const lines = await lastLogLines(docker, container, LOG_LINES);
       throw new UserError(
-        `Jupyter did not answer at ${baseUrl} within ${timeoutS} s (--timeout). Its last log lines:\n${indent(lines)}`
+        `Jupyter did not answer at ${base} within ${timeoutS} s (--timeout). Its last log lines:\n${indent(lines)}`
       );
     }
     await new Promise(done => setTimeout(done, 100));
@@ -265,9 +265,9 @@ export async function up(
         new UserError(`The container did not start: ${engineMessage(error).trim()}`)
       );
     }
-    const baseUrl = `http://${opts.bind === '0.0.0.0' ? '127.0.0.1' : opts.bind}:${port}`;
-    progress.step(`waiting for Jupyter at ${baseUrl}`);
-    await waitForServer(docker, container, baseUrl, token, opts.timeoutS);
+    const base = baseUrl(opts.bind, port);
+    progress.step(`waiting for Jupyter at ${base}`);
+    await waitForServer(docker, container, base, token, opts.timeoutS);
     const readySeconds = (Date.now() - started) / 1000;
     progress.note(`answered after ${readySeconds.toFixed(1)} s`);
     const url = serverUrl(opts.bind, port, token, opts.serverOnly);

@@ -3,10 +3,19 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { LABEL } from '../src/engine';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { upOptions } from '../src/cli';
 import {
+  baseUrl,
+  checkConfig,
+  checkoutDir,
   createOptions,
   gpuRequests,
   jupyterCommand,
+  loadConfig,
   parseSize,
   serverUrl,
   type UpOptions
@@ -97,4 +106,45 @@ test('--allow-origin lets one page origin use the server, never everyone', () =>
   );
   assert.ok(cmd.includes('--ServerApp.allow_origin=http://127.0.0.1:8888'));
   assert.ok(!jupyterCommand(base, '127.0.0.1').some(a => a.includes('allow_origin')));
+});
+
+test('config values are type-checked: "false" in quotes, "x" seconds and unknown keys are refused', () => {
+  const file = '/x/yolo-lab.json';
+  assert.throws(
+    () => checkConfig({ datasetsWritable: 'false' }, file),
+    /"datasetsWritable" must be true or false \(without quotes\), not "false"/
+  );
+  assert.throws(() => checkConfig({ timeoutS: 'x' }, file), /"timeoutS" must be a whole number of seconds/);
+  assert.throws(() => checkConfig({ timeoutS: 0 }, file), /at least 1/);
+  assert.throws(() => checkConfig({ port: 70000 }, file), /"port" must be a port number/);
+  assert.throws(() => checkConfig({ gpu: 'all' }, file), /unknown key "gpu". The keys are: .*gpus/);
+  assert.deepEqual(checkConfig({ datasetsWritable: true, timeoutS: 30, gpus: '0' }, file), {
+    datasetsWritable: true,
+    timeoutS: 30,
+    gpus: '0'
+  });
+  // Through the file reader, as `up --config` reads it.
+  const dir = mkdtempSync(join(tmpdir(), 'yolo-lab-config-'));
+  writeFileSync(join(dir, 'yolo-lab.json'), JSON.stringify({ datasetsWritable: 'false' }));
+  assert.throws(() => loadConfig(join(dir, 'yolo-lab.json')), /must be true or false/);
+});
+
+test('--bind ::1 gives bracketed URLs for the readiness check and the user', () => {
+  assert.equal(baseUrl('::1', 8899), 'http://[::1]:8899');
+  assert.equal(baseUrl('0.0.0.0', 8899), 'http://127.0.0.1:8899');
+  assert.equal(baseUrl('::', 8899), 'http://[::1]:8899');
+  assert.equal(serverUrl('::1', 8899, 'tok', false), 'http://[::1]:8899/lab?token=tok');
+});
+
+test('--code must be a YOLOv5 checkout: up says so before creating anything', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'yolo-lab-code-'));
+  const notCheckout = join(dir, 'notes');
+  mkdirSync(notCheckout);
+  assert.throws(() => checkoutDir(notCheckout, dir), /is not a YOLOv5 checkout \(it has no train.py\)/);
+  assert.throws(() => upOptions(['--code', notCheckout]), /not a YOLOv5 checkout/);
+  const checkout = join(dir, 'yolov5');
+  mkdirSync(checkout);
+  writeFileSync(join(checkout, 'train.py'), '');
+  assert.equal(checkoutDir(checkout, dir), checkout);
+  assert.equal(upOptions(['--code', checkout]).opts.code, checkout);
 });
