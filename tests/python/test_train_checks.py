@@ -159,3 +159,48 @@ def test_a_full_disk_fails_the_run_with_disk_full_and_keeps_last_pt(
     # What was saved is kept: last.pt loads, from an epoch that finished.
     ckpt = torch.load(run.dir / "weights" / "last.pt", map_location="cpu", weights_only=False)
     assert ckpt["epoch"] >= 1
+
+
+def test_stop_runs_stops_every_live_run_under_a_folder_and_waits(tmp_path: Path) -> None:
+    """What `yolo-lab down` runs in the container before removing it."""
+    pytest.importorskip("yolov5", reason="YOLOv5 is installed by scripts/setup.sh --tests")
+    import json
+    import subprocess
+    import sys
+
+    data = shapes.make_shapes_dataset(tmp_path / "shapes", train=16, val=8, image_size=IMGSZ)
+    project = tmp_path / "work" / "runs" / "train"
+    run = training.train(
+        data,
+        device="cpu",
+        batch_size=8,
+        epochs=50,
+        imgsz=IMGSZ,
+        workers=0,
+        project=project,
+        name="long",
+    )
+    deadline = time.monotonic() + 300
+    while not run.events("batch") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert run.running
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "yolo_lab",
+            "stop-runs",
+            str(tmp_path / "work"),
+            "--wait",
+            "120",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=Path(__file__).parents[2],
+    )
+    assert done.returncode == 0, done.stderr
+    [result] = json.loads(done.stdout)
+    assert result["run"] == str(run.dir) and result["ended"] and result["status"] == "stopped"
+    assert run.status == "stopped" and run.last is not None
