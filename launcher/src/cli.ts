@@ -17,7 +17,9 @@ const USAGE = `yolo-lab: JupyterLab with yolo-lab and YOLOv5 in a PyTorch-CUDA c
       --gpus all|none|N|IDS    GPUs: all, none, a count, or ids like 0,1 or GPU-<uuid> (default all)
       --shm-size SIZE          shared memory for DataLoader workers (default ${DEFAULT_SHM})
       --ipc host               share the host's IPC namespace instead of --shm-size
-      --code PATH              a YOLOv5 checkout, mounted at /workspace/yolov5
+      --notebooks PATH         the folder JupyterLab opens on (default: the current one), mounted
+                               at /workspace: every notebook saved there stays on this machine
+      --code PATH              a YOLOv5 checkout, mounted at /opt/yolov5 (train() uses it)
       --datasets PATH          datasets, mounted read-only at /datasets (--datasets-rw: writable)
       --runs PATH              where runs are written, mounted at /runs (default ./runs, created)
       --port N                 port on the host (default 0: any free port)
@@ -32,7 +34,10 @@ const USAGE = `yolo-lab: JupyterLab with yolo-lab and YOLOv5 in a PyTorch-CUDA c
       --timeout SECONDS        how long to wait for Jupyter (default 120)
       --config FILE            options as JSON (default ./yolo-lab.json if present)
       --json                   print the result as JSON on stdout
-  yolo-lab down [NAME...]      stop and remove the named containers (default: all the launcher started)
+  yolo-lab down [--force] [NAME...]
+                               stop the trainings inside (last.pt saved), then stop and remove the
+                               named containers (default: all the launcher started); refuses one
+                               holding files written outside its mounts unless --force
   yolo-lab status [--json]     list the containers the launcher started, with their URLs
   yolo-lab logs [NAME] [--no-follow] [--tail N]
   yolo-lab doctor [NAME] [--json]   check the environment inside a running container
@@ -87,6 +92,7 @@ export function upOptions(args: string[]): { opts: UpOptions; json: boolean } {
       gpus: { type: 'string' },
       'shm-size': { type: 'string' },
       ipc: { type: 'string' },
+      notebooks: { type: 'string' },
       code: { type: 'string' },
       datasets: { type: 'string' },
       'datasets-rw': { type: 'boolean' },
@@ -136,8 +142,11 @@ export function upOptions(args: string[]): { opts: UpOptions; json: boolean } {
   };
   const runs =
     values.runs !== undefined ? resolvePath(cwd, values.runs) : resolvePath(dir, config.runs ?? 'runs');
+  // The notebooks: the flag's folder, the config's, or the one up runs in.
+  const notebooks = path(values.notebooks, config.notebooks, '--notebooks') ?? cwd;
   const opts: UpOptions = {
     image: values.image ?? config.image ?? DEFAULT_IMAGE,
+    notebooks,
     gpus: values.gpus ?? config.gpus ?? 'all',
     shm: values['shm-size'] ?? config.shm ?? DEFAULT_SHM,
     ipcHost: ipc === 'host',
@@ -180,9 +189,13 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'down': {
-      const { positionals } = parseArgs({ args: rest, options: {}, allowPositionals: true });
+      const { values, positionals } = parseArgs({
+        args: rest,
+        options: { force: { type: 'boolean' } },
+        allowPositionals: true
+      });
       const docker = await connect();
-      await down(docker, positionals, new Progress());
+      await down(docker, positionals, new Progress(), values.force ?? false);
       return 0;
     }
     case 'status': {

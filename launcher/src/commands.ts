@@ -2,6 +2,7 @@ import type Docker from 'dockerode';
 import { PassThrough } from 'node:stream';
 
 import { formatDoctor, runDoctor } from './doctor';
+import { execIn } from './streams';
 import { LABEL, containerName, launcherContainers, pickContainer, statusCode } from './engine';
 import { UserError } from './errors';
 import { serverUrl } from './options';
@@ -54,8 +55,45 @@ export async function status(docker: Docker): Promise<StatusEntry[]> {
   return entries;
 }
 
-/** Stop and remove the named launcher containers, or all of them. */
-export async function down(docker: Docker, names: string[], progress: Progress): Promise<string[]> {
+/**
+ * Paths the container wrote outside its mounts since it started: what
+ * `down` would lose. From the engine's diff of the container's own layer,
+ * files only (a changed folder is listed through what changed in it),
+ * without what every server writes (/tmp is HOME, runtime files, /run).
+ */
+export async function unsavedFiles(container: Docker.Container): Promise<string[]> {
+  const changes = ((await container.changes()) ?? []) as { Path: string; Kind: number }[];
+  // /usr/sbin/docker-init is the engine's own init (--init), copied in at start.
+  const ignored = /^\/(tmp|run|var\/run|var\/tmp|dev|proc|sys)(\/|$)|^\/usr\/sbin\/docker-init$/;
+  // Leaves first (a folder listed only because something in it changed is
+  // not itself news), then what every container writes is left out.
+  const paths = changes.filter(c => c.Kind !== 2).map(c => c.Path);
+  const leaves = paths.filter(p => !paths.some(other => other.startsWith(`${p}/`)));
+  return leaves.filter(p => !ignored.test(p)).sort();
+}
+
+/** The folders whose runs `down` stops first: /runs and JupyterLab's root. */
+function runRoots(info: Docker.ContainerInspectInfo): string[] {
+  const roots = ['/runs'];
+  for (const mount of info.Mounts ?? []) {
+    if (mount.Destination !== '/runs' && mount.RW) roots.push(mount.Destination);
+  }
+  return roots;
+}
+
+/**
+ * Stop and remove the named launcher containers, or all of them.
+ *
+ * A container that holds files written outside its mounts is refused (they
+ * would be lost) unless `force`; before a running one goes, its trainings
+ * are stopped (last.pt saved) by `python -m yolo_lab stop-runs` inside.
+ */
+export async function down(
+  docker: Docker,
+  names: string[],
+  progress: Progress,
+  force = false
+): Promise<string[]> {
   const targets =
     names.length > 0
       ? await Promise.all(names.map(n => pickContainer(docker, n)))
@@ -64,6 +102,21 @@ export async function down(docker: Docker, names: string[], progress: Progress):
     progress.step('no yolo-lab container to stop');
     return [];
   }
+  if (!force) {
+    for (const info of targets) {
+      const unsaved = await unsavedFiles(docker.getContainer(info.Id));
+      if (unsaved.length > 0) {
+        const name = containerName(info);
+        const shown = unsaved.slice(0, 20).map(p => `  ${p}`);
+        if (unsaved.length > 20) shown.push(`  ... and ${unsaved.length - 20} more`);
+        throw new UserError(
+          `${name} holds ${unsaved.length} file(s) written outside its mounts, which down would delete:\n` +
+            `${shown.join('\n')}\n` +
+            `Copy what you need out (docker cp ${name}:PATH .), then run yolo-lab down --force ${name}.`
+        );
+      }
+    }
+  }
   const removed: string[] = [];
   for (const info of targets) {
     const name = containerName(info);
@@ -71,6 +124,23 @@ export async function down(docker: Docker, names: string[], progress: Progress):
     const container = docker.getContainer(info.Id);
     try {
       if (info.State === 'running') {
+        const roots = runRoots(await container.inspect());
+        const stopped = await execIn(docker, container, [
+          'python',
+          '-m',
+          'yolo_lab',
+          'stop-runs',
+          ...roots,
+          '--wait',
+          '120',
+          '--json'
+        ]).catch(() => null);
+        if (stopped !== null && stopped.exitCode === 0) {
+          const runs = JSON.parse(stopped.stdout || '[]') as { run: string; status: string }[];
+          for (const r of runs) progress.note(`training ${r.run}: ${r.status} (last.pt saved)`);
+        } else if (stopped !== null) {
+          progress.note(`warning: the trainings did not all stop: ${stopped.stdout}${stopped.stderr}`.trim());
+        }
         // Jupyter shuts its kernels down on SIGTERM; 10 s is Docker's own grace period.
         await container.stop({ t: 10 });
       }

@@ -10,9 +10,13 @@ export const DEFAULT_IMAGE = 'yolo-lab:latest';
 /** Shared memory for DataLoader workers when --ipc host is not chosen (Docker's own default is 64 MB). */
 export const DEFAULT_SHM = '8g';
 
-/** Container paths the mounts land on. */
+/**
+ * Container paths the mounts land on. The notebooks folder lands on
+ * --workdir (/workspace), JupyterLab's root; the code stays out of it, so
+ * that the engine makes no mount point in the user's folder.
+ */
 export const MOUNT_TARGETS = {
-  code: '/workspace/yolov5',
+  code: '/opt/yolov5',
   datasets: '/datasets',
   runs: '/runs'
 } as const;
@@ -25,6 +29,8 @@ export interface UpOptions {
   /** A size ("8g", "512m", bytes) or "host" for --ipc host. */
   shm: string;
   ipcHost: boolean;
+  /** The host folder JupyterLab's root (--workdir) is: notebooks saved there stay. */
+  notebooks: string;
   /** Host paths, absolute once resolved; code and datasets must exist. */
   code?: string;
   datasets?: string;
@@ -51,6 +57,7 @@ export type ConfigFile = Partial<Omit<UpOptions, 'ipcHost'>> & { ipc?: string };
 /** Each key yolo-lab.json may hold, and the JSON type its value must have. */
 const CONFIG_KEYS: Record<keyof ConfigFile, 'string' | 'boolean' | 'port' | 'seconds'> = {
   image: 'string',
+  notebooks: 'string',
   gpus: 'string',
   shm: 'string',
   ipc: 'string',
@@ -211,6 +218,7 @@ export function jupyterCommand(opts: UpOptions, listenIp: string): string[] {
  */
 export function createOptions(opts: UpOptions, token: string, name: string): Docker.ContainerCreateOptions {
   const mounts: Docker.MountSettings[] = [
+    { Type: 'bind', Source: opts.notebooks, Target: opts.workdir, ReadOnly: false },
     { Type: 'bind', Source: opts.runs, Target: MOUNT_TARGETS.runs, ReadOnly: false }
   ];
   if (opts.code !== undefined) {
@@ -254,7 +262,13 @@ export function createOptions(opts: UpOptions, token: string, name: string): Doc
     User: opts.user,
     // No WorkingDir: the engine would create a mistyped --workdir, empty and
     // owned by root; Jupyter's root_dir check names it instead.
-    Env: [`JUPYTER_TOKEN=${token}`, 'HOME=/tmp', 'PYTHONUNBUFFERED=1'],
+    Env: [
+      `JUPYTER_TOKEN=${token}`,
+      'HOME=/tmp',
+      'PYTHONUNBUFFERED=1',
+      // train() and the doctor use the mounted checkout without being told.
+      ...(opts.code !== undefined ? [`YOLO_LAB_YOLOV5_DIR=${MOUNT_TARGETS.code}`] : [])
+    ],
     Labels: {
       [LABEL.launcher]: '1',
       [LABEL.port]: String(opts.port),

@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { formatDoctor, runDoctor } from './doctor';
 import { engineMessage, statusCode } from './engine';
 import { UserError, errorText } from './errors';
-import { baseUrl, createOptions, serverUrl, type UpOptions } from './options';
+import { baseUrl, createOptions, MOUNT_TARGETS, serverUrl, type UpOptions } from './options';
 import type { Progress } from './progress';
 import { lastLogLines } from './streams';
 import { recordServer } from './registry';
@@ -104,6 +104,32 @@ async function removeQuietly(container: Docker.Container): Promise<void> {
  * root runs the launcher (so the container can write there); warn when an
  * existing folder will likely refuse that user.
  */
+/** Whether uid:gid may write a folder with these owner, group and mode bits. */
+function writableBy(st: { uid: number; gid: number; mode: number }, uid: number, gid: number): boolean {
+  return (
+    uid === 0 ||
+    (st.uid === uid && (st.mode & 0o200) !== 0) ||
+    (st.gid === gid && (st.mode & 0o020) !== 0) ||
+    (st.mode & 0o002) !== 0
+  );
+}
+
+/**
+ * The notebooks folder must be writable by the container's user, or every
+ * save fails with "Permission denied" inside JupyterLab: refused up front.
+ */
+function checkNotebooks(opts: UpOptions): void {
+  const [uid, gid] = opts.user.split(':').map(Number);
+  const st = statSync(opts.notebooks);
+  if (!writableBy(st, uid, gid)) {
+    throw new UserError(
+      `The notebooks folder ${opts.notebooks} belongs to uid ${st.uid}, and the container would run as ` +
+        `${opts.user}, which cannot save there. Pass --user ${st.uid}:${st.gid} (files then stay yours), ` +
+        '--notebooks a folder that user can write, or chown the folder.'
+    );
+  }
+}
+
 function prepareRuns(opts: UpOptions, progress: Progress): void {
   const [uid, gid] = opts.user.split(':').map(Number);
   const callerIsRoot = process.getuid?.() === 0;
@@ -116,9 +142,7 @@ function prepareRuns(opts: UpOptions, progress: Progress): void {
   if (!st.isDirectory()) {
     throw new UserError(`The --runs path ${opts.runs} is not a folder.`);
   }
-  const writable =
-    uid === 0 || st.uid === uid || (st.gid === gid && (st.mode & 0o020) !== 0) || (st.mode & 0o002) !== 0;
-  if (!writable) {
+  if (!writableBy(st, uid, gid)) {
     progress.note(
       `warning: ${opts.runs} belongs to uid ${st.uid}; the container runs as ${opts.user} and may not write there ` +
         `(pass --user ${st.uid}:${st.gid}, or chown the folder)`
@@ -218,9 +242,11 @@ export async function up(
     }
   }
 
+  checkNotebooks(opts);
+  progress.note(`notebooks: ${opts.notebooks} -> ${opts.workdir}`);
   prepareRuns(opts, progress);
   progress.note(`runs: ${opts.runs} -> /runs`);
-  if (opts.code !== undefined) progress.note(`code: ${opts.code} -> /workspace/yolov5`);
+  if (opts.code !== undefined) progress.note(`code: ${opts.code} -> ${MOUNT_TARGETS.code}`);
   if (opts.datasets !== undefined)
     progress.note(`datasets: ${opts.datasets} -> /datasets${opts.datasetsWritable ? '' : ' (read-only)'}`);
 

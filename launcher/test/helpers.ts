@@ -1,10 +1,23 @@
 /** Running the real `yolo-lab` command and looking at the real engine, for the tests and the benchmark. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { chownSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import Docker from 'dockerode';
 
 import { LABEL } from '../src/engine';
+
+/** The image's user (docker/Dockerfile), which up runs as when the caller is root. */
+export const IMAGE_UID = 1000;
+
+/**
+ * Where the commands run unless a test says otherwise: a folder of the
+ * container user's own, as a user's project folder is (up mounts it as
+ * JupyterLab's root).
+ */
+export const PROJECT = mkdtempSync(join(tmpdir(), 'yolo-lab-project-'));
+if (process.getuid?.() === 0) chownSync(PROJECT, IMAGE_UID, IMAGE_UID);
 
 /** The compiled CLI (lib/src/cli.js). */
 export const CLI = join(__dirname, '..', 'src', 'cli.js');
@@ -34,7 +47,7 @@ export function yoloLab(
   const finished = new Promise<Run>((done, fail) => {
     const child = (started = spawn(process.execPath, [CLI, ...args], {
       env: options.env ?? process.env,
-      cwd: options.cwd,
+      cwd: options.cwd ?? PROJECT,
       uid: options.uid,
       gid: options.gid,
       stdio: ['ignore', 'pipe', 'pipe']

@@ -26,6 +26,7 @@ const base: UpOptions = {
   gpus: 'all',
   shm: '8g',
   ipcHost: false,
+  notebooks: '/home/me/project',
   runs: '/tmp/runs',
   datasetsWritable: false,
   port: 8899,
@@ -70,10 +71,12 @@ test('secure defaults: published on 127.0.0.1 only, token in the environment, no
   assert.ok(!options.Cmd!.join(' ').includes('secret'), 'the token must not be on the command line');
   const mounts = host.Mounts!.map(m => [m.Source, m.Target, m.ReadOnly]);
   assert.deepEqual(mounts, [
+    ['/home/me/project', '/workspace', false],
     ['/tmp/runs', '/runs', false],
-    ['/src/yolov5', '/workspace/yolov5', false],
+    ['/src/yolov5', '/opt/yolov5', false],
     ['/data', '/datasets', true]
   ]);
+  assert.ok(options.Env!.includes('YOLO_LAB_YOLOV5_DIR=/opt/yolov5'), 'train() finds the mounted code');
   assert.ok(!JSON.stringify(options).includes('docker.sock'));
   assert.equal(options.Labels![LABEL.launcher], '1');
   assert.equal(options.User, '1000:1000');

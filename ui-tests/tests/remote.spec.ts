@@ -112,6 +112,11 @@ async function hostServer(): Promise<IServer> {
 /** A server in a container, started by the launcher; runs mounted at /runs. */
 async function containerServer(): Promise<IServer> {
   const runs = fs.mkdtempSync(path.join(os.tmpdir(), 'yolo-lab-container-'));
+  // JupyterLab's root in the container: a folder its user can write.
+  const notebooks = fs.mkdtempSync(
+    path.join(os.tmpdir(), 'yolo-lab-notebooks-')
+  );
+  fs.chmodSync(notebooks, 0o777);
   const cli = path.join(REPO, 'launcher', 'lib', 'src', 'cli.js');
   const out = execFileSync(
     'node',
@@ -123,6 +128,8 @@ async function containerServer(): Promise<IServer> {
       'host',
       '--gpus',
       'none',
+      '--notebooks',
+      notebooks,
       '--runs',
       runs,
       '--allow-origin',
@@ -155,8 +162,13 @@ async function containerServer(): Promise<IServer> {
     project: '/runs',
     hostProject: runs,
     stop: () => {
-      execFileSync('node', [cli, 'down', result.name], { timeout: 120000 });
+      // --force: this test is about the panel; the launcher's own tests
+      // check what down refuses.
+      execFileSync('node', [cli, 'down', '--force', result.name], {
+        timeout: 180000
+      });
       fs.rmSync(runs, { recursive: true, force: true });
+      fs.rmSync(notebooks, { recursive: true, force: true });
     }
   };
 }
