@@ -202,6 +202,18 @@ def probe_yolov5(
     info = _empty_yolov5()
     errors: list[str] = []
 
+    # A checkout named by YOLO_LAB_YOLOV5_DIR (yolo-lab up --code sets it)
+    # is what train() uses: it comes first.
+    configured = environ.get("YOLO_LAB_YOLOV5_DIR")
+    if configured and _is_checkout(Path(configured).expanduser()):
+        return {
+            "available": True,
+            "version": None,
+            "location": str(Path(configured).expanduser().resolve()),
+            "source": "checkout",
+            "error": None,
+        }
+
     location = _package_location()
     if location is not None:
         try:

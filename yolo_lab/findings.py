@@ -414,7 +414,7 @@ def yolov5_missing(report: Mapping[str, Any]) -> Finding | None:
     if yolo.get("available"):
         return None
     fix = (
-        "pip install yolov5  (or mount a checkout at /workspace/yolov5, "
+        "pip install yolov5  (or mount a checkout: yolo-lab up --code PATH, "
         "or set YOLO_LAB_YOLOV5_DIR to one)"
     )
     if yolo.get("source") == "package":
@@ -423,7 +423,7 @@ def yolov5_missing(report: Mapping[str, Any]) -> Finding | None:
             "warning",
             "YOLOv5 is installed but does not import",
             _last_line(yolo.get("error") or "") or "import yolov5 failed",
-            "pip install -U yolov5  (or mount a checkout at /workspace/yolov5, "
+            "pip install -U yolov5  (or mount a checkout: yolo-lab up --code PATH, "
             "or set YOLO_LAB_YOLOV5_DIR to one)",
         )
     return _finding(

@@ -204,3 +204,24 @@ def test_stop_runs_stops_every_live_run_under_a_folder_and_waits(tmp_path: Path)
     [result] = json.loads(done.stdout)
     assert result["run"] == str(run.dir) and result["ended"] and result["status"] == "stopped"
     assert run.status == "stopped" and run.last is not None
+
+
+def test_the_checkout_up_mounts_is_what_train_and_the_doctor_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`yolo-lab up --code` sets YOLO_LAB_YOLOV5_DIR; both sides follow it."""
+    from yolo_lab.doctor import HostPaths, probe_yolov5
+    from yolo_lab.training.checks import find_yolov5
+
+    checkout = tmp_path / "yolov5"
+    (checkout / "models").mkdir(parents=True)
+    (checkout / "train.py").write_text("")
+    (checkout / "models" / "yolo.py").write_text("")
+    monkeypatch.setenv("YOLO_LAB_YOLOV5_DIR", str(checkout))
+    assert find_yolov5(None) == str(checkout)
+    found = probe_yolov5(HostPaths(yolov5_checkout=tmp_path / "none"))
+    assert (found["source"], found["location"]) == ("checkout", str(checkout))
+    monkeypatch.setenv("YOLO_LAB_YOLOV5_DIR", str(tmp_path / "missing"))
+    with pytest.raises(TrainError) as err:
+        find_yolov5(None)
+    assert err.value.code == "yolov5_missing"

@@ -304,7 +304,12 @@ def check_data(data: Any) -> Path:
 
 
 def find_yolov5(yolov5_dir: Any) -> str | None:
-    """The checkout to use (None = the PyPI package), checked to be importable."""
+    """The checkout to use (None = the PyPI package), checked to be importable.
+
+    Without ``yolov5_dir``, the checkout ``YOLO_LAB_YOLOV5_DIR`` names (set
+    by ``yolo-lab up --code``) is used, as the doctor reports it.
+    """
+    yolov5_dir = yolov5_dir or os.environ.get("YOLO_LAB_YOLOV5_DIR") or None
     if yolov5_dir:
         root = Path(str(yolov5_dir)).expanduser().resolve()
         if not (root / "train.py").is_file() or not (root / "models").is_dir():
