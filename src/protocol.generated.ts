@@ -404,7 +404,10 @@ export interface RunStatus {
   /**
    * Set while a DDP run makes no progress (the supervisor's report); null otherwise.
    */
-  hung?: {} | null;
+  hung?: {
+    since?: number;
+    seconds?: number;
+  } | null;
 }
 /**
  * The data of a run's notebook output (MIME application/vnd.yolo-lab.run+json): which run to show; its events come through run_subscribe.

@@ -652,7 +652,7 @@ def test_comm_serves_a_yolov5_run_made_without_yolo_lab(
 def _kernel_run(frontend: Any, data_yaml: Path, project: Path, name: str) -> training.Run:
     reply = frontend.execute(
         "from yolo_lab import train\n"
-        f"run = train({str(data_yaml)!r}, device='cpu', batch_size=8, epochs=50, "
+        f"run = train({str(data_yaml)!r}, device='cpu', batch_size=8, epochs=500, "
         f"imgsz={IMGSZ}, workers=0, project={str(project)!r}, name={name!r})\n"
         "print(run.dir)"
     )
