@@ -320,7 +320,15 @@ test.describe('telemetry', () => {
 
     // Reopened without any kernel: the chart comes from the saved output alone.
     await page.reload();
-    await page.filebrowser.open(path);
+    await page.waitForSelector('#jupyterlab-splash', { state: 'detached' });
+    // Opened through the document manager, as a double-click does: galata's
+    // file-browser helper waits for a tab state that the listing's running
+    // mark can keep from matching, and this test is about the output.
+    await page.evaluate(async notebook => {
+      await (window as any).jupyterapp.commands.execute('docmanager:open', {
+        path: notebook
+      });
+    }, path);
     const saved = page.locator(INLINE).first();
     await expect(saved).toBeVisible({ timeout: 60000 });
     await expect(page.locator('.yl-TelemetryOutput').first()).toHaveAttribute(
