@@ -22,6 +22,7 @@ from typing import Any, Callable
 import jsonschema
 import psutil
 import pytest
+from waiting import wait_until
 
 from yolo_lab import protocol, shapes, training
 from yolo_lab.training.rundir import STATUS_FILE, read_ranks, write_status
@@ -36,16 +37,6 @@ REPO = Path(__file__).resolve().parents[2]
 def data_yaml(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("shapes")
     return shapes.make_shapes_dataset(out / "shapes", train=32, val=8, image_size=IMGSZ, seed=2)
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"not within {timeout} s: {what}")
 
 
 def ddp(data: Path, project: Path, **kw: Any) -> training.Run:

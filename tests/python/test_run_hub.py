@@ -8,25 +8,15 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+from waiting import wait_until
 
 from yolo_lab import protocol, training
 from yolo_lab.training import hub as hub_module
 from yolo_lab.training.rundir import EVENTS_FILE, HISTORY_MAX_TELEMETRY_EVENTS, read_events
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"not within {timeout} s: {what}")
 
 
 def _run_dir(root: Path, name: str, lines: list[Any]) -> Path:
@@ -52,21 +42,31 @@ def test_a_second_subscribe_gets_the_history_again_but_one_live_feed(tmp_path: P
     received: list[dict[str, Any]] = []
     hub = training.RunHub()
     hub.subscribe(run_dir, received.append)
-    wait_until(lambda: [m for m in received if m["history"]], 10, "the first history")
+    wait_until(
+        lambda: [m for m in received if m["history"]], 10, "the first history", interval=0.05
+    )
     hub.subscribe(run_dir, received.append)
-    wait_until(lambda: len([m for m in received if m["history"]]) == 2, 10, "a second history")
+    wait_until(
+        lambda: len([m for m in received if m["history"]]) == 2,
+        10,
+        "a second history",
+        interval=0.05,
+    )
     with open(events, "a") as f:
         f.write(json.dumps({"t": 2.0, "kind": "status", "status": "running", "n": 1}) + "\n")
 
     def live() -> list[dict[str, Any]]:
         return [e for m in received if not m["history"] for e in m["events"] if e.get("n") == 1]
 
-    wait_until(live, 10, "the new event")
+    wait_until(live, 10, "the new event", interval=0.05)
     # A later event has arrived: any duplicate of the first would be here too.
     with open(events, "a") as f:
         f.write(json.dumps({"t": 3.0, "kind": "status", "status": "running", "n": 2}) + "\n")
     wait_until(
-        lambda: [e for m in received for e in m["events"] if e.get("n") == 2], 10, "a later event"
+        lambda: [e for m in received for e in m["events"] if e.get("n") == 2],
+        10,
+        "a later event",
+        interval=0.05,
     )
     assert len(live()) == 1
     hub.unsubscribe(run_dir, received.append)
@@ -81,12 +81,14 @@ def test_one_thread_ticks_every_watched_run_and_ends_with_the_last(tmp_path: Pat
     ]
     for folder in folders:
         hub.subscribe(folder, received.append)
-    wait_until(lambda: len([m for m in received if m["history"]]) == 6, 10, "six histories")
+    wait_until(
+        lambda: len([m for m in received if m["history"]]) == 6, 10, "six histories", interval=0.05
+    )
     assert hub.watched == 6
     assert len(_hub_threads(hub)) == 1, "one thread for all the folders"
     for folder in folders:
         hub.unsubscribe(folder, received.append)
-    wait_until(lambda: not _hub_threads(hub), 10, "the hub's thread to end")
+    wait_until(lambda: not _hub_threads(hub), 10, "the hub's thread to end", interval=0.05)
     assert hub.watched == 0
 
 

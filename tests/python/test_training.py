@@ -14,10 +14,11 @@ import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
 import jsonschema
 import pytest
+from waiting import wait_until
 
 from yolo_lab import protocol, shapes, training
 from yolo_lab._runner import Runner
@@ -49,16 +50,6 @@ def data_yaml(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def event_validator() -> jsonschema.Draft7Validator:
     schema = protocol.load_schema()
     return jsonschema.Draft7Validator({**schema, "$ref": "#/definitions/run_event"})
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"not within {timeout} s: {what}")
 
 
 def quick(data: Path, project: Path, **kw: Any) -> training.Run:
