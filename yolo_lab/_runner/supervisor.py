@@ -39,6 +39,7 @@ from ..training.rundir import (
     disk_free_if_full,
     disk_full_words,
     normalize_spec,
+    pid_alive,
     read_ranks,
     spec_world,
     write_status,
@@ -76,16 +77,6 @@ def torchrun_command(run_dir: Path, world: int) -> list[str]:
         "yolo_lab._runner",
         str(run_dir),
     ]
-
-
-def _alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            return f.read().rsplit(") ", 1)[-1][:1] not in ("Z", "X")
-    except OSError:
-        return False
 
 
 def _kill(pid: Any, signum: int) -> None:
@@ -160,7 +151,7 @@ class Supervisor:
             if "ended" in state:
                 if state.get("status") == "failed":
                     failed.append((float(state["ended"]), rank))
-            elif not _alive(state.get("pid")):
+            elif not pid_alive(state.get("pid")):
                 silent.append(rank)
         if silent:
             self.first_dead = (min(silent), now)
@@ -248,7 +239,7 @@ class Supervisor:
             time.sleep(POLL_S)
         # Ranks torchrun left behind (they are in sessions of their own).
         for pid in self._rank_pids().values():
-            if _alive(pid):
+            if pid_alive(pid):
                 _kill(pid, signal.SIGKILL)
         self._watch_deaths(time.time())
         return self.finish(self.torchrun.returncode)

@@ -29,6 +29,7 @@ from .rundir import (
     TERMINAL,
     disk_free_if_full,
     disk_full_words,
+    pid_alive,
     read_status,
     spec_world,
     write_spec,
@@ -117,21 +118,8 @@ def _reap(key: str) -> None:
             del _active[key]
 
 
-def _pid_alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        # A zombie child of ours counts as gone.
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            return f.read().split(") ")[-1][:1] != "Z"
-    except OSError:
-        return True
+# The run's process: alive, and not a zombie child of ours.
+_pid_alive = pid_alive
 
 
 def run_status(run_dir: Path) -> dict[str, Any]:

@@ -40,6 +40,7 @@ __all__ = [
     "disk_full_words",
     "find_runs",
     "next_run_dir",
+    "pid_alive",
     "normalize_spec",
     "plain",
     "read_events",
@@ -417,6 +418,23 @@ def _events_from_results(path: Path) -> list[dict[str, Any]]:
 
 
 # -- the runs of a project -------------------------------------------------------
+
+
+def pid_alive(pid: Any) -> bool:
+    """Whether process ``pid`` runs: it exists and is not a zombie (or dead)."""
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process, running
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(") ", 1)[-1][:1] not in ("Z", "X")
+    except OSError:
+        return True  # no /proc to ask: kill() found it
 
 
 def claim_run_dir(project: Path, name: str) -> Path:
