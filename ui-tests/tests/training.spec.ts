@@ -2,7 +2,7 @@
  * Training from the panel against a real JupyterLab, a real kernel and a real
  * YOLOv5 run on the CPU (synthetic shapes, 64 px).
  */
-import { expect, test } from '@jupyterlab/galata';
+import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import type { Locator, Page } from '@playwright/test';
 import * as path from 'path';
 
@@ -70,35 +70,46 @@ function lossLegend(view: Locator): Locator {
   return view.locator('.yl-RunPlot .legendtext', { hasText: 'box loss' });
 }
 
+/**
+ * A new notebook whose kernel wrote a synthetic shapes set (`train` images)
+ * next to it, and the panel opened from its toolbar once the environment is
+ * read: the training section, scrolled into view.
+ */
+async function panelWithShapes(
+  page: IJupyterLabPageFixture,
+  train: number
+): Promise<Locator> {
+  await page.notebook.createNew(undefined, { kernel: 'python3' });
+  await page.notebook.setCell(
+    0,
+    'code',
+    `from yolo_lab.shapes import make_shapes_dataset; print(make_shapes_dataset("shapes", train=${train}, val=8, image_size=64, overwrite=True))`
+  );
+  await page.notebook.runCell(0);
+  await expect(page.locator('.jp-OutputArea-output').first()).toContainText(
+    'data.yaml',
+    { timeout: 60000 }
+  );
+  await page
+    .locator('.jp-NotebookPanel-toolbar')
+    .getByRole('button', { name: /Check GPU environment/ })
+    .click();
+  await expect(page.locator(`${PANEL} .yl-EnvironmentView`)).toHaveAttribute(
+    'data-phase',
+    'ready',
+    { timeout: 90000 }
+  );
+  const section = page.locator(SECTION);
+  await section.scrollIntoViewIfNeeded();
+  return section;
+}
+
 test.describe('training', () => {
   test('set device, batch and AMP, train from the panel, stop, reload', async ({
     page
   }, testInfo) => {
     test.setTimeout(480000);
-    await page.notebook.createNew(undefined, { kernel: 'python3' });
-    // The synthetic dataset, written by the kernel next to the notebook.
-    await page.notebook.setCell(
-      0,
-      'code',
-      'from yolo_lab.shapes import make_shapes_dataset; print(make_shapes_dataset("shapes", train=16, val=8, image_size=64, overwrite=True))'
-    );
-    await page.notebook.runCell(0);
-    await expect(page.locator('.jp-OutputArea-output').first()).toContainText(
-      'data.yaml',
-      { timeout: 60000 }
-    );
-
-    await page
-      .locator('.jp-NotebookPanel-toolbar')
-      .getByRole('button', { name: /Check GPU environment/ })
-      .click();
-    await expect(page.locator(`${PANEL} .yl-EnvironmentView`)).toHaveAttribute(
-      'data-phase',
-      'ready',
-      { timeout: 90000 }
-    );
-    const section = page.locator(SECTION);
-    await section.scrollIntoViewIfNeeded();
+    const section = await panelWithShapes(page, 16);
 
     // Device: this machine has no GPU, so the only choice is the CPU.
     const devices = section.locator('input[name="device"]');
@@ -225,28 +236,7 @@ test.describe('training', () => {
     page
   }) => {
     test.setTimeout(420000);
-    await page.notebook.createNew(undefined, { kernel: 'python3' });
-    await page.notebook.setCell(
-      0,
-      'code',
-      'from yolo_lab.shapes import make_shapes_dataset; print(make_shapes_dataset("shapes", train=32, val=8, image_size=64, overwrite=True))'
-    );
-    await page.notebook.runCell(0);
-    await expect(page.locator('.jp-OutputArea-output').first()).toContainText(
-      'data.yaml',
-      { timeout: 60000 }
-    );
-    await page
-      .locator('.jp-NotebookPanel-toolbar')
-      .getByRole('button', { name: /Check GPU environment/ })
-      .click();
-    await expect(page.locator(`${PANEL} .yl-EnvironmentView`)).toHaveAttribute(
-      'data-phase',
-      'ready',
-      { timeout: 90000 }
-    );
-    const section = page.locator(SECTION);
-    await section.scrollIntoViewIfNeeded();
+    const section = await panelWithShapes(page, 32);
 
     // Processes must divide the batch: said, and Train blocked.
     await fill(page, 'nproc', '3');
