@@ -66,15 +66,21 @@ class _Overflowing(torch.nn.Module):
 
 
 class _Imprecise(torch.nn.Module):
-    """A planted model whose scores move under reduced precision."""
+    """A planted model whose scores move under reduced precision, every time.
+
+    Its matmul yields 1 + 2**-12: float32 holds it, float16 and bfloat16 round
+    it to 1.0, and the head magnifies the lost bit into a score of 0.98
+    against 0.5. No random weights decide the outcome.
+    """
 
     def __init__(self) -> None:
         super().__init__()
-        self.conv = torch.nn.Conv2d(3, 8, 3)
+        self.conv = torch.nn.Conv2d(3, 4, 3)
 
     def forward(self, x: Any) -> Any:
-        y = self.conv(x).flatten(1).sum(dim=1, keepdim=True)
-        scores = torch.sigmoid(torch.sin(y * 1000.0))  # tiny input changes swing the output
+        ones = self.conv(x).mean(dim=(2, 3)) * 0 + 1.0  # (1, 4), follows autocast
+        y = ones @ torch.full((4, 1), (1.0 + 2.0**-12) / 4)
+        scores = torch.sigmoid((y.float() - 1.0) * 2.0**14)
         return torch.cat([torch.zeros(1, 4), scores.expand(1, 2)], dim=1).unsqueeze(1)
 
 
@@ -84,8 +90,9 @@ def test_a_model_that_overflows_in_float16_is_refused_with_why(no_network: list[
     assert no_network == []
 
 
-def test_a_model_whose_scores_move_is_refused_with_the_difference() -> None:
-    verdict = check_amp_offline(_Imprecise(), dtype=torch.bfloat16)
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_a_model_whose_scores_move_is_refused_with_the_difference(dtype: str) -> None:
+    verdict = check_amp_offline(_Imprecise(), dtype=getattr(torch, dtype))
     assert not verdict.ok, verdict
     assert verdict.score_diff is not None and verdict.score_diff > SCORE_LIMIT
     assert f"limit {SCORE_LIMIT}" in verdict.reason
