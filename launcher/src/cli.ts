@@ -8,6 +8,7 @@ import { connect } from './engine';
 import { UserError, errorText } from './errors';
 import { checkoutDir, DEFAULT_IMAGE, DEFAULT_SHM, existingDir, loadConfig, type UpOptions } from './options';
 import { Progress } from './progress';
+import { execCommand, shell } from './shell';
 import { up } from './up';
 
 const USAGE = `yolo-lab: JupyterLab with yolo-lab and YOLOv5 in a PyTorch-CUDA container
@@ -41,6 +42,13 @@ const USAGE = `yolo-lab: JupyterLab with yolo-lab and YOLOv5 in a PyTorch-CUDA c
   yolo-lab status [--json]     list the containers the launcher started, with their URLs
   yolo-lab logs [NAME] [--no-follow] [--tail N]
   yolo-lab doctor [NAME] [--json]   check the environment inside a running container
+  yolo-lab shell [NAME]        a shell (bash, else sh) in a running container, as its user, in its
+                               working folder; exits with the shell's exit code. Piped stdin works:
+                               echo 'nvidia-smi; exit' | yolo-lab shell NAME
+  yolo-lab exec [NAME] -- CMD [ARGS...]
+                               run one command in a running container (e.g. nvidia-smi, a training
+                               script), as its user; exits with its exit code
+      NAME may be left out when exactly one yolo-lab container runs (\`yolo-lab status\` lists them).
   yolo-lab build [--tag NAME] [--base-image IMAGE] [--build-arg K=V ...] [--network host]
                  [--ca-cert FILE] [--no-cache] [--repo PATH]
                                build the image from docker/ (needs dist/yolo_lab-*.whl)
@@ -81,6 +89,47 @@ function callerUser(): string {
   const gid = process.getgid?.();
   if (uid === undefined || gid === undefined || uid === 0) return IMAGE_USER;
   return `${uid}:${gid}`;
+}
+
+/** `shell [NAME]`: at most one name, no flags. */
+export function shellArgs(args: string[]): { name: string | undefined } {
+  const { positionals } = parseArgs({ args, options: {}, allowPositionals: true, strict: true });
+  if (positionals.length > 1) {
+    throw new UserError(
+      `shell takes one container name, not ${positionals.length} (${positionals.join(' ')}). ` +
+        "To run a command, use: yolo-lab exec NAME -- CMD, or pipe it in: echo 'CMD' | yolo-lab shell NAME"
+    );
+  }
+  return { name: positionals[0] };
+}
+
+/** `exec [NAME] -- CMD [ARGS...]`: everything after `--` is the command, untouched. */
+export function execArgs(args: string[]): { name: string | undefined; cmd: string[] } {
+  const dash = args.indexOf('--');
+  const before = dash === -1 ? args : args.slice(0, dash);
+  const cmd = dash === -1 ? [] : args.slice(dash + 1);
+  if (dash === -1 && before.length > 1) {
+    throw new UserError(
+      `Put -- between the container and the command: yolo-lab exec ${before[0]} -- ${before.slice(1).join(' ')}`
+    );
+  }
+  const flag = before.find(a => a.startsWith('-'));
+  if (flag !== undefined) {
+    throw new UserError(`exec takes no option ${flag}. Usage: yolo-lab exec [NAME] -- CMD [ARGS...]`);
+  }
+  if (before.length > 1) {
+    throw new UserError(
+      `exec takes one container name before --, not ${before.length} (${before.join(' ')}). ` +
+        'Usage: yolo-lab exec [NAME] -- CMD [ARGS...]'
+    );
+  }
+  if (cmd.length === 0) {
+    throw new UserError(
+      `exec needs a command after --, for example: yolo-lab exec ${before[0] ?? 'NAME'} -- nvidia-smi ` +
+        `(for a shell: yolo-lab shell${before[0] ? ` ${before[0]}` : ''}).`
+    );
+  }
+  return { name: before[0], cmd };
 }
 
 /** Flags and yolo-lab.json merged into what `up` starts. */
@@ -235,6 +284,14 @@ async function main(argv: string[]): Promise<number> {
       const report = await doctor(docker, positionals[0], values.json ?? false);
       if (values.json) process.stdout.write(`${JSON.stringify(report)}\n`);
       return 0;
+    }
+    case 'shell': {
+      const { name } = shellArgs(rest);
+      return shell(await connect(), name);
+    }
+    case 'exec': {
+      const { name, cmd } = execArgs(rest);
+      return execCommand(await connect(), name, cmd);
     }
     case 'build': {
       const { values } = parseArgs({

@@ -95,28 +95,47 @@ export async function launcherContainers(docker: Docker, all = true): Promise<Do
   return list.sort((a, b) => b.Created - a.Created);
 }
 
-/** The one container named by `name` (or the only running one), among the launcher's. */
-export async function pickContainer(docker: Docker, name: string | undefined): Promise<Docker.ContainerInfo> {
+/**
+ * The one container named by `name` (or the only running one), among the
+ * launcher's. When that is not one container, the error lists the running
+ * ones and, given `usage` ("yolo-lab shell NAME"), says what to type.
+ */
+export async function pickContainer(
+  docker: Docker,
+  name: string | undefined,
+  usage?: string
+): Promise<Docker.ContainerInfo> {
   const all = await launcherContainers(docker);
+  const running = all.filter(c => c.State === 'running');
+  const names = running.map(containerName);
+  const typeOne =
+    usage !== undefined && names.length > 0 ? ` For example: \`${usage.replace('NAME', names[0])}\`` : '';
   if (name !== undefined) {
     const wanted = name.replace(/^\//, '');
     const found = all.find(
       c => c.Names.some(n => n.replace(/^\//, '') === wanted) || c.Id.startsWith(wanted)
     );
     if (!found) {
-      throw new UserError(`No yolo-lab container named ${name}. \`yolo-lab status\` lists them.`);
+      throw new UserError(
+        names.length === 0
+          ? `No yolo-lab container named ${name}, and none is running. Start one with \`yolo-lab up\`.`
+          : `No yolo-lab container named ${name}. Running: ${names.join(', ')}.${typeOne}`
+      );
     }
     return found;
   }
-  const running = all.filter(c => c.State === 'running');
   if (running.length === 1) {
     return running[0];
   }
   if (running.length === 0) {
-    throw new UserError('No yolo-lab container is running. Start one with `yolo-lab up`.');
+    const stopped = all.map(containerName);
+    throw new UserError(
+      'No yolo-lab container is running. Start one with `yolo-lab up`.' +
+        (stopped.length > 0 ? ` (Stopped: ${stopped.join(', ')}; \`yolo-lab down\` removes them.)` : '')
+    );
   }
   throw new UserError(
-    `${running.length} yolo-lab containers are running: name one (${running.map(containerName).join(', ')}).`
+    `${running.length} yolo-lab containers are running: ${names.join(', ')}. Name one.${typeOne}`
   );
 }
 

@@ -36,10 +36,13 @@ export interface Run {
 /** A running command: a promise of its end, and of its first output. */
 export type Running = Promise<Run> & { firstOutput: Promise<void>; child: ChildProcess };
 
-/** Run the yolo-lab command to its end. */
+/**
+ * Run the yolo-lab command to its end. Its stdin is empty (/dev/null), or
+ * `input` through a pipe that then closes.
+ */
 export function yoloLab(
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; cwd?: string; uid?: number; gid?: number } = {}
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; uid?: number; gid?: number; input?: string } = {}
 ): Running {
   let outputSeen: () => void = () => undefined;
   const firstOutput = new Promise<void>(done => (outputSeen = done));
@@ -50,15 +53,16 @@ export function yoloLab(
       cwd: options.cwd ?? PROJECT,
       uid: options.uid,
       gid: options.gid,
-      stdio: ['ignore', 'pipe', 'pipe']
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe']
     }));
+    if (options.input !== undefined) child.stdin!.end(options.input);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', chunk => {
+    child.stdout!.on('data', chunk => {
       stdout += chunk;
       outputSeen();
     });
-    child.stderr.on('data', chunk => {
+    child.stderr!.on('data', chunk => {
       stderr += chunk;
       outputSeen();
     });
@@ -69,6 +73,33 @@ export function yoloLab(
     });
   });
   return Object.assign(finished, { firstOutput, child: started! });
+}
+
+/**
+ * Run the yolo-lab command on a terminal of its own: util-linux `script`
+ * gives it a pseudo-terminal as stdin and stdout, and types `input` there.
+ * `prelude` is shell code run on that terminal first (`stty cols 100`).
+ * Output is the terminal's (echo included, lines ending in CR).
+ */
+export function yoloLabInTerminal(args: string[], input: string, prelude = ''): Running {
+  const quoted = [process.execPath, CLI, ...args].map(a => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
+  const line = `${prelude}\nexec ${quoted}`;
+  let started: ChildProcess | undefined;
+  const finished = new Promise<Run>((done, fail) => {
+    // -e: script exits with the command's exit code; -q: no banner; no typescript file kept.
+    const child = (started = spawn('script', ['-qec', line, '/dev/null'], {
+      cwd: PROJECT,
+      stdio: ['pipe', 'pipe', 'pipe']
+    }));
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', chunk => (stdout += chunk));
+    child.stderr.on('data', chunk => (stderr += chunk));
+    child.stdin.end(input);
+    child.on('error', fail);
+    child.on('close', code => done({ code, stdout, stderr }));
+  });
+  return Object.assign(finished, { firstOutput: finished.then(() => undefined), child: started! });
 }
 
 /** The containers the launcher made (running or not). */

@@ -4,7 +4,17 @@
  * request really fails, because this engine has no NVIDIA runtime.
  */
 import assert from 'node:assert/strict';
-import { chownSync, mkdtempSync, readFileSync, statSync, writeFileSync, mkdirSync, chmodSync } from 'node:fs';
+import {
+  chownSync,
+  rmSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+  mkdirSync,
+  chmodSync
+} from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +26,15 @@ import { LABEL } from '../src/engine';
 import { recordedServers, stateDir } from '../src/registry';
 import type { UpResult } from '../src/up';
 import { lastLogLines } from '../src/streams';
-import { IMAGE, IMAGE_UID, BASE_IMAGE, launcherContainers, yoloLab, type Run } from './helpers';
+import {
+  IMAGE,
+  IMAGE_UID,
+  BASE_IMAGE,
+  launcherContainers,
+  yoloLab,
+  yoloLabInTerminal,
+  type Run
+} from './helpers';
 import { KernelClient } from './kernel';
 
 const docker = new Docker();
@@ -218,6 +236,112 @@ describe('yolo-lab up, a kernel inside, yolo-lab down', () => {
     );
   });
 
+  test('yolo-lab exec runs one command as the container user, in its folder, and exits with its code', async () => {
+    const uid = (await docker.getContainer(result.id).inspect()).Config.User.split(':')[0];
+    const id = await yoloLab(['exec', result.name, '--', 'sh', '-c', 'id -u; pwd; echo to-stderr >&2']);
+    assert.equal(id.code, 0, explain(id));
+    assert.equal(id.stdout, `${uid}\n/workspace\n`, 'stdout alone, demultiplexed');
+    assert.equal(id.stderr, 'to-stderr\n');
+    const three = await yoloLab(['exec', result.name, '--', 'sh', '-c', 'exit 3']);
+    assert.equal(three.code, 3, explain(three));
+    // Its stdin is this one's: what is piped in reaches it, and its EOF too.
+    const cat = await yoloLab(['exec', result.name, '--', 'wc', '-l'], { input: 'a\nb\n' });
+    assert.equal(cat.stdout.trim(), '2', explain(cat));
+  });
+
+  test('yolo-lab shell reads commands piped in, as the container user, and exits with their code', async () => {
+    const run = await yoloLab(['shell', result.name], { input: 'id -un; echo $0; exit 5\n' });
+    assert.equal(run.code, 5, explain(run));
+    assert.equal(run.stdout, 'yolo\nbash\n', 'the image user, in bash');
+    // No exit: the end of the input ends the shell, with the last command's status.
+    const eof = await yoloLab(['shell', result.name], { input: 'false\n' });
+    assert.equal(eof.code, 1, explain(eof));
+  });
+
+  test('yolo-lab shell and exec without a name use the only running container', async () => {
+    const run = await yoloLab(['shell'], { input: 'echo "$JUPYTER_TOKEN"\n' });
+    assert.equal(run.code, 0, explain(run));
+    assert.equal(run.stdout, `${result.token}\n`);
+    const exec = await yoloLab(['exec', '--', 'printenv', 'JUPYTER_TOKEN']);
+    assert.equal(exec.stdout, `${result.token}\n`, explain(exec));
+  });
+
+  test(
+    'yolo-lab shell on a terminal: a TTY in the container, sized like this one and resized with it',
+    { skip: !existsSync('/usr/bin/script') && 'needs script (util-linux) for a pseudo-terminal' },
+    async () => {
+      // The shell inside asks for the resize (a file in the notebooks mount) once it saw the first size.
+      const flag = join(notebooks, '.resize-now');
+      const prelude =
+        'stty cols 100 rows 40; ' +
+        `(for i in $(seq 300); do [ -e ${flag} ] && break; sleep 0.1; done; stty cols 120 rows 50 </dev/tty) &`;
+      const input =
+        'w() { for i in $(seq 100); do [ "$(stty size)" = "$1" ] && break; sleep 0.1; done; echo "size $(stty size)"; }; ' +
+        "tty; id -u; w '40 100'; touch /workspace/.resize-now; w '50 120'; exit 7\n";
+      try {
+        const run = await yoloLabInTerminal(['shell', result.name], input, prelude);
+        assert.equal(run.code, 7, explain(run));
+        assert.match(run.stdout, /^\/dev\/pts\/\d+\r*$/m, 'the shell has a terminal');
+        assert.match(run.stdout, /^1000\r*$/m);
+        assert.match(run.stdout, /^size 40 100\r*$/m, 'the terminal size at the start');
+        assert.match(run.stdout, /^size 50 120\r*$/m, 'the new size after SIGWINCH');
+      } finally {
+        rmSync(flag, { force: true });
+      }
+    }
+  );
+
+  test('exec without a command, or with an unknown name, says what to type', async () => {
+    const bare = await yoloLab(['exec', result.name]);
+    assert.equal(bare.code, 2, explain(bare));
+    assert.match(
+      bare.stderr,
+      new RegExp(`exec needs a command after --, for example: yolo-lab exec ${result.name} -- nvidia-smi`)
+    );
+    const dash = await yoloLab(['exec', result.name, '--']);
+    assert.equal(dash.code, 2, explain(dash));
+    assert.match(dash.stderr, /exec needs a command after --/);
+    const unknown = await yoloLab(['exec', 'no-such-lab', '--', 'id']);
+    assert.equal(unknown.code, 2, explain(unknown));
+    assert.match(
+      unknown.stderr,
+      new RegExp(
+        `No yolo-lab container named no-such-lab\\. Running: ${result.name}\\. ` +
+          `For example: \`yolo-lab exec ${result.name} -- id\``
+      )
+    );
+  });
+
+  test('shell and exec refuse a stopped container and say to start one with up', async () => {
+    const name = `yolo-lab-test-stopped-${process.pid}`;
+    const stopped = await docker.createContainer({
+      name,
+      Image: IMAGE,
+      Cmd: ['true'],
+      Labels: { [LABEL.launcher]: '1' }
+    });
+    try {
+      await stopped.start();
+      await stopped.wait();
+      for (const args of [
+        ['shell', name],
+        ['exec', name, '--', 'id']
+      ]) {
+        const run = await yoloLab(args);
+        assert.equal(run.code, 2, explain(run));
+        assert.match(
+          run.stderr,
+          new RegExp(`${name} is not running \\(Exited \\(0\\).*\\)\\. Start a new one with \`yolo-lab up\``)
+        );
+      }
+      // A stopped one does not count: the running one is still the only choice.
+      const run = await yoloLab(['exec', '--', 'true']);
+      assert.equal(run.code, 0, explain(run));
+    } finally {
+      await stopped.remove({ force: true });
+    }
+  });
+
   test('a short YOLOv5 training inside, started as a notebook would, writes weights and results to /runs', async () => {
     const reply = await kernel!.execute(
       [
@@ -329,6 +453,8 @@ test('another uid saves and renames notebooks, and owns them on the host', async
     });
     assert.equal(renamed.status, 200, await renamed.text());
     assert.equal(statSync(join(folder, 'mine.ipynb')).uid, 1234);
+    const id = await yoloLab(['exec', result.name, '--', 'id', '-u']);
+    assert.equal(id.stdout, '1234\n', `exec runs as the --user of up: ${explain(id)}`);
   } finally {
     const down = await yoloLab(['down', result.name]);
     assert.equal(down.code, 0, explain(down));

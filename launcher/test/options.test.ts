@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { upOptions } from '../src/cli';
+import { execArgs, shellArgs, upOptions } from '../src/cli';
 import {
   baseUrl,
   checkConfig,
@@ -150,4 +150,42 @@ test('--code must be a YOLOv5 checkout: up says so before creating anything', ()
   writeFileSync(join(checkout, 'train.py'), '');
   assert.equal(checkoutDir(checkout, dir), checkout);
   assert.equal(upOptions(['--code', checkout]).opts.code, checkout);
+});
+
+test('exec [NAME] -- CMD: everything after -- is the command, untouched; a missing one is a usage error', () => {
+  assert.deepEqual(execArgs(['lab', '--', 'sh', '-c', 'exit 3']), {
+    name: 'lab',
+    cmd: ['sh', '-c', 'exit 3']
+  });
+  assert.deepEqual(execArgs(['--', 'nvidia-smi', '--', '-q']), {
+    name: undefined,
+    cmd: ['nvidia-smi', '--', '-q']
+  });
+  assert.throws(
+    () => execArgs(['lab']),
+    /exec needs a command after --, for example: yolo-lab exec lab -- nvidia-smi/
+  );
+  assert.throws(() => execArgs(['lab', '--']), /exec needs a command after --/);
+  assert.throws(() => execArgs([]), /yolo-lab exec NAME -- nvidia-smi/);
+  assert.throws(
+    () => execArgs(['lab', 'nvidia-smi', '-q']),
+    /Put -- between .*: yolo-lab exec lab -- nvidia-smi -q/
+  );
+  assert.throws(() => execArgs(['a', 'b', '--', 'id']), /one container name before --, not 2/);
+  assert.throws(() => execArgs(['--user', '0', '--', 'id']), /exec takes no option --user/);
+  assert.throws(
+    () => execArgs(['lab']),
+    (error: unknown) => (error as { exitCode?: number }).exitCode === 2,
+    'a usage error (exit 2)'
+  );
+});
+
+test('shell [NAME]: one name at most', () => {
+  assert.deepEqual(shellArgs([]), { name: undefined });
+  assert.deepEqual(shellArgs(['lab']), { name: 'lab' });
+  assert.throws(
+    () => shellArgs(['lab', 'nvidia-smi']),
+    /shell takes one container name, not 2.*yolo-lab exec NAME -- CMD/
+  );
+  assert.throws(() => shellArgs(['--root']), { code: 'ERR_PARSE_ARGS_UNKNOWN_OPTION' });
 });
