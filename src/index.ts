@@ -286,12 +286,13 @@ const inlineTelemetryPlugin: JupyterFrontEndPlugin<void> = {
     'Live telemetry charts in notebook outputs (yolo_lab.monitor()).',
   autoStart: true,
   requires: [IRenderMimeRegistry],
-  optional: [ISettingRegistry, ITranslator],
+  optional: [ISettingRegistry, ITranslator, ITelemetry],
   activate: (
     app: JupyterFrontEnd,
     rendermime: IRenderMimeRegistry,
     settings: ISettingRegistry | null,
-    translator: ITranslator | null
+    translator: ITranslator | null,
+    telemetry: ITelemetry | null
   ): void => {
     const labels = chartLabels((translator ?? nullTranslator).load('yolo_lab'));
     let metrics = DEFAULT_CHART_SETTINGS.telemetryMetrics;
@@ -307,7 +308,8 @@ const inlineTelemetryPlugin: JupyterFrontEndPlugin<void> = {
           new TelemetryOutput({
             metrics: () => metrics,
             check: () => loadDefinitionCheck('telemetry_display'),
-            labels
+            labels,
+            telemetry
           })
       },
       0

@@ -3,10 +3,15 @@
 The output's data is ``application/vnd.yolo-lab.telemetry+json`` (the
 schema's ``definitions/telemetry_display``), which the JupyterLab extension
 renders as a chart; a one-line ``text/plain`` fallback shows the latest
-values elsewhere. The output is updated in place (``update_display``) from
-the sampler's thread at most once a second and holds only the last
-``window_s`` seconds, so it stays small in the saved notebook, where the
-final state renders without a kernel.
+values elsewhere.
+
+Live points do not travel in the output: the extension's renderer takes them
+from the kernel's telemetry stream (the comm the panel uses, which sends only
+new samples), matched by the sampler id. The output itself is rewritten in
+place (``update_display``) only every ``SNAPSHOT_PERIOD_S``, on a notice and
+on ``stop()``, holding the last ``window_s`` seconds, so the saved notebook
+shows a recent window without a kernel and a one-second sampler no longer
+re-sends the whole window every second.
 
 This module is private (``_monitor``) so that ``yolo_lab.monitor`` names
 the function only, not also a submodule.
@@ -23,10 +28,11 @@ from typing import Any, Callable, Final
 from . import protocol
 from .telemetry import INTERVAL_MIN_S, Batch, Notice, Sampler, check_interval, get_sampler
 
-__all__ = ["MIME_TYPE", "UPDATE_PERIOD_S", "Monitor", "monitor"]
+__all__ = ["MIME_TYPE", "SNAPSHOT_PERIOD_S", "Monitor", "monitor"]
 
 MIME_TYPE: Final = protocol.TELEMETRY_MIME_TYPE
-UPDATE_PERIOD_S: Final = 1.0
+# How often the output's data (the whole window) is rewritten while live.
+SNAPSHOT_PERIOD_S: Final = 30.0
 DEFAULT_WINDOW_S: Final = 300.0
 # Starting the sampler may mean initialising NVML, which takes seconds on
 # some machines (GPUs without persistence mode).
@@ -103,7 +109,9 @@ class Monitor:
         interval_s: float | None = None,
         *,
         display: Callable[..., Any],
+        snapshot_period_s: float = SNAPSHOT_PERIOD_S,
     ) -> None:
+        self._snapshot_period_s = snapshot_period_s
         self._window_s = _check_window(window_s)
         self._interval_arg = None if interval_s is None else check_interval(interval_s)
         self._sampler = sampler
@@ -224,7 +232,7 @@ class Monitor:
         if self._handle is None or not self._dirty:
             return
         now = time.monotonic()
-        if not force and now - self._last_publish < UPDATE_PERIOD_S:
+        if not force and now - self._last_publish < self._snapshot_period_s:
             return
         self._handle.update(self._bundle(), raw=True)
         self._last_publish = now
@@ -265,9 +273,11 @@ def monitor(window_s: float = DEFAULT_WINDOW_S, interval_s: float | None = None)
 
     ``window_s`` is how many seconds of history the chart holds (at least
     1); ``interval_s`` (0.1–10 s) sets the sampling interval of the kernel's
-    shared sampler, which the panel uses too (the last setting wins). The
-    chart updates at most once a second until ``.stop()`` on the returned
-    handle; it keeps the window it had, so the saved notebook shows it.
+    shared sampler, which the panel uses too (the last setting wins). In
+    JupyterLab with yolo-lab the chart follows every sample live until
+    ``.stop()`` on the returned handle; the output's own data (what a saved
+    notebook or another frontend shows) is refreshed every
+    ``SNAPSHOT_PERIOD_S`` seconds and once more on ``stop()``.
     """
     from ._comm import running_in_kernel
 

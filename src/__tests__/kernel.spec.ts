@@ -6,13 +6,18 @@
  */
 import { SessionContext } from '@jupyterlab/apputils';
 import { PageConfig } from '@jupyterlab/coreutils';
+import { MimeModel } from '@jupyterlab/rendermime';
 import { ServiceManager } from '@jupyterlab/services';
 import { JupyterServer } from '@jupyterlab/testing';
+import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 import { Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 import { EnvironmentClient } from '../environment/client';
 import type { IDoctorReportMessage } from '../protocol';
 import { TelemetryClient } from '../telemetry/client';
+import { TelemetryOutput } from '../telemetry/output';
+import { TELEMETRY_MIME } from '../telemetry/types';
+import { definitionCheck } from '../validator';
 import { FormInvalidError, TrainingController } from '../training/controller';
 import { DEFAULT_FORM, type ITrainForm } from '../training/form';
 import { RunsClient } from '../training/runs';
@@ -280,6 +285,100 @@ describe('the clients of the transport', () => {
     // process is subscribed again without anyone asking.
     await grows(samples());
     listening.dispose();
+    telemetry.dispose();
+    transport.dispose();
+  });
+});
+
+type DisplayMessage = {
+  data: ReadonlyPartialJSONObject;
+  transient?: { display_id?: string };
+};
+
+/**
+ * Run `code`; resolve with the display data and updates the kernel
+ * published meanwhile, whichever request they name as parent (an update
+ * from a thread may name an earlier cell's).
+ */
+async function displays(
+  context: SessionContext,
+  code: string
+): Promise<DisplayMessage[]> {
+  const kernel = context.session!.kernel!;
+  const shown: DisplayMessage[] = [];
+  const collect = (
+    _: unknown,
+    msg: { header: { msg_type: string }; content: unknown }
+  ): void => {
+    const type = msg.header.msg_type;
+    if (type === 'display_data' || type === 'update_display_data') {
+      shown.push(msg.content as DisplayMessage);
+    }
+  };
+  kernel.iopubMessage.connect(collect);
+  try {
+    const reply = await kernel.requestExecute({ code }).done;
+    expect(reply.content.status).toBe('ok');
+  } finally {
+    kernel.iopubMessage.disconnect(collect);
+  }
+  return shown;
+}
+
+describe('a monitor output with a real kernel', () => {
+  it('takes live points from the stream, keeps the monitor interval, lets go once stopped', async () => {
+    const source = new Source();
+    const transport = new KernelTransport(source, '0.0.0-test');
+    const telemetry = new TelemetryClient(transport);
+    const context = await session('monitor.ipynb');
+    source.set(context);
+    await reach(transport, 'connected');
+    const [first] = await displays(
+      context,
+      'import yolo_lab; m = yolo_lab.monitor(window_s=60, interval_s=0.2)'
+    );
+    const output = new TelemetryOutput({
+      metrics: () => ['cpu'],
+      check: async () => definitionCheck('telemetry_display'),
+      telemetry
+    });
+    await output.renderModel(new MimeModel({ data: first.data }));
+    const initial = output.model.buffer.entries.length;
+    // No update_display_data comes for SNAPSHOT_PERIOD_S: growth is the stream's.
+    await new Promise<void>(resolve => {
+      const grown = (): void => {
+        if (output.model.buffer.entries.length >= initial + 5) {
+          output.model.changed.disconnect(grown);
+          resolve();
+        }
+      };
+      output.model.changed.connect(grown);
+    });
+    // The output listened passively: the sampler kept the monitor's interval.
+    expect(telemetry.model.intervalS).toBe(0.2);
+
+    const updates = await displays(context, 'm.stop()');
+    const final = updates.find(
+      u => u.transient?.display_id === first.transient?.display_id
+    );
+    expect(final?.data[TELEMETRY_MIME]).toBeDefined();
+    await output.renderModel(new MimeModel({ data: final!.data }));
+    expect(output.model.live).toBe(false);
+    // The output let go of the stream, and nobody else listens: the kernel's
+    // sampler stops.
+    let running = 'True';
+    while (running !== 'False') {
+      const future = context.session!.kernel!.requestExecute({
+        code: 'from yolo_lab.telemetry import get_sampler; print(get_sampler().running)'
+      });
+      future.onIOPub = msg => {
+        if (msg.header.msg_type === 'stream') {
+          running = String((msg.content as { text: string }).text).trim();
+        }
+      };
+      await future.done;
+    }
+    output.dispose();
     telemetry.dispose();
     transport.dispose();
   });

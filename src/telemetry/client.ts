@@ -5,11 +5,12 @@
  */
 import { UUID } from '@lumino/coreutils';
 import { DisposableDelegate, type IDisposable } from '@lumino/disposable';
-import { Signal } from '@lumino/signaling';
+import { ISignal, Signal } from '@lumino/signaling';
 import type { Message } from '../protocol';
 import type { IConnection, IKernelTransport } from '../tokens';
 import { TelemetryModel } from './model';
-import type { ITelemetry } from './tokens';
+import type { IListenOptions, ITelemetry } from './tokens';
+import type { ITelemetryBatch } from './types';
 
 /** Default sampling interval in the kernel, seconds (schema/bridge.json). */
 export const DEFAULT_INTERVAL_S = 1;
@@ -32,14 +33,29 @@ export class TelemetryClient implements ITelemetry, IDisposable {
     return this._isDisposed;
   }
 
-  /** Listen to the kernel's telemetry until the handle is disposed. */
-  listen(): IDisposable {
+  /** Every batch from the kernel's sampler, as it arrives. */
+  get batchReceived(): ISignal<this, ITelemetryBatch> {
+    return this._batchReceived;
+  }
+
+  /**
+   * Listen to the kernel's telemetry until the handle is disposed. The first
+   * listener subscribes; the first active one sets the sampling interval.
+   */
+  listen(options: IListenOptions = {}): IDisposable {
+    const active = !options.passive;
     this._listeners++;
-    if (this._listeners === 1) {
+    if (active) {
+      this._active++;
+    }
+    if (this._listeners === 1 || (active && this._active === 1)) {
       this._subscribe();
     }
     return new DisposableDelegate(() => {
       this._listeners--;
+      if (active) {
+        this._active--;
+      }
       if (this._listeners === 0) {
         this._transport.send({ type: 'telemetry_unsubscribe', id: null });
       }
@@ -53,7 +69,7 @@ export class TelemetryClient implements ITelemetry, IDisposable {
   set intervalS(value: number) {
     if (value !== this._intervalS) {
       this._intervalS = value;
-      if (this._listeners > 0) {
+      if (this._active > 0) {
         this._subscribe();
       }
     }
@@ -85,6 +101,7 @@ export class TelemetryClient implements ITelemetry, IDisposable {
   private _onMessage(_: IKernelTransport, message: Message): void {
     if (message.type === 'telemetry_batch') {
       this.model.addBatch(message);
+      this._batchReceived.emit(message);
     } else if (message.type === 'telemetry_notice') {
       this.model.addNotice(message);
     }
@@ -92,16 +109,19 @@ export class TelemetryClient implements ITelemetry, IDisposable {
 
   private _subscribe(): void {
     // Without a comm this is a no-op: the next connection subscribes.
+    // Passive listeners alone leave the sampler's interval as it is.
     this._transport.send({
       type: 'telemetry_subscribe',
       id: UUID.uuid4(),
-      interval_s: this._intervalS
+      ...(this._active > 0 ? { interval_s: this._intervalS } : {})
     });
   }
 
   private _transport: IKernelTransport;
   private _kernel: string | null;
   private _listeners = 0;
+  private _active = 0;
+  private _batchReceived = new Signal<this, ITelemetryBatch>(this);
   private _intervalS = DEFAULT_INTERVAL_S;
   private _isDisposed = false;
 }

@@ -2,16 +2,21 @@
  * The renderer of `yolo_lab.monitor()` outputs (MIME type
  * application/vnd.yolo-lab.telemetry+json).
  *
- * The kernel updates the output in place (update_display_data) with the
- * samples of the window, so the notebook file always holds the last data: a
- * notebook opened again without a kernel shows it as a static chart.
+ * Live points come from the kernel's telemetry stream (the comm the panel
+ * uses, which carries only new samples), matched by sampler id, while the
+ * output's data says it is live. The kernel rewrites the output's data with
+ * the whole window only now and then (and on stop), so the notebook file
+ * holds a recent window: opened again without a kernel, it shows a static
+ * chart.
  */
 import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { PanelLayout, Widget } from '@lumino/widgets';
+import type { IDisposable } from '@lumino/disposable';
 import type { ISchemaCheck } from '../protocol';
 import { IChartLabels, TelemetryChart } from './chart';
 import { TelemetryModel } from './model';
-import { ITelemetryDisplay, TELEMETRY_MIME } from './types';
+import type { ITelemetry } from './tokens';
+import { ITelemetryBatch, ITelemetryDisplay, TELEMETRY_MIME } from './types';
 
 /** Options of the inline telemetry renderer. */
 export interface ITelemetryOutputOptions {
@@ -23,6 +28,11 @@ export interface ITelemetryOutputOptions {
    */
   check: () => Promise<ISchemaCheck>;
   labels?: IChartLabels;
+  /**
+   * The telemetry stream of the kernel yolo-lab follows; without it (or
+   * while it follows another kernel) the chart moves with the output's data.
+   */
+  telemetry?: ITelemetry | null;
 }
 
 /**
@@ -56,7 +66,10 @@ export class TelemetryOutput extends Widget implements IRenderMime.IRenderer {
       );
       return;
     }
-    this._model.setDisplay(data as unknown as ITelemetryDisplay);
+    const display = data as unknown as ITelemetryDisplay;
+    this._samplerId = display.sampler_id;
+    this._model.setDisplay(display);
+    this._follow(display.live);
     if (!this._chart) {
       this._chart = new TelemetryChart(this._model, this._options.labels);
       (this.layout as PanelLayout).addWidget(this._chart);
@@ -68,8 +81,32 @@ export class TelemetryOutput extends Widget implements IRenderMime.IRenderer {
     if (this.isDisposed) {
       return;
     }
+    this._follow(false);
     this._model.dispose();
     super.dispose();
+  }
+
+  /** Take the kernel's stream while the output is live, not after. */
+  private _follow(live: boolean): void {
+    const telemetry = this._options.telemetry;
+    if (!telemetry || live === (this._listening !== null)) {
+      return;
+    }
+    if (live) {
+      this._listening = telemetry.listen({ passive: true });
+      telemetry.batchReceived.connect(this._onBatch, this);
+    } else {
+      telemetry.batchReceived.disconnect(this._onBatch, this);
+      this._listening?.dispose();
+      this._listening = null;
+    }
+  }
+
+  private _onBatch(_: ITelemetry, batch: ITelemetryBatch): void {
+    // Another kernel's sampler, or this kernel's after a restart: not ours.
+    if (batch.sampler_id === this._samplerId) {
+      this._model.addBatch(batch);
+    }
   }
 
   private _showProblem(text: string): void {
@@ -83,4 +120,6 @@ export class TelemetryOutput extends Widget implements IRenderMime.IRenderer {
   private _options: ITelemetryOutputOptions;
   private _model: TelemetryModel;
   private _chart: TelemetryChart | null = null;
+  private _samplerId: string | null = null;
+  private _listening: IDisposable | null = null;
 }

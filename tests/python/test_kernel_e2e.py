@@ -359,13 +359,25 @@ def test_real_kernel_monitor(frontend: Frontend, schema_validator: Any) -> None:
             and m["content"]["transient"]["display_id"] == display_id
         ]
 
-    frontend.wait_for(
-        lambda seen: len(updates(seen)) >= 2 and updates(seen)[-1]["data"][MIME]["samples"],
-        TELEMETRY_TIMEOUT_S,
-    )
-    for update in updates(frontend.seen):
-        display_validator.validate(update["data"][MIME])
-        assert update["data"][MIME]["live"] is True
+    # JupyterLab's renderer takes the live points from the comm stream, as the
+    # panel does; subscribing without an interval keeps the monitor's. While
+    # that stream delivers, the output is not rewritten (the next snapshot
+    # is SNAPSHOT_PERIOD_S away).
+    comm_id, _opened = frontend.open_comm(FRONTEND_HELLO)
+    frontend.comm_msg(comm_id, {"v": 1, "type": "telemetry_subscribe", "id": "tel-monitor"})
+
+    def live_batches(seen: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            data
+            for data in comm_data_after(seen, start, comm_id)
+            if data.get("type") == "telemetry_batch" and not data["history"]
+        ]
+
+    frontend.wait_for(lambda seen: len(live_batches(seen)) >= 10, TELEMETRY_TIMEOUT_S)
+    batches = live_batches(frontend.seen)
+    assert {b["sampler_id"] for b in batches} == {first[MIME]["sampler_id"]}
+    assert {b["interval_s"] for b in batches} == {0.2}
+    assert updates(frontend.seen) == [], "the output was rewritten between snapshots"
 
     # The handle as a cell's value shows nothing more.
     shown_again = frontend.execute("m")
@@ -380,5 +392,10 @@ def test_real_kernel_monitor(frontend: Frontend, schema_validator: Any) -> None:
     )
     final = updates(frontend.seen)[-1]["data"]
     display_validator.validate(final[MIME])
+    assert len(updates(frontend.seen)) == 1
     assert final[MIME]["samples"] and "stopped" in final["text/plain"]
+    # The saved output holds the window the stream showed.
+    assert final[MIME]["samples"][-1]["t"] >= batches[-1]["samples"][-1]["t"]
+    assert sampler_state(frontend) == "True 1", "the panel's subscription keeps sampling"
+    frontend._send_shell("comm_close", {"comm_id": comm_id, "data": {}}, STARTUP_TIMEOUT_S)
     assert sampler_state(frontend) == "False 0"

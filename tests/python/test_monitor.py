@@ -12,7 +12,7 @@ from fabricated_nvml import CALLS_PER_GPU_SAMPLE, FabricatedGpu, FabricatedNvml
 
 import yolo_lab
 from yolo_lab import protocol
-from yolo_lab._monitor import MIME_TYPE, UPDATE_PERIOD_S, Monitor
+from yolo_lab._monitor import MIME_TYPE, SNAPSHOT_PERIOD_S, Monitor
 from yolo_lab.telemetry import Sampler
 
 
@@ -46,12 +46,18 @@ class RecordingDisplay:
         return [bundle for kind, _, bundle, _ in self.calls if kind == "update"]
 
 
+FAST_SNAPSHOT_S = 0.5
+
+
 @pytest.fixture
 def monitors() -> Iterator[Any]:
     made: list[Monitor] = []
 
     def build(sampler: Sampler, **kwargs: Any) -> tuple[Monitor, RecordingDisplay]:
         display = RecordingDisplay()
+        # Snapshots every half second keep these tests short; the default
+        # period has its own test.
+        kwargs.setdefault("snapshot_period_s", FAST_SNAPSHOT_S)
         handle = Monitor(sampler, display=display, **kwargs)
         made.append(handle)
         handle.start()
@@ -82,7 +88,7 @@ def test_monitor_displays_updates_and_stops(monitors: Any) -> None:
 
     display.wait_for(lambda d: len(d.updates) >= 2 and d.updates[-1][MIME_TYPE]["samples"])
     times = [t for kind, t, _, _ in display.calls]
-    assert min(b - a for a, b in zip(times, times[1:])) >= UPDATE_PERIOD_S - 0.05
+    assert min(b - a for a, b in zip(times, times[1:])) >= FAST_SNAPSHOT_S - 0.05
     for _, _, bundle, kwargs in display.calls[1:]:
         assert kwargs == {"raw": True}
         assert check_bundle(bundle)["live"] is True
@@ -98,9 +104,36 @@ def test_monitor_displays_updates_and_stops(monitors: Any) -> None:
     assert len(display.calls) == count
 
 
+def test_live_samples_do_not_rewrite_the_output_between_snapshots(monitors: Any) -> None:
+    """Live points reach JupyterLab through the comm stream, not the output.
+
+    With the default period, a sampler at 10 Hz delivers many batches while
+    the output is written once (the display); stop() writes the final window.
+    """
+    sampler = Sampler(nvml=False, interval_s=0.1)
+    seen = threading.Semaphore(0)
+
+    def count(kind: str, payload: Any) -> None:
+        if kind == "batch" and not payload.history:
+            seen.release()
+
+    sampler.add_listener(count)
+    try:
+        handle, display = monitors(sampler, window_s=60, snapshot_period_s=SNAPSHOT_PERIOD_S)
+        for _ in range(15):
+            assert seen.acquire(timeout=15), "the sampler stopped delivering"
+        assert [kind for kind, *_ in display.calls] == ["display"]
+        handle.stop()
+    finally:
+        sampler.remove_listener(count)
+    assert [kind for kind, *_ in display.calls] == ["display", "update"]
+    final = check_bundle(display.calls[-1][2])
+    assert final["live"] is False and len(final["samples"]) >= 15
+
+
 def test_monitor_keeps_only_the_window(monitors: Any) -> None:
     sampler = Sampler(nvml=False, interval_s=0.1)
-    handle, display = monitors(sampler, window_s=1)
+    handle, display = monitors(sampler, window_s=1, snapshot_period_s=1.0)
     display.wait_for(lambda d: len(d.updates) >= 2)
     handle.stop()
     first_seen = min(s["t"] for u in display.updates for s in u[MIME_TYPE]["samples"])

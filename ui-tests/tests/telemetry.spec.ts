@@ -106,6 +106,15 @@ async function expectGrowing(chart: Locator): Promise<number> {
   return plottedPoints(chart);
 }
 
+/** Samples in the first cell's monitor output, as the notebook model holds them. */
+async function savedSamples(page: Page): Promise<number> {
+  return page.evaluate(mime => {
+    const app = (window as any).jupyterapp;
+    const cell = app.shell.currentWidget.content.model.cells.get(0);
+    return cell.outputs.get(0).data[mime].samples.length as number;
+  }, 'application/vnd.yolo-lab.telemetry+json');
+}
+
 async function startMonitor(page: Page): Promise<Locator> {
   await page.notebook.createNew(undefined, { kernel: 'python3' });
   await page.notebook.setCell(
@@ -125,7 +134,13 @@ test.describe('telemetry', () => {
     page
   }) => {
     const chart = await startMonitor(page);
+    const saved = await savedSamples(page);
     await expectGrowing(chart);
+    await expectGrowing(chart);
+    // The live points came through the telemetry stream: the output's own
+    // data (what the notebook file keeps) was not rewritten for them.
+    expect(await savedSamples(page)).toBe(saved);
+    expect(await plottedPoints(chart)).toBeGreaterThan(saved + 2);
 
     await chart.getByRole('button', { name: 'Pause' }).click();
     await expect(chart).toHaveAttribute('data-paused', 'true');
