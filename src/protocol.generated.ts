@@ -385,7 +385,7 @@ export interface RunEvents {
  * The run folder's yolo_lab_run.json, corrected when the process died unannounced.
  */
 export interface RunStatus {
-  status?: 'starting' | 'running' | 'stopped' | 'finished' | 'failed' | 'unknown';
+  status?: 'starting' | 'running' | 'stopped' | 'finished' | 'failed' | 'lost' | 'unknown';
   run?: string;
   name?: string;
   message?: NullableString;

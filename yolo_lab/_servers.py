@@ -1,4 +1,13 @@
-"""The Jupyter server side of yolo-lab: which servers ``yolo-lab up`` started.
+"""The Jupyter server side of yolo-lab: detached runs, and the servers ``yolo-lab up`` started.
+
+Detached runs (``train(..., detach=True)``) are owned by this server through
+:class:`yolo_lab.training.detached.DetachedRuns`: kernels ask over a Unix
+socket whose path the server puts in its environment (so every kernel it
+starts inherits it); ``GET /yolo-lab/runs`` lists the live ones and
+``POST /yolo-lab/runs/stop`` (``{"run": PATH}``) stops one.
+``c.YoloLab.detached_runs_on_exit`` ("keep", the default, or "stop") says
+what happens to them when the server stops.
+
 
 The launcher writes one JSON file per container it started (URL, token)
 under ``$YOLO_LAB_STATE_DIR`` or ``$XDG_DATA_HOME/yolo-lab/servers``; this
@@ -112,6 +121,27 @@ def server_token(name: str, directory: Path | None = None) -> str | None:
 AUTH_RESOURCE = "yolo_lab"
 
 
+def _detached_runs(serverapp: Any) -> Any:
+    """Start owning detached runs: re-adopt the live ones, listen for kernels."""
+    import atexit
+
+    from .training.detached import SOCKET_ENV, DetachedRuns
+
+    section = serverapp.config.get("YoloLab") or {}
+    on_exit = section.get("detached_runs_on_exit", "keep")
+    runs = DetachedRuns(on_exit=on_exit)
+    found = runs.adopt()
+    for run in found["adopted"]:
+        serverapp.log.info("yolo-lab: re-adopted the detached run %s", run)
+    for run in found["ended"]:
+        serverapp.log.warning("yolo-lab: the detached run %s is no longer running", run)
+    path = runs.serve()
+    # Kernels started from now on inherit where to ask.
+    os.environ[SOCKET_ENV] = path
+    atexit.register(runs.close)
+    return runs
+
+
 def _load_jupyter_server_extension(serverapp: Any) -> None:
     from jupyter_server.auth.decorator import authorized
     from jupyter_server.base.handlers import APIHandler
@@ -140,10 +170,38 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
             self.set_header("Cache-Control", "no-store")
             self.finish(json.dumps({"name": name, "token": token}))
 
+    detached = _detached_runs(serverapp)
+
+    class RunsHandler(APIHandler):  # type: ignore[misc]
+        auth_resource = AUTH_RESOURCE
+
+        @web.authenticated
+        @authorized
+        async def get(self) -> None:
+            loop = asyncio.get_running_loop()
+            runs = await loop.run_in_executor(None, detached.runs)
+            self.finish(json.dumps({"runs": runs, "on_exit": detached.on_exit}))
+
+    class StopHandler(APIHandler):  # type: ignore[misc]
+        auth_resource = AUTH_RESOURCE
+
+        @web.authenticated
+        @authorized
+        async def post(self) -> None:
+            body = self.get_json_body() or {}
+            run = body.get("run") if isinstance(body, dict) else None
+            if not isinstance(run, str) or not run:
+                raise web.HTTPError(400, 'send {"run": "<run folder>"}')
+            if not detached.stop(run):
+                raise web.HTTPError(404, f"no live detached run at {run}")
+            self.finish(json.dumps({"run": run, "stopping": True}))
+
     base = serverapp.web_app.settings["base_url"]
     serverapp.web_app.add_handlers(
         ".*$",
         [
+            (url_path_join(base, "yolo-lab", "runs"), RunsHandler),
+            (url_path_join(base, "yolo-lab", "runs", "stop"), StopHandler),
             (url_path_join(base, "yolo-lab", "servers"), ServersHandler),
             (url_path_join(base, "yolo-lab", "servers", "([^/]+)", "token"), TokenHandler),
         ],

@@ -370,13 +370,15 @@ describe('yolo-lab up, a kernel inside, yolo-lab down', () => {
       [
         'import time',
         "long = train(data, device='cpu', batch_size=8, epochs=300, imgsz=64, workers=0, project='/runs', name='long')",
-        "while not long.events('batch'): time.sleep(0.2)",
-        "print('training', long.status)"
+        // Owned by the Jupyter server in the container, not by this kernel.
+        "kept = train(data, device='cpu', batch_size=8, epochs=300, imgsz=64, workers=0, project='/runs', name='kept', detach=True)",
+        "while not (long.events('batch') and kept.events('batch')): time.sleep(0.2)",
+        "print('training', long.status, kept.status, kept.info['owner']['kind'])"
       ].join('\n'),
       300_000
     );
     assert.equal(reply.status, 'ok', JSON.stringify(reply));
-    assert.match(reply.stdout, /training running/);
+    assert.match(reply.stdout, /training running running jupyter-server/);
   });
 
   test('down refuses a container holding files written outside its mounts, and names them', async () => {
@@ -397,6 +399,7 @@ describe('yolo-lab up, a kernel inside, yolo-lab down', () => {
     const run = await yoloLab(['down', result.name]);
     assert.equal(run.code, 0, explain(run));
     assert.match(run.stderr, /training \/runs\/long: stopped/, 'down stopped the training first');
+    assert.match(run.stderr, /training \/runs\/kept: stopped/, 'and the detached one');
     assert.ok(!recordedServers().includes(result.name), 'down forgets the server');
     const logs = await following;
     assert.equal(logs.code, 0, explain(logs));
@@ -418,6 +421,10 @@ describe('yolo-lab up, a kernel inside, yolo-lab down', () => {
     const longStatus = JSON.parse(readFileSync(join(runs, 'long', 'yolo_lab_run.json'), 'utf8'));
     assert.equal(longStatus.status, 'stopped');
     assert.ok(statSync(join(runs, 'long', 'weights', 'last.pt')).size > 100_000);
+    const keptStatus = JSON.parse(readFileSync(join(runs, 'kept', 'yolo_lab_run.json'), 'utf8'));
+    assert.equal(keptStatus.status, 'stopped');
+    assert.equal(keptStatus.detached, true);
+    assert.ok(statSync(join(runs, 'kept', 'weights', 'last.pt')).size > 100_000);
     // The notebook outlived the container.
     assert.ok(statSync(join(notebooks, 'saved.ipynb')).size > 0);
   });

@@ -212,7 +212,15 @@ def test_the_spec_holds_the_params_once_and_the_runner_derives_yolov5s_options(
     run.wait(timeout=60)
     assert started == [1]
     spec = json.loads((run.dir / SPEC_FILE).read_text())
-    assert set(spec) == {"v", "params", "yolov5_options", "seed", "telemetry_interval_s"}
+    assert set(spec) == {
+        "v",
+        "params",
+        "yolov5_options",
+        "seed",
+        "telemetry_interval_s",
+        "detached",
+    }
+    assert spec["detached"] is False
     assert spec["params"]["device"] == "cpu" and spec["params"]["batch_size"] == 8
     assert spec["yolov5_options"] == {"patience": 7, "noplots": True}
     # What the previous version wrote beside the params as "opt".

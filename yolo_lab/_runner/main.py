@@ -13,6 +13,7 @@ from typing import Any
 
 from .._yolov5 import import_yolov5, yolov5_opt
 from ..training.rundir import (
+    DETACHED_ENV,
     LOG_FILE,
     SPEC_FILE,
     disk_free_if_full,
@@ -252,7 +253,9 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print("usage: python -m yolo_lab._runner RUN_DIR", file=sys.stderr)
         return 2
-    set_pdeathsig()
+    detached = os.environ.get(DETACHED_ENV) == "1"
+    if not detached:
+        set_pdeathsig()
     run_dir = Path(argv[1]).resolve()
     spec = normalize_spec(json.loads((run_dir / SPEC_FILE).read_text(encoding="utf-8")))
     runner = Runner(run_dir, spec)
@@ -262,7 +265,10 @@ def main(argv: list[str]) -> int:
         write_rank(run_dir, RANK, "state", {"pid": os.getpid(), "started": time.time()})
         dump_stack_on_sigusr1(run_dir)
         watch_parent(runner.request_stop, "torchrun, the parent of the ranks, went away")
-    else:
+    elif not detached:
+        # A detached run belongs to the Jupyter server and outlives it when
+        # asked to (yolo_lab.training.detached); an attached one ends with
+        # its kernel.
         watch_parent(runner.request_stop, "the kernel that started the run went away")
 
     end = _run(runner, run_dir, spec, threading.Event())

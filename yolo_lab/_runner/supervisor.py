@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ..training.rundir import (
+    DETACHED_ENV,
     EVENTS_FILE,
     LOG_FILE,
     SPEC_FILE,
@@ -336,13 +337,15 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print("usage: python -m yolo_lab._runner.supervisor RUN_DIR", file=sys.stderr)
         return 2
-    set_pdeathsig()
+    detached = os.environ.get(DETACHED_ENV) == "1"
+    if not detached:
+        set_pdeathsig()
     run_dir = Path(argv[1]).resolve()
     spec = normalize_spec(json.loads((run_dir / SPEC_FILE).read_text(encoding="utf-8")))
     supervisor = Supervisor(run_dir, spec)
     signal.signal(signal.SIGTERM, supervisor.on_signal)
     signal.signal(signal.SIGINT, supervisor.on_signal)
-    if os.getppid() == 1:
+    if not detached and os.getppid() == 1:
         supervisor.request_stop("the kernel that started the run went away")
     return supervisor.run()
 

@@ -38,6 +38,7 @@ from .checks import (
     check_yolov5_options,
     find_yolov5,
 )
+from .detached import available as detach_unavailable
 from .launch import _process, _reap, _start, run_status, stop_run
 from .rundir import (
     LOG_FILE,
@@ -110,7 +111,10 @@ class Run:
             self.wait(timeout)
 
     def wait(self, timeout: float | None = None) -> str:
-        """Block until the run ends; an interrupt (Ctrl-C, ■) stops it cleanly."""
+        """Block until the run ends; an interrupt (Ctrl-C, ■) stops it cleanly.
+
+        For a detached run the interrupt only ends the wait: it keeps training.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         key = str(self.dir)
         try:
@@ -131,6 +135,8 @@ class Run:
                 if deadline is not None and time.monotonic() > deadline:
                     raise TimeoutError(f"{self.dir.name} still {self.status} after {timeout} s")
         except KeyboardInterrupt:
+            if self.info.get("detached"):
+                raise  # the interrupt ends the wait; the run goes on
             self.stop()
             while True:
                 proc = _process(key)
@@ -190,6 +196,7 @@ def train(
     yolov5_dir: str | os.PathLike[str] | None = None,
     seed: int = 0,
     wait: bool = False,
+    detach: bool = False,
     telemetry_interval_s: float = 1.0,
     **yolov5_options: Any,
 ) -> Run:
@@ -204,6 +211,10 @@ def train(
     ``model`` is a cfg to train from scratch, ``weights`` a local .pt.
     Other YOLOv5 train options (``optimizer="AdamW"``, ``patience=...``) pass
     through. Nothing is downloaded during a run.
+    ``detach=True``: the Jupyter server owns the run, so it keeps training
+    through a kernel restart or shutdown and after every browser tab is
+    closed; ``show_run(path)`` from any kernel shows it and ``.stop()`` ends
+    it. An attached run (the default) ends with its kernel.
     """
     devices = check_devices(device)
     nproc = check_nproc(nproc, devices)
@@ -221,6 +232,7 @@ def train(
     name = check_name(name)
     seed, telemetry_interval_s = check_run_settings(seed, telemetry_interval_s)
     options = check_yolov5_options(yolov5_options, checkout)
+    _check_detach(detach)
     project_dir = Path(project).expanduser().resolve()
     run_dir = claim_run_dir(project_dir, name)
 
@@ -248,15 +260,36 @@ def train(
         "seed": seed,
         "telemetry_interval_s": telemetry_interval_s,
     }
-    _start(run_dir, spec)
+    _start(run_dir, spec, detach=detach)
     run = Run(run_dir)
     if wait:
         run.wait()
     return run
 
 
-def resume(run: str | os.PathLike[str] | Run, *, wait: bool = False) -> Run:
-    """Continue a stopped (or crashed) run from its weights/last.pt, in the same folder."""
+def _check_detach(detach: Any) -> None:
+    if not isinstance(detach, bool):
+        raise TrainError(
+            "bad_detach", f"detach must be True or False, got {detach!r}", "pass detach=True"
+        )
+    why = detach_unavailable() if detach else None
+    if why is not None:
+        raise TrainError(
+            "detach_unavailable",
+            f"a detached run cannot start here: {why}",
+            "run it from a notebook in JupyterLab with yolo-lab installed in the server's "
+            "environment, or train with detach=False",
+            field="detach",
+        )
+
+
+def resume(
+    run: str | os.PathLike[str] | Run, *, wait: bool = False, detach: bool | None = None
+) -> Run:
+    """Continue a stopped (or crashed, or lost) run from its weights/last.pt, in the same folder.
+
+    ``detach``: None keeps how the run was started; True or False chooses.
+    """
     run_dir = run.dir if isinstance(run, Run) else Path(run).expanduser().resolve()
     if run_dir.name == "last.pt":
         run_dir = run_dir.parent.parent
@@ -292,9 +325,12 @@ def resume(run: str | os.PathLike[str] | Run, *, wait: bool = False) -> Run:
     if devices:
         check_devices(devices)
     find_yolov5(spec["params"].get("yolov5_dir"))
+    if detach is None:
+        detach = bool(spec.get("detached", False))
+    _check_detach(detach)
     spec["resume"] = str(last)
     resumed = int(status.get("resumed", 0)) + 1
-    _start(run_dir, spec)
+    _start(run_dir, spec, detach=detach)
     write_status(run_dir, resumed=resumed)
     started = Run(run_dir)
     if wait:

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .detached import lost_words, request_start, same_process
 from .rundir import (
     LOG_FILE,
     STOP_FILE,
@@ -123,13 +124,29 @@ _pid_alive = pid_alive
 
 
 def run_status(run_dir: Path) -> dict[str, Any]:
-    """The run's status file, corrected when its process died unannounced."""
+    """The run's status file, corrected when its process died unannounced.
+
+    A detached run whose process vanished is "lost" (the Jupyter server that
+    owns it records the same when it notices); an attached one "failed".
+    """
     status = read_status(run_dir)
     if not status:
         return {}
     proc = _process(str(run_dir))
-    alive = proc.poll() is None if proc is not None else _pid_alive(status.get("pid"))
+    if proc is not None:
+        alive = proc.poll() is None
+    elif status.get("detached") and status.get("pid_started") is not None:
+        alive = same_process(status.get("pid"), status.get("pid_started"))
+    elif status.get("detached") and status.get("status") == "starting":
+        alive = True  # the server is starting it
+    else:
+        alive = _pid_alive(status.get("pid"))
     if status.get("status") not in TERMINAL and status.get("status") is not None and not alive:
+        if status.get("detached"):
+            status["status"] = "lost"
+            status["message"], status["fix"] = lost_words(run_dir)
+            status["code"] = "lost"
+            return status
         status["status"] = "failed"
         free = disk_free_if_full(run_dir)
         if free is not None:
@@ -186,9 +203,14 @@ def kernel_id() -> str | None:
     return stem[len("kernel-") :] if stem.startswith("kernel-") else stem
 
 
-def _start(run_dir: Path, spec: Mapping[str, Any]) -> None:
-    """Write the spec and a fresh status, then start the run's subprocess."""
-    write_spec(run_dir, spec)
+def _start(run_dir: Path, spec: Mapping[str, Any], detach: bool = False) -> None:
+    """Write the spec and a fresh status, then start the run's subprocess.
+
+    A detached run's process is started by the Jupyter server (see
+    ``detached``), so it outlives this kernel; an attached one is this
+    kernel's child and ends with it.
+    """
+    write_spec(run_dir, {**spec, "detached": detach})
     (run_dir / STOP_FILE).unlink(missing_ok=True)
     write_status(
         run_dir,
@@ -201,7 +223,24 @@ def _start(run_dir: Path, spec: Mapping[str, Any]) -> None:
         message=None,
         code=None,
         fix=None,
+        detached=detach,
+        pid=None,
+        pid_started=None,
     )
+    if detach:
+        try:
+            request_start(run_dir, sys.executable, runner_env())
+        except Exception as exc:
+            write_status(
+                run_dir,
+                status="failed",
+                ended=time.time(),
+                code=getattr(exc, "code", "detach_failed"),
+                message=getattr(exc, "message", str(exc)),
+                fix=getattr(exc, "fix", None),
+            )
+            raise
+        return
     log = open(run_dir / LOG_FILE, "ab")
     try:
         proc = subprocess.Popen(

@@ -32,6 +32,7 @@ __all__ = [
     "SPEC_FILE",
     "STATUS_FILE",
     "STOP_FILE",
+    "DETACHED_ENV",
     "TERMINAL",
     "SPEC_VERSION",
     "claim_run_dir",
@@ -71,7 +72,11 @@ RANKS_DIR: Final = "yolo_lab_ranks"
 HISTORY_MAX_BATCH_EVENTS: Final = 4000
 # The same for telemetry samples (one a second: a day-long run has 86,400).
 HISTORY_MAX_TELEMETRY_EVENTS: Final = 2000
-TERMINAL: Final = frozenset({"finished", "stopped", "failed"})
+# In a detached run's environment (set by the Jupyter server that starts
+# it): no parent-death signal, no watch on the parent.
+DETACHED_ENV: Final = "YOLO_LAB_DETACHED"
+# "lost": a detached run whose process vanished without writing its end.
+TERMINAL: Final = frozenset({"finished", "stopped", "failed", "lost"})
 
 
 def plain(value: Any) -> Any:
