@@ -2,7 +2,6 @@
  * Which kernel yolo-lab talks to: the notebook's, or a kernel on another
  * Jupyter server (a container started by `yolo-lab up --server-only`).
  */
-import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 import {
   nullTranslator,
@@ -11,6 +10,7 @@ import {
 import { Widget } from '@lumino/widgets';
 import type { IKernelTarget, IKernelTransport } from './tokens';
 import { el } from './dom';
+import { requestYoloLab } from './serverApi';
 
 /**
  * A server `yolo-lab up` started, as the yolo-lab server extension lists it:
@@ -32,19 +32,12 @@ export interface ILaunchedServer {
 export async function fetchLaunchedServers(
   settings: ServerConnection.ISettings = ServerConnection.makeSettings()
 ): Promise<ILaunchedServer[]> {
-  const response = await ServerConnection.makeRequest(
-    URLExt.join(settings.baseUrl, 'yolo-lab', 'servers'),
+  const body = await requestYoloLab<{ servers: ILaunchedServer[] }>(
+    ['servers'],
     {},
+    'this JupyterLab does not allow you to read the launched servers',
     settings
   );
-  if (!response.ok) {
-    throw new Error(
-      response.status === 404
-        ? 'the yolo-lab server extension is not enabled in this JupyterLab'
-        : `HTTP ${response.status}`
-    );
-  }
-  const body = (await response.json()) as { servers: ILaunchedServer[] };
   return body.servers;
 }
 
@@ -53,25 +46,12 @@ export async function fetchServerToken(
   name: string,
   settings: ServerConnection.ISettings = ServerConnection.makeSettings()
 ): Promise<string> {
-  const response = await ServerConnection.makeRequest(
-    URLExt.join(
-      settings.baseUrl,
-      'yolo-lab',
-      'servers',
-      encodeURIComponent(name),
-      'token'
-    ),
+  const body = await requestYoloLab<{ token: string }>(
+    ['servers', name, 'token'],
     {},
+    'this JupyterLab does not allow you to read the launched servers',
     settings
   );
-  if (!response.ok) {
-    throw new Error(
-      response.status === 403
-        ? 'this JupyterLab does not allow you to read the launched servers'
-        : `HTTP ${response.status}`
-    );
-  }
-  const body = (await response.json()) as { token: string };
   return body.token;
 }
 

@@ -114,6 +114,13 @@ describe('cellText', () => {
     expect(text).toContain('cache="ram",');
     expect(text).toContain('project="/runs",');
     expect(text).toContain('yolov5_dir="/workspace/yolov5",');
+    expect(text).not.toContain('detach');
+  });
+
+  it('asks for a detached run only when the form says so', () => {
+    expect(cellText(form({ detach: true }))).toContain('    detach=True,\n)');
+    expect(formFromMetadata({ detach: true }).detach).toBe(true);
+    expect(formFromMetadata({ detach: 'yes' }).detach).toBe(false);
   });
 
   it('quotes paths as Python string literals', () => {

@@ -29,6 +29,8 @@ export interface ITrainForm {
   name: string;
   project: string;
   yolov5Dir: string;
+  /** Keep training when the kernel stops: the Jupyter server owns the run. */
+  detach: boolean;
 }
 
 /** The form's starting values: small and fast, fine on a laptop CPU. */
@@ -46,7 +48,8 @@ export const DEFAULT_FORM: ITrainForm = {
   cache: 'none',
   name: 'exp',
   project: 'runs/train',
-  yolov5Dir: ''
+  yolov5Dir: '',
+  detach: false
 };
 
 /** Model configs YOLOv5 ships, smallest first. */
@@ -203,6 +206,9 @@ export function cellText(form: ITrainForm): string {
   if (form.yolov5Dir.trim()) {
     args.push(['yolov5_dir', py(form.yolov5Dir.trim())]);
   }
+  if (form.detach) {
+    args.push(['detach', 'True']);
+  }
   const lines = args.map(([k, v]) => `    ${k}=${v},`);
   return [
     'from yolo_lab import train',
@@ -227,9 +233,9 @@ export function formFromMetadata(value: unknown): ITrainForm {
       if (Array.isArray(v) && v.every(d => typeof d === 'string')) {
         form.devices = v as string[];
       }
-    } else if (key === 'amp') {
+    } else if (key === 'amp' || key === 'detach') {
       if (typeof v === 'boolean') {
-        form.amp = v;
+        form[key] = v;
       }
     } else if (key === 'cache') {
       if (v === 'none' || v === 'ram' || v === 'disk') {

@@ -13,6 +13,11 @@ import {
 import { Widget } from '@lumino/widgets';
 import { el } from '../dom';
 import type { TrainingController } from './controller';
+import {
+  fetchDetachedRuns,
+  type IDetachedRun,
+  stopDetachedRun
+} from './detached';
 import { gpuIndices, ITrainForm, MODEL_CFGS } from './form';
 import type { FormChange } from './formModel';
 import type { IRunSummary } from './types';
@@ -23,6 +28,10 @@ export interface ITrainSectionOptions {
   /** The path of the file selected in the file browser, if any. */
   selectedFile: () => string | null;
   trans?: TranslationBundle;
+  /** The live detached runs (default: the server extension's list). */
+  listDetached?: () => Promise<IDetachedRun[]>;
+  /** Stop a detached run (default: through the server extension). */
+  stopDetached?: (run: string) => Promise<void>;
 }
 
 /**
@@ -33,6 +42,8 @@ export class TrainSection extends Widget {
     super();
     this._controller = options.controller;
     this._selectedFile = options.selectedFile;
+    this._listDetached = options.listDetached ?? (() => fetchDetachedRuns());
+    this._stopDetached = options.stopDetached ?? (run => stopDetachedRun(run));
     const trans = (this._trans =
       options.trans ?? nullTranslator.load('yolo_lab'));
     this._insert = el(
@@ -194,6 +205,21 @@ export class TrainSection extends Widget {
     nodes.push(this._field('Epochs', 'epochs', this._text('epochs')));
     nodes.push(this._field('Image size', 'imgsz', this._text('imgsz')));
     nodes.push(this._field('Workers', 'workers', this._text('workers')));
+    const detach = el('input');
+    detach.type = 'checkbox';
+    detach.name = 'detach';
+    detach.checked = form.detach;
+    detach.addEventListener('change', () =>
+      this._set('detach', detach.checked)
+    );
+    nodes.push(
+      this._field(
+        'Keep running when the kernel stops',
+        'detach',
+        detach,
+        'The Jupyter server owns the run: it survives kernel restarts and closed tabs.'
+      )
+    );
 
     const dataRow = el('div', 'yl-DataPick');
     const data = this._text('data', 'path/to/data.yaml');
@@ -345,60 +371,100 @@ export class TrainSection extends Widget {
     return head;
   }
 
-  /** List the runs of the form's runs folder, through the kernel. */
+  /**
+   * List the live detached runs (from the Jupyter server, whatever their
+   * folder) and the runs of the form's runs folder (through the kernel).
+   */
   async refreshRuns(): Promise<void> {
-    let runs: IRunSummary[];
-    try {
-      runs = await this._controller.listRuns();
-    } catch (reason) {
-      this._runsNode.replaceChildren(el('li', 'yl-RunsEmpty', String(reason)));
-      return;
-    }
+    const [local, detached] = await Promise.all([
+      this._controller.listRuns().then(
+        runs => ({ runs, error: null }),
+        (reason: unknown) => ({
+          runs: [] as IRunSummary[],
+          error: String(reason)
+        })
+      ),
+      // Without the server extension there are no detached runs to show.
+      this._listDetached().catch(() => [] as IDetachedRun[])
+    ]);
+    const live = new Set(detached.map(run => run.run));
+    const runs: IRunSummary[] = [
+      ...detached,
+      ...local.runs.filter(run => !live.has(run.run))
+    ];
     if (!runs.length) {
       this._runsNode.replaceChildren(
         el(
           'li',
           'yl-RunsEmpty',
-          this._trans.__('No runs in %1 yet.', this._form.project)
+          local.error ??
+            this._trans.__('No runs in %1 yet.', this._form.project)
         )
       );
       return;
     }
     this._runsNode.replaceChildren(
-      ...runs.map(run => {
-        const li = el('li', 'yl-RunItem');
-        li.dataset.run = run.run;
-        li.dataset.status = run.status;
-        const metric =
-          run.map50 !== null && run.map50 !== undefined
-            ? ` · mAP@0.5 ${run.map50.toFixed(3)}`
-            : '';
-        const open = el(
-          'button',
-          'jp-Button jp-mod-minimal yl-RunOpen',
-          this._trans.__('Open')
-        );
-        open.type = 'button';
-        open.title = this._trans.__('Show %1', run.run);
-        open.addEventListener(
-          'click',
-          () => void this._act(() => this._controller.open(run.run))
-        );
-        li.append(
-          el('span', 'yl-RunName', run.name),
-          el(
-            'span',
-            'yl-RunMeta',
-            ` ${run.status} · ${run.epochs_done} epoch(s)${metric}`
-          ),
-          open
-        );
-        return li;
-      })
+      ...runs.map(run => this._runItem(run, live.has(run.run)))
     );
   }
 
+  private _runItem(run: IRunSummary, detached: boolean): HTMLLIElement {
+    const li = el('li', 'yl-RunItem');
+    li.dataset.run = run.run;
+    li.dataset.status = run.status;
+    li.dataset.detached = String(detached);
+    const metric =
+      run.map50 !== null && run.map50 !== undefined
+        ? ` · mAP@0.5 ${run.map50.toFixed(3)}`
+        : '';
+    const progress =
+      run.epochs !== null && run.epochs !== undefined
+        ? this._trans.__('%1/%2 epochs', run.epochs_done, run.epochs)
+        : this._trans.__('%1 epoch(s)', run.epochs_done);
+    const kept = detached ? ` · ${this._trans.__('detached')}` : '';
+    const open = el(
+      'button',
+      'jp-Button jp-mod-minimal yl-RunOpen',
+      this._trans.__('Open')
+    );
+    open.type = 'button';
+    open.title = this._trans.__('Show %1', run.run);
+    open.addEventListener(
+      'click',
+      () => void this._act(() => this._controller.open(run.run))
+    );
+    li.append(
+      el('span', 'yl-RunName', run.name),
+      el('span', 'yl-RunMeta', ` ${run.status} · ${progress}${metric}${kept}`),
+      open
+    );
+    if (detached) {
+      const stop = el(
+        'button',
+        'jp-Button jp-mod-minimal yl-RunStop',
+        this._trans.__('Stop')
+      );
+      stop.type = 'button';
+      stop.title = this._trans.__(
+        'Stop %1 after its current batch (last.pt is saved)',
+        run.name
+      );
+      stop.addEventListener(
+        'click',
+        () =>
+          void this._act(async () => {
+            await this._stopDetached(run.run);
+            await this.refreshRuns();
+          })
+      );
+      li.append(stop);
+    }
+    return li;
+  }
+
   private _controller: TrainingController;
+  private _listDetached: () => Promise<IDetachedRun[]>;
+  private _stopDetached: (run: string) => Promise<void>;
   private _selectedFile: () => string | null;
   private _trans: TranslationBundle;
   private _formNode = el('div', 'yl-TrainForm');

@@ -284,6 +284,88 @@ test.describe('training', () => {
     ).toContainText('runs/train/ddp/weights/last.pt');
   });
 
+  test.describe('detached', () => {
+    // See panel.spec.ts: Galata's kernel tracker breaks kernel restarts.
+    test.use({ kernels: null });
+
+    test('a detached run survives a kernel restart; listed, opened and stopped from the panel', async ({
+      page
+    }) => {
+      test.setTimeout(480000);
+      const section = await panelWithShapes(page, 16);
+      await fill(page, 'data', 'shapes/data.yaml');
+      await fill(page, 'epochs', '500');
+      await fill(page, 'batchSize', '8');
+      await fill(page, 'imgsz', '64');
+      await fill(page, 'workers', '0');
+      await fill(page, 'name', 'detached');
+      await section.locator('input[name="detach"]').check();
+      await expect(section.locator('.yl-FormError')).toHaveCount(0);
+      await section.locator('button.yl-Train').click();
+      const cell = page.locator('.jp-Notebook .jp-Cell').nth(1);
+      await expect(cell.locator('.jp-Editor')).toContainText('detach=True');
+      const view = page.locator('.yl-RunView').first();
+      await expect(view).toHaveAttribute('data-status', 'running', {
+        timeout: 180000
+      });
+
+      // A kernel restart, waited for: an attached run would stop here.
+      await page.evaluate(async () => {
+        const app = (window as any).jupyterapp;
+        await app.shell.currentWidget.sessionContext.session.kernel.restart();
+      });
+
+      // The Jupyter server owns it: still training, listed as detached.
+      const item = page.locator(`${PANEL} .yl-RunItem[data-detached="true"]`, {
+        hasText: 'detached'
+      });
+      await expect
+        .poll(
+          async () => {
+            await page.locator(`${PANEL} button.yl-RunsRefresh`).click();
+            return item.getAttribute('data-status', { timeout: 5000 });
+          },
+          { timeout: 60000 }
+        )
+        .toBe('running');
+      const progress = await item.locator('.yl-RunMeta').textContent();
+      expect(progress).toMatch(/\d+\/500 epochs · detached/);
+
+      // Open: a new cell shows it live from the restarted kernel.
+      await item.locator('button.yl-RunOpen').click();
+      const reopened = page.locator('.yl-RunView').last();
+      await expect(page.locator('.yl-RunView')).toHaveCount(2, {
+        timeout: 60000
+      });
+      await expect(reopened).toHaveAttribute('data-status', 'running', {
+        timeout: 90000
+      });
+      await expect
+        .poll(() => lossPoints(reopened), { timeout: 180000 })
+        .toBeGreaterThan(0);
+      const before = await lossPoints(reopened);
+      await expect
+        .poll(() => lossPoints(reopened), { timeout: 180000 })
+        .toBeGreaterThan(before);
+
+      // Stop from the list: it ends after its batch with last.pt saved.
+      await item.locator('button.yl-RunStop').click();
+      await expect(reopened).toHaveAttribute('data-status', 'stopped', {
+        timeout: 120000
+      });
+      await expect(
+        reopened.locator('.yl-RunWeight[data-weight="last.pt"]')
+      ).toContainText('runs/train/detached/weights/last.pt');
+      // Ended, it is an ordinary run of the runs folder.
+      const ended = page.locator(`${PANEL} .yl-RunItem`, {
+        hasText: 'detached'
+      });
+      await page.locator(`${PANEL} button.yl-RunsRefresh`).click();
+      await expect(ended).toHaveAttribute('data-status', 'stopped');
+      await expect(ended).toHaveAttribute('data-detached', 'false');
+    });
+  });
+
   test('the toolbar Train with an invalid batch size writes no cell', async ({
     page
   }) => {

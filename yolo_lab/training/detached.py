@@ -363,9 +363,12 @@ class DetachedRuns:
             run_dir = Path(record["run"])
             if not self._check(run_dir, record):
                 continue
+            status = read_status(run_dir)
+            if status.get("status") in TERMINAL:
+                continue  # ended; its process is only exiting
             out.append(
                 {
-                    **summarize(run_dir, read_status(run_dir)),
+                    **summarize(run_dir, status),
                     "pid": record.get("pid"),
                     "owner": record.get("owner"),
                     "detached": True,

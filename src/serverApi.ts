@@ -1,0 +1,43 @@
+/**
+ * Requests to yolo-lab's Jupyter server extension (under /yolo-lab/), with
+ * the words a user needs when it is missing or says no.
+ */
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+/**
+ * JSON from `/yolo-lab/<path...>`; a failure throws an Error whose message
+ * says what went wrong (`forbidden` words a 403).
+ */
+export async function requestYoloLab<T>(
+  path: string[],
+  init: RequestInit = {},
+  forbidden = 'this JupyterLab does not allow you to use yolo-lab here',
+  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+): Promise<T> {
+  const response = await ServerConnection.makeRequest(
+    URLExt.join(
+      settings.baseUrl,
+      'yolo-lab',
+      ...path.map(part => encodeURIComponent(part))
+    ),
+    init,
+    settings
+  );
+  if (!response.ok) {
+    let detail = '';
+    try {
+      detail = ((await response.json()) as { message?: string }).message ?? '';
+    } catch {
+      // no JSON body
+    }
+    throw new Error(
+      response.status === 404 && !detail
+        ? 'the yolo-lab server extension is not enabled in this JupyterLab'
+        : response.status === 403
+          ? forbidden
+          : detail || `HTTP ${response.status}`
+    );
+  }
+  return (await response.json()) as T;
+}
