@@ -125,10 +125,18 @@ def _detached_runs(serverapp: Any) -> Any:
     """Start owning detached runs: re-adopt the live ones, listen for kernels."""
     import atexit
 
-    from .training.detached import SOCKET_ENV, DetachedRuns
+    from .training.detached import ON_EXIT_CHOICES, SOCKET_ENV, DetachedRuns
 
     section = serverapp.config.get("YoloLab") or {}
     on_exit = section.get("detached_runs_on_exit", "keep")
+    if on_exit not in ON_EXIT_CHOICES:
+        serverapp.log.error(
+            "yolo-lab: c.YoloLab.detached_runs_on_exit must be one of %s, not %r; "
+            "detached runs are kept when the server stops",
+            ", ".join(repr(c) for c in ON_EXIT_CHOICES),
+            on_exit,
+        )
+        on_exit = "keep"
     runs = DetachedRuns(on_exit=on_exit)
     found = runs.adopt()
     for run in found["adopted"]:

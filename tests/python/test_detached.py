@@ -181,6 +181,30 @@ def test_a_detached_run_outlives_its_kernel_and_stops_from_another(
     wait_until(lambda: server.request("GET", "/yolo-lab/runs")["runs"] == [], 60, "an empty list")
 
 
+def test_the_server_setting_decides_what_happens_at_exit(tmp_path: Path, data_yaml: Path) -> None:
+    from test_servers import _start_server
+
+    os.environ["YOLO_LAB_DETACHED_DIR"] = str(tmp_path / "registry")
+    try:
+        proc, base = _start_server(
+            tmp_path, tmp_path / "state", "--YoloLab.detached_runs_on_exit=stop"
+        )
+    finally:
+        del os.environ["YOLO_LAB_DETACHED_DIR"]
+    server = Server.__new__(Server)
+    server.proc, server.base, server.runtime = proc, base, tmp_path / "runtime"
+    try:
+        assert server.request("GET", "/yolo-lab/runs") == {"runs": [], "on_exit": "stop"}
+        _kernel_id, client = server.kernel()
+        run = training.Run(_run(client, _train_code(data_yaml, tmp_path / "runs", "ends")))
+        wait_until(lambda: run.events("batch"), 300, "the first batch")
+        client.stop_channels()
+    finally:
+        server.close()
+    # The server stopped its detached run on the way out: last.pt saved.
+    assert run.status == "stopped" and run.last is not None
+
+
 # -- the server's side, restarted ---------------------------------------------------
 
 
