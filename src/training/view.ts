@@ -222,10 +222,14 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
       this._stop.textContent = this._trans.__('Stop');
     }
     const weights = model.weights;
-    // Stopped runs only: a finished run has nothing left to train (its
-    // last.pt is final), and a failed one needs its fix first (the error
-    // says which); resume(run) from code still takes a crashed one.
-    this._resume.hidden = !(status === 'stopped' && weights.last);
+    // Stopped runs, and lost ones (a detached run's process vanished):
+    // a finished run has nothing left to train (its last.pt is final), and
+    // a failed one needs its fix first (the error says which); resume(run)
+    // from code still takes a crashed one.
+    this._resume.hidden = !(
+      (status === 'stopped' || status === 'lost') &&
+      weights.last
+    );
 
     const progress = model.progress();
     const parts: string[] = [];

@@ -366,6 +366,80 @@ test.describe('training', () => {
     });
   });
 
+  test('a run another process started resumes only after the dialog; a failed run offers no Resume (fabricated crash)', async ({
+    page
+  }) => {
+    test.setTimeout(480000);
+    await page.notebook.createNew(undefined, { kernel: 'python3' });
+    // A run started and stopped by another Python process (not this kernel),
+    // then one that crashes at its fifth batch (fabricated), after last.pt;
+    // both shown. One cell, one statement a line.
+    const code = [
+      'import os, subprocess, sys',
+      'from IPython.display import display',
+      'from yolo_lab import show_run, train',
+      'from yolo_lab.shapes import make_shapes_dataset',
+      'make_shapes_dataset("shapes", train=16, val=8, image_size=64, overwrite=True)',
+      "script = \"import time\\nfrom yolo_lab import train\\nr = train('shapes/data.yaml', batch_size=8, epochs=300, imgsz=64, workers=0, name='other')\\nwhile r.last is None: time.sleep(0.2)\\nr.stop(wait=True)\\nprint(r.status)\"",
+      'print("other:", subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout)',
+      "os.environ['YOLO_LAB_FABRICATED_CRASH'] = '0:5'",
+      "crashed = train('shapes/data.yaml', batch_size=8, epochs=300, imgsz=64, workers=0, name='crashed')",
+      'crashed.wait()',
+      "del os.environ['YOLO_LAB_FABRICATED_CRASH']",
+      'display(crashed)',
+      "display(show_run('runs/train/other'))"
+    ].join('\n');
+    await page.notebook.setCell(0, 'code', code);
+    await page.notebook.runCell(0, { wait: false });
+    await expect(page.locator('.jp-Cell').first()).toContainText(
+      'other: stopped',
+      { timeout: 300000 }
+    );
+    const crashed = page.locator('.yl-RunView').first();
+    await expect(crashed).toHaveAttribute('data-status', 'failed', {
+      timeout: 300000
+    });
+    await expect(crashed).toContainText('fabricated crash');
+    await expect(
+      crashed.locator('.yl-RunWeight[data-weight="last.pt"]')
+    ).toContainText('crashed/weights/last.pt');
+    await expect(crashed.locator('button.yl-RunResume')).toBeHidden();
+
+    const view = page.locator('.yl-RunView').nth(1);
+    await expect(view).toHaveAttribute('data-status', 'stopped', {
+      timeout: 60000
+    });
+    const resume = view.locator('button.yl-RunResume');
+    await expect(resume).toBeVisible();
+    const cells = await page.locator('.jp-Notebook .jp-Cell').count();
+
+    // Cancel: nothing is written or run.
+    await resume.click();
+    const dialog = page.locator('.jp-Dialog');
+    await expect(dialog).toContainText(
+      'Resume a run this kernel did not start?'
+    );
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await expect(dialog).toHaveCount(0);
+    await expect(page.locator('.jp-Notebook .jp-Cell')).toHaveCount(cells);
+    await expect(view).toHaveAttribute('data-status', 'stopped');
+
+    // Resume: the run continues in its folder.
+    await resume.click();
+    await page
+      .locator('.jp-Dialog')
+      .getByRole('button', { name: 'Resume' })
+      .click();
+    await expect(page.locator('.jp-Notebook .jp-Cell')).toHaveCount(cells + 1);
+    await expect(view).toHaveAttribute('data-status', /starting|running/, {
+      timeout: 120000
+    });
+    await view.locator('button.yl-RunStop').click();
+    await expect(view).toHaveAttribute('data-status', 'stopped', {
+      timeout: 120000
+    });
+  });
+
   test('the toolbar Train with an invalid batch size writes no cell', async ({
     page
   }) => {
