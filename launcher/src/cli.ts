@@ -20,7 +20,8 @@ const USAGE = `yolo-lab: JupyterLab with yolo-lab and YOLOv5 in a PyTorch-CUDA c
       --ipc host               share the host's IPC namespace instead of --shm-size
       --notebooks PATH         the folder JupyterLab opens on (default: the current one), mounted
                                at /workspace: every notebook saved there stays on this machine
-      --code PATH              a YOLOv5 checkout, mounted at /opt/yolov5 (train() uses it)
+      --code PATH              a YOLOv5 checkout, mounted read-only at /opt/yolov5 (train() uses it;
+                               --code-rw: writable, to edit it from JupyterLab)
       --datasets PATH          datasets, mounted read-only at /datasets (--datasets-rw: writable)
       --runs PATH              where runs are written, mounted at /runs (default ./runs, created)
       --port N                 port on the host (default 0: any free port)
@@ -145,6 +146,7 @@ export function upOptions(args: string[]): { opts: UpOptions; json: boolean } {
       code: { type: 'string' },
       datasets: { type: 'string' },
       'datasets-rw': { type: 'boolean' },
+      'code-rw': { type: 'boolean' },
       runs: { type: 'string' },
       port: { type: 'string' },
       bind: { type: 'string' },
@@ -205,6 +207,7 @@ export function upOptions(args: string[]): { opts: UpOptions; json: boolean } {
         : config.code !== undefined
           ? checkoutDir(config.code, dir)
           : undefined,
+    codeWritable: values['code-rw'] ?? config.codeWritable ?? false,
     datasets: path(values.datasets, config.datasets, '--datasets'),
     datasetsWritable: values['datasets-rw'] ?? config.datasetsWritable ?? false,
     runs,

@@ -59,9 +59,11 @@ export async function status(docker: Docker): Promise<StatusEntry[]> {
  * Paths the container wrote outside its mounts since it started: what
  * `down` would lose. From the engine's diff of the container's own layer,
  * files only (a changed folder is listed through what changed in it),
- * without what every server writes (/tmp is HOME, runtime files, /run).
+ * without what every server writes (/tmp is HOME, runtime files, /run),
+ * and without the mount points themselves: the engine creates those the
+ * image lacks (/opt/yolov5 for --code), and what is in them is on the host.
  */
-export async function unsavedFiles(container: Docker.Container): Promise<string[]> {
+export async function unsavedFiles(container: Docker.Container, mounts: string[] = []): Promise<string[]> {
   const changes = ((await container.changes()) ?? []) as { Path: string; Kind: number }[];
   // /usr/sbin/docker-init is the engine's own init (--init), copied in at start.
   const ignored = /^\/(tmp|run|var\/run|var\/tmp|dev|proc|sys)(\/|$)|^\/usr\/sbin\/docker-init$/;
@@ -69,7 +71,8 @@ export async function unsavedFiles(container: Docker.Container): Promise<string[
   // not itself news), then what every container writes is left out.
   const paths = changes.filter(c => c.Kind !== 2).map(c => c.Path);
   const leaves = paths.filter(p => !paths.some(other => other.startsWith(`${p}/`)));
-  return leaves.filter(p => !ignored.test(p)).sort();
+  const mounted = (p: string): boolean => mounts.some(m => p === m || p.startsWith(`${m}/`));
+  return leaves.filter(p => !ignored.test(p) && !mounted(p)).sort();
 }
 
 /** The folders whose runs `down` stops first: /runs and JupyterLab's root. */
@@ -104,7 +107,10 @@ export async function down(
   }
   if (!force) {
     for (const info of targets) {
-      const unsaved = await unsavedFiles(docker.getContainer(info.Id));
+      const unsaved = await unsavedFiles(
+        docker.getContainer(info.Id),
+        (info.Mounts ?? []).map(m => m.Destination)
+      );
       if (unsaved.length > 0) {
         const name = containerName(info);
         const shown = unsaved.slice(0, 20).map(p => `  ${p}`);

@@ -33,6 +33,8 @@ export interface UpOptions {
   notebooks: string;
   /** Host paths, absolute once resolved; code and datasets must exist. */
   code?: string;
+  /** The code mount is read-only unless asked: notebooks live elsewhere. */
+  codeWritable: boolean;
   datasets?: string;
   datasetsWritable: boolean;
   runs: string;
@@ -64,6 +66,7 @@ const CONFIG_KEYS: Record<keyof ConfigFile, 'string' | 'boolean' | 'port' | 'sec
   code: 'string',
   datasets: 'string',
   datasetsWritable: 'boolean',
+  codeWritable: 'boolean',
   runs: 'string',
   port: 'port',
   bind: 'string',
@@ -222,7 +225,12 @@ export function createOptions(opts: UpOptions, token: string, name: string): Doc
     { Type: 'bind', Source: opts.runs, Target: MOUNT_TARGETS.runs, ReadOnly: false }
   ];
   if (opts.code !== undefined) {
-    mounts.push({ Type: 'bind', Source: opts.code, Target: MOUNT_TARGETS.code, ReadOnly: false });
+    mounts.push({
+      Type: 'bind',
+      Source: opts.code,
+      Target: MOUNT_TARGETS.code,
+      ReadOnly: !opts.codeWritable
+    });
   }
   if (opts.datasets !== undefined) {
     mounts.push({

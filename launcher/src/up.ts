@@ -246,7 +246,9 @@ export async function up(
   progress.note(`notebooks: ${opts.notebooks} -> ${opts.workdir}`);
   prepareRuns(opts, progress);
   progress.note(`runs: ${opts.runs} -> /runs`);
-  if (opts.code !== undefined) progress.note(`code: ${opts.code} -> ${MOUNT_TARGETS.code}`);
+  if (opts.code !== undefined) {
+    progress.note(`code: ${opts.code} -> ${MOUNT_TARGETS.code}${opts.codeWritable ? '' : ' (read-only)'}`);
+  }
   if (opts.datasets !== undefined)
     progress.note(`datasets: ${opts.datasets} -> /datasets${opts.datasetsWritable ? '' : ' (read-only)'}`);
 

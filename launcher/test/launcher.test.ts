@@ -430,10 +430,14 @@ describe('yolo-lab up, a kernel inside, yolo-lab down', () => {
   });
 });
 
-test('another uid saves and renames notebooks, and owns them on the host', async () => {
+test('another uid saves and renames notebooks, and owns them on the host; the code mount is read-only', async () => {
   const folder = join(work, 'uid1234');
   mkdirSync(folder);
   chownSync(folder, 1234, 1234);
+  // A stand-in checkout: up checks for train.py only.
+  const checkout = join(work, 'checkout');
+  mkdirSync(checkout);
+  writeFileSync(join(checkout, 'train.py'), '# a YOLOv5 checkout stands here\n');
   const run = await yoloLab([
     'up',
     '--json',
@@ -444,6 +448,8 @@ test('another uid saves and renames notebooks, and owns them on the host', async
     folder,
     '--runs',
     join(folder, 'runs'),
+    '--code',
+    checkout,
     '--image',
     IMAGE
   ]);
@@ -462,6 +468,11 @@ test('another uid saves and renames notebooks, and owns them on the host', async
     assert.equal(statSync(join(folder, 'mine.ipynb')).uid, 1234);
     const id = await yoloLab(['exec', result.name, '--', 'id', '-u']);
     assert.equal(id.stdout, '1234\n', `exec runs as the --user of up: ${explain(id)}`);
+    // Notebooks live in /workspace: the code needs no write access (--code-rw gives it).
+    const touch = await yoloLab(['exec', result.name, '--', 'touch', '/opt/yolov5/new.py']);
+    assert.notEqual(touch.code, 0, explain(touch));
+    assert.match(touch.stderr, /Read-only file system/);
+    assert.match(run.stderr, /code: .*checkout -> \/opt\/yolov5 \(read-only\)/);
   } finally {
     const down = await yoloLab(['down', result.name]);
     assert.equal(down.code, 0, explain(down));

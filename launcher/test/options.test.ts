@@ -29,6 +29,7 @@ const base: UpOptions = {
   notebooks: '/home/me/project',
   runs: '/tmp/runs',
   datasetsWritable: false,
+  codeWritable: false,
   port: 8899,
   bind: '127.0.0.1',
   network: 'bridge',
@@ -73,7 +74,7 @@ test('secure defaults: published on 127.0.0.1 only, token in the environment, no
   assert.deepEqual(mounts, [
     ['/home/me/project', '/workspace', false],
     ['/tmp/runs', '/runs', false],
-    ['/src/yolov5', '/opt/yolov5', false],
+    ['/src/yolov5', '/opt/yolov5', true],
     ['/data', '/datasets', true]
   ]);
   assert.ok(options.Env!.includes('YOLO_LAB_YOLOV5_DIR=/opt/yolov5'), 'train() finds the mounted code');
