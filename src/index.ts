@@ -14,6 +14,7 @@ import { IRenderMimeRegistry, MimeModel } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { refreshIcon, ToolbarButton } from '@jupyterlab/ui-components';
+import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 import {
   DEFAULT_ENVIRONMENT_SETTINGS,
   EnvironmentClient
@@ -346,7 +347,11 @@ const runOutputPlugin: JupyterFrontEndPlugin<void> = {
             check: () => loadDefinitionCheck('run_display'),
             resume: async (run, kernel) => {
               await app.commands.execute(CommandIDs.resumeRun, { run, kernel });
-            }
+            },
+            applyFix: form =>
+              void app.commands.execute(CommandIDs.applyFix, {
+                form: form as ReadonlyPartialJSONObject
+              })
           })
       },
       0

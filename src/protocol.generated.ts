@@ -48,6 +48,7 @@ export type RunEvent = {
     | 'telemetry'
     | 'telemetry_source'
     | 'notice'
+    | 'advice'
     | 'hung'
     | 'error'
     | 'end';
@@ -423,6 +424,21 @@ export interface RunDisplay {
   params?: {
     [k: string]: unknown;
   };
+}
+/**
+ * Why a run is slow (yolo_lab/training/advisor.py): what was measured, the fix, the gain to expect, and the form values that apply the fix (null when it is not a form value).
+ */
+export interface RunVerdict {
+  code: 'data_bound' | 'shared_memory' | 'cpu_bound' | 'gpu_bound';
+  saw: string;
+  fix: string;
+  gain: string;
+  /**
+   * train() parameter names and the values that apply the fix
+   */
+  form: {
+    [k: string]: string | boolean | number;
+  } | null;
 }
 
 /** Every message of the protocol, by its `type`. */

@@ -4,6 +4,24 @@ import { FormChange, TrainFormModel } from '../training/formModel';
 import { RunRegistry } from '../training/registry';
 
 describe('TrainFormModel', () => {
+  it("applies a speed verdict's fix by train() names, ignoring what does not fit", () => {
+    const model = new TrainFormModel();
+    const changes: FormChange[] = [];
+    model.changed.connect((_, change) => changes.push(change));
+    expect(
+      model.apply({ workers: '8', batch_size: '32', amp: true, cache: 'ram' })
+    ).toEqual(['workers', 'batchSize', 'amp', 'cache']);
+    expect(model.form).toMatchObject({
+      workers: '8',
+      batchSize: '32',
+      amp: true,
+      cache: 'ram'
+    });
+    expect(changes).toEqual(['applied']);
+    expect(model.apply({ nope: 1, workers: 8 })).toEqual([]);
+    expect(changes).toEqual(['applied']);
+  });
+
   it('gates on the checks, and says what changed', () => {
     const model = new TrainFormModel();
     const changes: FormChange[] = [];

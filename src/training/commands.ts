@@ -15,6 +15,7 @@ export namespace CommandIDs {
   export const stopTraining = 'yolo-lab:stop-training';
   export const resumeRun = 'yolo-lab:resume-run';
   export const openRun = 'yolo-lab:open-run';
+  export const applyFix = 'yolo-lab:apply-fix';
 }
 
 /** What the commands need besides the controller. */
@@ -108,6 +109,18 @@ export function addTrainingCommands(
         }
       }
       await tell(() => controller.resume(run));
+    }
+  });
+  commands.addCommand(CommandIDs.applyFix, {
+    label: trans.__('Apply a speed fix to the training form'),
+    execute: args => {
+      const form =
+        typeof args.form === 'object' && args.form !== null
+          ? (args.form as Record<string, unknown>)
+          : {};
+      if (controller.form.apply(form).length) {
+        showPanel();
+      }
     }
   });
   commands.addCommand(CommandIDs.openRun, {

@@ -193,7 +193,7 @@ export class TrainingController implements IDisposable {
   }
 
   private _onFormChanged(_: unknown, change: FormChange): void {
-    if (change === 'values') {
+    if (change === 'values' || change === 'applied') {
       this._options.notebooks.saveForm(this.form.form);
     }
   }

@@ -13,8 +13,18 @@ import {
   validateForm
 } from './form';
 
-/** What changed in the form model. */
-export type FormChange = 'values' | 'loaded' | 'hardware';
+/**
+ * What changed in the form model: a value typed in the form, every value
+ * (another notebook's form), several values set from outside the form (a
+ * speed verdict's fix), or the hardware.
+ */
+export type FormChange = 'values' | 'loaded' | 'applied' | 'hardware';
+
+/** Python parameter names that the form calls otherwise. */
+const FORM_NAMES: Record<string, keyof ITrainForm> = {
+  batch_size: 'batchSize',
+  yolov5_dir: 'yolov5Dir'
+};
 
 /**
  * The form shown in the sidebar and used by the toolbar and the palette.
@@ -69,6 +79,27 @@ export class TrainFormModel {
   set<K extends keyof ITrainForm>(key: K, value: ITrainForm[K]): void {
     this._form = { ...this._form, [key]: value };
     this._update('values');
+  }
+
+  /**
+   * Set values by their train() parameter names (a verdict's fix); unknown
+   * names and values of the wrong type are ignored. Returns the fields set.
+   */
+  apply(changes: Record<string, unknown>): (keyof ITrainForm)[] {
+    const next = { ...this._form } as Record<string, unknown>;
+    const set: (keyof ITrainForm)[] = [];
+    for (const [name, value] of Object.entries(changes)) {
+      const key = FORM_NAMES[name] ?? (name as keyof ITrainForm);
+      if (key in DEFAULT_FORM && typeof value === typeof DEFAULT_FORM[key]) {
+        next[key] = value;
+        set.push(key);
+      }
+    }
+    if (set.length) {
+      this._form = next as unknown as ITrainForm;
+      this._update('applied');
+    }
+    return set;
   }
 
   /** Replace every value (another notebook's form); null: the defaults. */

@@ -11,6 +11,7 @@ import type {
   IRunEventsMessage,
   IRunStatus,
   IRunSummaryEvent,
+  IRunVerdict,
   ITelemetryEvent
 } from './types';
 
@@ -83,6 +84,11 @@ export class RunModel {
   }
 
   /** The effective AMP state the run reported, or null before it did. */
+  /** The advisor's latest verdicts: why the run is slow and what to change. */
+  get advice(): IRunVerdict[] {
+    return this._advice;
+  }
+
   get amp(): { enabled: boolean; reason: string } | null {
     return this._amp;
   }
@@ -190,6 +196,7 @@ export class RunModel {
     this._autobatch = null;
     this._notices = [];
     this._summary = null;
+    this._advice = [];
   }
 
   private _addEvent(event: IRunEvent): void {
@@ -251,6 +258,9 @@ export class RunModel {
       case 'summary':
         this._summary = event as IRunSummaryEvent;
         break;
+      case 'advice':
+        this._advice = (event.verdicts as IRunVerdict[]) ?? [];
+        break;
       default:
         break;
     }
@@ -263,6 +273,7 @@ export class RunModel {
   private _epochs: IEpochEvent[] = [];
   private _telemetry: ITelemetryEvent[] = [];
   private _amp: { enabled: boolean; reason: string } | null = null;
+  private _advice: IRunVerdict[] = [];
   private _start: IRunEvent | null = null;
   private _end: IRunEvent | null = null;
   private _error: IRunError | null = null;

@@ -89,7 +89,7 @@ export class TrainSection extends Widget {
   }
 
   private _onFormChanged(_: unknown, change: FormChange): void {
-    if (change === 'loaded') {
+    if (change === 'loaded' || change === 'applied') {
       this._render();
       return;
     }

@@ -14,7 +14,8 @@ import type {
   RunSubscribe,
   RunSummary,
   RunsRequest,
-  RunUnsubscribe
+  RunUnsubscribe,
+  RunVerdict
 } from '../protocol.generated';
 import type { ITelemetrySample } from '../telemetry/types';
 
@@ -28,6 +29,9 @@ export type RunState = NonNullable<RunStatus['status']>;
 
 /** One line of a run's events file (definitions/run_event). */
 export type IRunEvent = RunEvent;
+
+/** Why a run is slow: what was measured, the fix and the form values that apply it. */
+export type IRunVerdict = RunVerdict;
 
 /** A per-batch event. */
 export interface IBatchEvent extends IRunEvent {

@@ -42,6 +42,11 @@ export interface IRunViewOptions {
    * as its status records (the command asks first when it is another).
    */
   resume: (run: string, kernel: string | null) => Promise<void>;
+  /**
+   * Apply a verdict's fix to the training form (one click); without it the
+   * fix is shown as text only.
+   */
+  applyFix?: (form: Record<string, unknown>) => void;
 }
 
 /** Seconds as "1 h 02 min", "3 min 05 s" or "12 s". */
@@ -98,6 +103,11 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
     head.append(this._title, this._badge, this._stop, this._resume);
     this._progress = el('div', 'yl-RunProgress');
     this._detail = el('div', 'yl-RunDetail');
+    this._advice = el('ul', 'yl-RunAdvice');
+    this._advice.setAttribute(
+      'aria-label',
+      this._trans.__('Why this run is slow')
+    );
     this._problem = el('div', 'yl-RunProblem jp-mod-error');
     this._problem.setAttribute('role', 'alert');
     this._chart = new PlotlyChart({
@@ -117,6 +127,7 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
       head,
       this._progress,
       this._detail,
+      this._advice,
       this._problem,
       this._chart.node,
       this._weights
@@ -289,6 +300,7 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
       details.push(notice);
     }
     this._detail.textContent = details.join(' · ');
+    this._showAdvice(model);
 
     const summary = model.summary;
     if (summary && status === 'finished') {
@@ -363,6 +375,68 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
     }
   }
 
+  /** The advisor's verdicts: what it saw, the fix, the gain, and Apply. */
+  private _showAdvice(model: RunModel): void {
+    const key = JSON.stringify(model.advice);
+    if (key === this._adviceKey) {
+      return;
+    }
+    this._adviceKey = key;
+    this._advice.replaceChildren(
+      ...model.advice.map(verdict => {
+        const li = el('li', 'yl-RunVerdict');
+        li.dataset.code = verdict.code;
+        li.append(
+          el('strong', 'yl-VerdictTitle', this._verdictTitle(verdict.code)),
+          el(
+            'span',
+            'yl-VerdictText',
+            ' ' +
+              this._trans.__(
+                'Saw: %1. Fix: %2. Expect: %3.',
+                verdict.saw,
+                verdict.fix,
+                verdict.gain
+              )
+          )
+        );
+        const apply = this._options.applyFix;
+        if (verdict.form && apply) {
+          const button = el(
+            'button',
+            'jp-Button jp-mod-minimal yl-VerdictApply',
+            this._trans.__('Apply to the form')
+          );
+          button.type = 'button';
+          button.title = this._trans.__(
+            'Set %1 in the training form',
+            Object.entries(verdict.form)
+              .map(([k, v]) => `${k}=${String(v)}`)
+              .join(', ')
+          );
+          button.addEventListener('click', () => apply(verdict.form!));
+          li.append(button);
+        }
+        return li;
+      })
+    );
+  }
+
+  private _verdictTitle(code: string): string {
+    switch (code) {
+      case 'data_bound':
+        return this._trans.__('Waiting for data.');
+      case 'shared_memory':
+        return this._trans.__('Shared memory is small.');
+      case 'cpu_bound':
+        return this._trans.__('Computing on the CPU.');
+      case 'gpu_bound':
+        return this._trans.__('The GPU is the limit.');
+      default:
+        return `${code}.`;
+    }
+  }
+
   private _options: IRunViewOptions;
   private _trans: TranslationBundle;
   private _stopping = false;
@@ -374,6 +448,8 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
   private _badge: HTMLSpanElement;
   private _stop: HTMLButtonElement;
   private _resume: HTMLButtonElement;
+  private _advice: HTMLUListElement;
+  private _adviceKey = '';
   private _progress: HTMLDivElement;
   private _detail: HTMLDivElement;
   private _problem: HTMLDivElement;

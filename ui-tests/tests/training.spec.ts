@@ -77,13 +77,14 @@ function lossLegend(view: Locator): Locator {
  */
 async function panelWithShapes(
   page: IJupyterLabPageFixture,
-  train: number
+  train: number,
+  imageSize = 64
 ): Promise<Locator> {
   await page.notebook.createNew(undefined, { kernel: 'python3' });
   await page.notebook.setCell(
     0,
     'code',
-    `from yolo_lab.shapes import make_shapes_dataset; print(make_shapes_dataset("shapes", train=${train}, val=8, image_size=64, overwrite=True))`
+    `from yolo_lab.shapes import make_shapes_dataset; print(make_shapes_dataset("shapes", train=${train}, val=8, image_size=${imageSize}, overwrite=True))`
   );
   await page.notebook.runCell(0);
   await expect(page.locator('.jp-OutputArea-output').first()).toContainText(
@@ -437,6 +438,35 @@ test.describe('training', () => {
     await view.locator('button.yl-RunStop').click();
     await expect(view).toHaveAttribute('data-status', 'stopped', {
       timeout: 120000
+    });
+  });
+
+  test('a data-bound run says so, and its fix fills the form in one click', async ({
+    page
+  }) => {
+    test.setTimeout(480000);
+    // 1280-px images trained at 64 px with no workers: decoding dominates.
+    const section = await panelWithShapes(page, 40, 1280);
+    await fill(page, 'data', 'shapes/data.yaml');
+    await fill(page, 'epochs', '2');
+    await fill(page, 'batchSize', '8');
+    await fill(page, 'imgsz', '64');
+    await fill(page, 'workers', '0');
+    await fill(page, 'name', 'slow');
+    await section.locator('button.yl-Train').click();
+    const view = page.locator('.yl-RunView');
+    const verdict = view.locator('.yl-RunVerdict[data-code="data_bound"]');
+    await expect(verdict).toBeVisible({ timeout: 300000 });
+    await expect(verdict).toContainText('Waiting for data.');
+    await expect(verdict).toContainText('with workers=0');
+    await verdict.getByRole('button', { name: 'Apply to the form' }).click();
+    await expect(section.locator('input[name="workers"]')).not.toHaveValue('0');
+    const workers = Number(
+      await section.locator('input[name="workers"]').inputValue()
+    );
+    expect(workers).toBeGreaterThanOrEqual(2);
+    await expect(view).toHaveAttribute('data-status', 'finished', {
+      timeout: 300000
     });
   });
 

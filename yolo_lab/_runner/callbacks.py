@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..training.advisor import Advisor, shm_bytes
 from ..training.rundir import EVENTS_FILE, STOP_FILE, spec_devices, write_status
 from .amp import check_amp_offline
 from .ddp import (
@@ -24,6 +25,8 @@ from .events import Events
 from .process import IS_MAIN, LOCAL_RANK, RANK, WORLD
 
 _GIB = 2**30
+# On a GPU, every this-many batches is synchronised before its compute is read.
+SYNC_EVERY = 10
 
 __all__ = ["Runner", "StopRequested"]
 
@@ -95,6 +98,9 @@ class Runner:
         self.fake_oom_at = int(os.environ.get("YOLO_LAB_FABRICATED_OOM_AT_BATCH", "-1"))
         self.fake_hang = _fabricated("HANG")
         self.fake_crash = _fabricated("CRASH")
+        self.loader: Any = None
+        self.advisor = Advisor(self.params, shm_bytes())
+        self.advice: list[dict[str, Any]] = []
 
     # -- stop
 
@@ -225,6 +231,7 @@ class Runner:
                     runner._before_batch,
                     runner._before_training if runner.cpu_ddp else None,
                 )
+                runner.loader = wrapped
                 return wrapped, dataset
 
             t.create_dataloader = create_dataloader
@@ -279,6 +286,7 @@ class Runner:
 
             gpu_mem = torch.cuda.memory_reserved() / _GIB
         box, obj, cls = (float(x) for x in mloss)
+        split = self._time_split(int(ni))
         self.events.emit(
             "batch",
             epoch=epoch,
@@ -294,7 +302,9 @@ class Runner:
             imgs_per_s=(n / dt) if dt > 0 else None,
             gpu_mem_gib=gpu_mem,
             imgsz=int(imgs.shape[-1]),
+            **split,
         )
+        self.advisor.add_batch(split)
         if self.fake_oom_at >= 0 and int(ni) >= self.fake_oom_at:
             import torch
 
@@ -302,6 +312,24 @@ class Runner:
                 "CUDA out of memory. Tried to allocate 20.00 MiB (fabricated by "
                 "YOLO_LAB_FABRICATED_OOM_AT_BATCH for a test)"
             )
+
+    def _time_split(self, ni: int) -> dict[str, float | None]:
+        """This batch's wait for data, compute (forward, backward, optimizer)
+        and DDP stop collective, in seconds.
+
+        On a GPU the host's clock runs ahead of queued kernels: every
+        ``SYNC_EVERY``-th batch is synchronised first, so its compute is the
+        device's (YOLOv5's loss logging syncs the others, at least on rank 0).
+        """
+        timing = getattr(getattr(self, "loader", None), "timing", None)
+        if timing is None:
+            return {"data_s": None, "compute_s": None, "sync_s": None}
+        if self.device_type == "cuda" and ni % SYNC_EVERY == 0:
+            import torch
+
+            torch.cuda.synchronize()
+        compute = time.perf_counter() - timing.started
+        return {"data_s": timing.data_s, "compute_s": compute, "sync_s": timing.sync_s}
 
     def _epoch_of(self, ni: int) -> int:
         # ni counts batches from the first epoch (resumed runs included).
@@ -330,6 +358,14 @@ class Runner:
             fitness=float(fi),
             best_fitness=self.best_fitness,
         )
+        self.give_advice()
+
+    def give_advice(self) -> None:
+        """The advisor's verdicts, as an ``advice`` event when they changed."""
+        verdicts = self.advisor.verdicts()
+        if verdicts and verdicts != self.advice:
+            self.advice = verdicts
+            self.events.emit("advice", verdicts=verdicts, data_share=self.advisor.data_share)
 
     def on_model_save(
         self, last: Any, epoch: int, final_epoch: bool, best_fitness: Any, fi: Any

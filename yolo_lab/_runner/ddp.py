@@ -106,12 +106,30 @@ class StopAgreement:
         return bool(flag.item() > 0)
 
 
+class BatchTiming:
+    """Where the current batch's time went, as far as the loader sees it.
+
+    ``data_s``: waiting for the DataLoader; ``sync_s``: the stop agreement's
+    collective (DDP only, else None); ``started``: ``perf_counter()`` when the
+    batch was handed to the training loop, so the step's compute is the time
+    from then to the batch-end callback.
+    """
+
+    __slots__ = ("data_s", "started", "sync_s")
+
+    def __init__(self, data_s: float, sync_s: float | None, started: float) -> None:
+        self.data_s = data_s
+        self.sync_s = sync_s
+        self.started = started
+
+
 class StoppingLoader:
     """The training DataLoader, asking before each batch whether to stop.
 
     On an agreed stop it calls ``on_stop`` (rank 0 saves there) and raises
     :class:`StopRequested` on every rank. It also writes this rank's
-    heartbeat (the batches it has started) for the supervisor's hang watch.
+    heartbeat (the batches it has started) for the supervisor's hang watch,
+    and times each batch's wait for data (``timing``).
     """
 
     def __init__(
@@ -130,6 +148,7 @@ class StoppingLoader:
         self._before_batch = before_batch
         self._before_first = before_first
         self._started = 0
+        self.timing: BatchTiming | None = None
 
     def __len__(self) -> int:
         return len(self._loader)
@@ -141,8 +160,20 @@ class StoppingLoader:
         if self._before_first is not None:
             first, self._before_first = self._before_first, None
             first()
-        for batch in self._loader:
-            if self._agreement.agreed():
+        batches = iter(self._loader)
+        while True:
+            asked = time.perf_counter()
+            try:
+                batch = next(batches)
+            except StopIteration:
+                return
+            got = time.perf_counter()
+            agreed = self._agreement.agreed()
+            started = time.perf_counter()
+            self.timing = BatchTiming(
+                got - asked, (started - got) if distributed() else None, started
+            )
+            if agreed:
                 self._on_stop()
                 raise StopRequested
             self._started += 1

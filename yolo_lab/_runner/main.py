@@ -53,7 +53,9 @@ def _telemetry_loop(runner: Runner, interval_s: float, done: threading.Event) ->
     runner.events.emit("telemetry_source", source=probe.source)
     while not done.wait(interval_s):
         try:
-            runner.events.emit("telemetry", sample=probe.sample())
+            sample = probe.sample()
+            runner.events.emit("telemetry", sample=sample)
+            runner.advisor.add_sample(sample)
         except Exception:
             pass  # one missed sample; the next may work
     probe.close()
