@@ -69,14 +69,14 @@ def _ended(run: training.Run) -> None:
 class Server:
     """A real Jupyter server with yolo-lab's extension, and its kernels."""
 
-    def __init__(self, root: Path, registry: Path) -> None:
+    def __init__(self, root: Path, registry: Path, *extra: str) -> None:
         from test_servers import _start_server
 
         self.root = root
         self.runtime = root / "runtime"
         os.environ["YOLO_LAB_DETACHED_DIR"] = str(registry)
         try:
-            self.proc, self.base = _start_server(root, root / "state")
+            self.proc, self.base = _start_server(root, root / "state", *extra)
         finally:
             del os.environ["YOLO_LAB_DETACHED_DIR"]
 
@@ -182,17 +182,7 @@ def test_a_detached_run_outlives_its_kernel_and_stops_from_another(
 
 
 def test_the_server_setting_decides_what_happens_at_exit(tmp_path: Path, data_yaml: Path) -> None:
-    from test_servers import _start_server
-
-    os.environ["YOLO_LAB_DETACHED_DIR"] = str(tmp_path / "registry")
-    try:
-        proc, base = _start_server(
-            tmp_path, tmp_path / "state", "--YoloLab.detached_runs_on_exit=stop"
-        )
-    finally:
-        del os.environ["YOLO_LAB_DETACHED_DIR"]
-    server = Server.__new__(Server)
-    server.proc, server.base, server.runtime = proc, base, tmp_path / "runtime"
+    server = Server(tmp_path, tmp_path / "registry", "--YoloLab.detached_runs_on_exit=stop")
     try:
         assert server.request("GET", "/yolo-lab/runs") == {"runs": [], "on_exit": "stop"}
         _kernel_id, client = server.kernel()

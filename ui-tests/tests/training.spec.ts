@@ -65,6 +65,17 @@ async function settled(read: () => Promise<number>): Promise<number> {
   return last;
 }
 
+/** Loss points appear in the run chart, then more of them: the run streams. */
+async function expectLossStreaming(view: Locator): Promise<void> {
+  await expect
+    .poll(() => lossPoints(view), { timeout: 180000 })
+    .toBeGreaterThan(0);
+  const first = await lossPoints(view);
+  await expect
+    .poll(() => lossPoints(view), { timeout: 180000 })
+    .toBeGreaterThan(first);
+}
+
 /** The run chart's legend entry of the box loss. */
 function lossLegend(view: Locator): Locator {
   return view.locator('.yl-RunPlot .legendtext', { hasText: 'box loss' });
@@ -156,13 +167,7 @@ test.describe('training', () => {
     await expect(view).toHaveAttribute('data-status', /starting|running/, {
       timeout: 60000
     });
-    await expect
-      .poll(() => lossPoints(view), { timeout: 180000 })
-      .toBeGreaterThan(0);
-    const first = await lossPoints(view);
-    await expect
-      .poll(() => lossPoints(view), { timeout: 180000 })
-      .toBeGreaterThan(first);
+    await expectLossStreaming(view);
     await expect(lossLegend(view)).toHaveCount(1);
     await expect(view.locator('.yl-RunDetail')).toContainText('AMP off');
     await expect(view.locator('.yl-RunProgress')).toContainText('epoch');
@@ -341,13 +346,7 @@ test.describe('training', () => {
       await expect(reopened).toHaveAttribute('data-status', 'running', {
         timeout: 90000
       });
-      await expect
-        .poll(() => lossPoints(reopened), { timeout: 180000 })
-        .toBeGreaterThan(0);
-      const before = await lossPoints(reopened);
-      await expect
-        .poll(() => lossPoints(reopened), { timeout: 180000 })
-        .toBeGreaterThan(before);
+      await expectLossStreaming(reopened);
 
       // Stop from the list: it ends after its batch with last.pt saved.
       await item.locator('button.yl-RunStop').click();

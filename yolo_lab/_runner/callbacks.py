@@ -321,7 +321,7 @@ class Runner:
         ``SYNC_EVERY``-th batch is synchronised first, so its compute is the
         device's (YOLOv5's loss logging syncs the others, at least on rank 0).
         """
-        timing = getattr(getattr(self, "loader", None), "timing", None)
+        timing = getattr(self.loader, "timing", None)
         if timing is None:
             return {"data_s": None, "compute_s": None, "sync_s": None}
         if self.device_type == "cuda" and ni % SYNC_EVERY == 0:
