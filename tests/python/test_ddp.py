@@ -25,7 +25,7 @@ import pytest
 from waiting import wait_until
 
 from yolo_lab import protocol, shapes, training
-from yolo_lab.training.rundir import STATUS_FILE, read_ranks, write_status
+from yolo_lab.training.rundir import EVENTS_FILE, STATUS_FILE, read_ranks, write_status
 
 pytest.importorskip("yolov5", reason="YOLOv5 is installed by scripts/setup.sh --tests")
 
@@ -226,3 +226,29 @@ def test_many_concurrent_status_writers_never_fail_nor_lose_fields(tmp_path: Pat
     status = json.loads((tmp_path / STATUS_FILE).read_text())
     assert {f"w{w}": 199 for w in range(8)}.items() <= status.items()
     assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_fault_in_the_supervisor_ends_the_ranks_and_the_run_fabricated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Fabricated: the supervisor's watch loop raises. torchrun is stood in for
+    # by a real process that would run for minutes; it must be ended, and the
+    # run must end failed with the traceback rather than stay "running".
+    from yolo_lab._runner import supervisor as sv
+
+    stand_in = [sys.executable, "-c", "import time; time.sleep(600)"]
+    monkeypatch.setattr(sv, "torchrun_command", lambda run_dir, world: stand_in)
+
+    def broken(self: sv.Supervisor) -> None:
+        raise RuntimeError("planted fault")
+
+    monkeypatch.setattr(sv.Supervisor, "_watch", broken)
+    write_status(tmp_path, status="running")
+    supervisor = sv.Supervisor(tmp_path, {"params": {"nproc": 2}})
+    assert supervisor.run() == 1
+    assert supervisor.torchrun is not None and supervisor.torchrun.poll() is not None
+    status = json.loads((tmp_path / STATUS_FILE).read_text())
+    assert status["status"] == "failed" and status["code"] == "supervisor_failed"
+    assert "planted fault" in status["message"]
+    errors = [json.loads(line) for line in (tmp_path / EVENTS_FILE).open()]
+    assert any("planted fault" in (e.get("traceback") or "") for e in errors)

@@ -28,6 +28,7 @@ import socket
 import subprocess
 import sys
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,50 @@ def _kill(pid: Any, signum: int) -> None:
             pass  # already gone
 
 
+class _StackFiles:
+    """The stacks the ranks write on SIGUSR1, each read once it is whole.
+
+    faulthandler appends to a file the rank keeps open, from its signal handler,
+    so a read can catch it half-way: a stack counts once it has grown past what
+    was there before the signal and then stopped growing for a moment.
+    """
+
+    SETTLE_S = 0.3
+
+    def __init__(self, run_dir: Path, ranks: list[int]) -> None:
+        self.paths = {rank: stack_path(run_dir, rank) for rank in ranks}
+        self.start = {rank: self._size(rank) for rank in ranks}
+        self.seen: dict[int, tuple[int, float]] = {}
+
+    def _size(self, rank: int) -> int:
+        try:
+            return self.paths[rank].stat().st_size
+        except OSError:
+            return 0
+
+    def complete(self) -> bool:
+        now = time.monotonic()
+        settled = 0
+        for rank in self.paths:
+            size = self._size(rank)
+            if size <= self.start[rank]:
+                continue
+            previous = self.seen.get(rank)
+            if previous is None or previous[0] != size:
+                self.seen[rank] = (size, now)
+            elif now - previous[1] >= self.SETTLE_S:
+                settled += 1
+        return settled == len(self.paths)
+
+    def text(self, rank: int) -> str:
+        try:
+            with open(self.paths[rank], "rb") as f:
+                f.seek(self.start.get(rank, 0))
+                return f.read().decode("utf-8", "replace").strip()
+        except OSError:
+            return ""
+
+
 class Supervisor:
     def __init__(self, run_dir: Path, spec: dict[str, Any]) -> None:
         self.run_dir = run_dir
@@ -102,6 +147,7 @@ class Supervisor:
         self.stop_since: float | None = None
         self.stop_reason: str | None = None
         self.forced: str | None = None
+        self.fault: str | None = None  # the supervisor's own traceback, if it failed
         self.first_dead: tuple[int, float] | None = None
         self.hung_since: float | None = None
         self.torchrun: subprocess.Popen[bytes] | None = None
@@ -175,25 +221,18 @@ class Supervisor:
 
     def _report_hang(self, quiet: float, beats: dict[int, dict[str, Any]]) -> None:
         pids = self._rank_pids()
+        stacks = _StackFiles(self.run_dir, list(pids))
         for pid in pids.values():
             _kill(pid, signal.SIGUSR1)
-        deadline = time.monotonic() + 3.0
-        stacks: dict[int, str] = {}
-        while time.monotonic() < deadline and len(stacks) < len(pids):
-            for rank in pids:
-                try:
-                    text = stack_path(self.run_dir, rank).read_text(encoding="utf-8")
-                except OSError:
-                    text = ""
-                if text.strip():
-                    stacks[rank] = text
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline and not stacks.complete():
             time.sleep(0.1)
         ranks = [
             {
                 "rank": rank,
                 "pid": pids.get(rank),
                 "batches": (beats.get(rank) or {}).get("batches"),
-                "stack": stacks.get(rank, "(no stack: the process did not answer)"),
+                "stack": stacks.text(rank) or "(no stack: the process did not answer)",
             }
             for rank in range(self.world)
         ]
@@ -221,6 +260,23 @@ class Supervisor:
             )
         finally:
             log.close()
+        try:
+            self._watch()
+        except Exception:  # a fault of its own: end the ranks, say so, keep what was saved
+            self.fault = traceback.format_exc()
+            print(self.fault, file=sys.stderr)
+            self.kill_all("the run's supervisor failed")
+            self.torchrun.wait()
+        # Ranks torchrun left behind (they are in sessions of their own).
+        for pid in self._rank_pids().values():
+            if pid_alive(pid):
+                _kill(pid, signal.SIGKILL)
+        self._watch_deaths(time.time())
+        return self.finish(self.torchrun.returncode)
+
+    def _watch(self) -> None:
+        """Until torchrun ends: stops, deaths and hangs, each in its time."""
+        assert self.torchrun is not None
         while self.torchrun.poll() is None:
             now = time.time()
             if self.stop_since is None and (
@@ -238,12 +294,6 @@ class Supervisor:
             if self.first_dead is not None and now - self.first_dead[1] > self.stop_grace_s:
                 self.kill_all("a rank ended and the others did not follow")
             time.sleep(POLL_S)
-        # Ranks torchrun left behind (they are in sessions of their own).
-        for pid in self._rank_pids().values():
-            if pid_alive(pid):
-                _kill(pid, signal.SIGKILL)
-        self._watch_deaths(time.time())
-        return self.finish(self.torchrun.returncode)
 
     def finish(self, returncode: int) -> int:
         states = self.states()
@@ -251,7 +301,22 @@ class Supervisor:
         end: dict[str, Any]
         culprit = self._culprit(states)
         free = disk_free_if_full(self.run_dir)
-        if culprit is not None and free is not None:
+        if self.fault is not None:
+            last_line = self.fault.strip().splitlines()[-1]
+            end = {
+                "status": "failed",
+                "code": "supervisor_failed",
+                "message": f"the run's supervisor failed ({last_line}); every rank was ended",
+                "fix": f"resume the run (from its last.pt); the traceback is in {LOG_FILE}",
+            }
+            self.events.emit(
+                "error",
+                code=end["code"],
+                message=end["message"],
+                fix=end["fix"],
+                traceback=self.fault,
+            )
+        elif culprit is not None and free is not None:
             # The ranks could not write (events, weights, their own records).
             message, fix = disk_full_words(self.run_dir, free)
             end = {"status": "failed", "message": message, "code": "disk_full", "fix": fix}
