@@ -19,7 +19,7 @@ run() {
 
 run "lint (eslint, prettier, ruff)" bash -c 'npm run --silent lint && ruff check yolo_lab tests'
 run "jest" npx jest --ci
-run "pytest" python -m pytest -q
+run "pytest" python -m pytest -q --durations=15
 run "launcher (real Docker)" bash scripts/test-launcher.sh
 run "galata" bash -c 'cd ui-tests && CI=1 npx playwright test'
 
