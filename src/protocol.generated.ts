@@ -240,6 +240,10 @@ export interface TelemetrySample {
    * kernel process tree resident memory
    */
   proc_rss_bytes: number | null;
+  /**
+   * a training run's DataLoader workers' CPU, 100 = one core; only in a run's samples
+   */
+  workers_cpu_pct?: number | null;
   gpus: {
     /**
      * as the kernel sees it (cuda:N)
@@ -254,6 +258,34 @@ export interface TelemetrySample {
      * GPU memory used by the kernel's process tree (training subprocesses, DDP ranks)
      */
     proc_mem_bytes: number | null;
+    /**
+     * the SM clock now; absent where NVML does not tell
+     */
+    sm_clock_mhz?: number;
+    /**
+     * the SM clock's maximum; absent where NVML does not tell
+     */
+    sm_clock_max_mhz?: number;
+    /**
+     * why the clocks are held down now (NVML's clocks event reasons, GPU idle and the applications-clocks setting left out); absent where NVML does not tell
+     */
+    throttle_reasons?: (
+      | 'sw_power_cap'
+      | 'hw_slowdown'
+      | 'sync_boost'
+      | 'sw_thermal'
+      | 'hw_thermal'
+      | 'hw_power_brake'
+      | 'display_clock_setting'
+    )[];
+    /**
+     * compute processes on this GPU outside the process tree that this process can see (in a container with its own pid namespace, none); absent where NVML cannot list them
+     */
+    other_procs?: number;
+    /**
+     * the GPU memory those other processes hold
+     */
+    other_procs_mem_bytes?: number;
   }[];
 }
 /**
@@ -429,7 +461,7 @@ export interface RunDisplay {
  * Why a run is slow (yolo_lab/training/advisor.py): what was measured, the fix, the gain to expect, and the form values that apply the fix (null when it is not a form value).
  */
 export interface RunVerdict {
-  code: 'data_bound' | 'shared_memory' | 'cpu_bound' | 'gpu_bound';
+  code: 'data_bound' | 'shared_memory' | 'shared_gpu' | 'throttled' | 'cpu_bound' | 'gpu_bound';
   saw: string;
   fix: string;
   gain: string;

@@ -37,6 +37,24 @@ _NVML_ERROR_NOT_SUPPORTED: Final = 3
 _NVML_ERROR_NO_PERMISSION: Final = 4
 _NVML_ERROR_FUNCTION_NOT_FOUND: Final = 13
 _NVML_TEMPERATURE_GPU: Final = 0
+_NVML_CLOCK_SM: Final = 1
+# The bits of NVML's clocks event (formerly "throttle") reasons (nvml.h's
+# nvmlClocksEventReason*) under the names a sample carries. GPU idle and the
+# applications-clocks setting are left out: neither slows a GPU that computes.
+_CLOCK_REASONS: Final = (
+    (0x4, "sw_power_cap"),
+    (0x8, "hw_slowdown"),
+    (0x10, "sync_boost"),
+    (0x20, "sw_thermal"),
+    (0x40, "hw_thermal"),
+    (0x80, "hw_power_brake"),
+    (0x100, "display_clock_setting"),
+)
+# The newer name first; drivers before 535 only have the older one.
+_CLOCK_REASON_GETTERS: Final = (
+    "nvmlDeviceGetCurrentClocksEventReasons",
+    "nvmlDeviceGetCurrentClocksThrottleReasons",
+)
 
 
 class _ProcessTree:
@@ -51,12 +69,19 @@ class _ProcessTree:
     time. Processes that vanish in between are tolerated and dropped.
     """
 
-    def __init__(self, pid: int, refresh_s: float = _TREE_REFRESH_S) -> None:
+    def __init__(
+        self, pid: int, refresh_s: float = _TREE_REFRESH_S, worker_depth: int | None = None
+    ) -> None:
         self._root = psutil.Process(pid)
         self._refresh_s = refresh_s
         self._refreshed_at = -math.inf
         self._procs: dict[int, psutil.Process] = {pid: self._root}
         self.pids: frozenset[int] = frozenset({pid})
+        # Processes this deep below the root are DataLoader workers (1 under
+        # a training process, 2 under torchrun); None: not counted apart.
+        self._worker_depth = worker_depth
+        self._workers: frozenset[int] = frozenset()
+        self.workers_cpu: float | None = None
 
     def _members(self) -> list[psutil.Process]:
         now = time.monotonic()
@@ -64,14 +89,35 @@ class _ProcessTree:
             return list(self._procs.values())
         self._refreshed_at = now
         try:
-            return [self._root, *self._root.children(recursive=True)]
+            members = [self._root, *self._root.children(recursive=True)]
         except psutil.Error:
             return list(self._procs.values())
+        if self._worker_depth is not None:
+            self._workers = self._deep(members, self._worker_depth)
+        return members
+
+    def _deep(self, members: list[psutil.Process], depth: int) -> frozenset[int]:
+        """The members at least ``depth`` levels below the root."""
+        parent: dict[int, int] = {}
+        for proc in members[1:]:
+            try:
+                parent[proc.pid] = proc.ppid()
+            except psutil.Error:
+                continue
+        deep = set()
+        for pid in parent:
+            level, up = 0, pid
+            while up in parent and level <= depth:
+                level, up = level + 1, parent[up]
+            if up == self._root.pid and level >= depth:
+                deep.add(pid)
+        return frozenset(deep)
 
     def sample(self) -> tuple[float | None, int | None]:
         """(CPU % with 100 = one core, RSS bytes) summed over the tree."""
         cpu = 0.0
         rss = 0
+        workers = 0.0
         kept: dict[int, psutil.Process] = {}
         for found in self._members():
             proc = self._procs.get(found.pid)
@@ -88,8 +134,12 @@ class _ProcessTree:
             kept[proc.pid] = proc
             cpu += float(proc_cpu)
             rss += int(proc_rss)
+            if proc.pid in self._workers:
+                workers += float(proc_cpu)
         self._procs = kept
         self.pids = frozenset(kept)
+        if self._worker_depth is not None:
+            self.workers_cpu = workers
         if not kept:
             return None, None
         return cpu, rss
@@ -107,7 +157,9 @@ class Probe:
     module (tests pass a fabricated one). ``environ`` supplies
     CUDA_VISIBLE_DEVICES (default ``os.environ``) and ``pid`` the root of the
     process tree (default this process); ``tree_refresh_s`` is how often the
-    tree's membership is re-read (see ``_ProcessTree``).
+    tree's membership is re-read (see ``_ProcessTree``). ``worker_depth``
+    (a training run's probe) counts the processes that deep below the root
+    apart, as the DataLoader workers: the sample gains ``workers_cpu_pct``.
 
     ``open()`` picks the source: "nvml" when NVML initialises and at least
     one GPU is visible to the process, else "psutil". When NVML fails during
@@ -122,8 +174,10 @@ class Probe:
         environ: Mapping[str, str] | None = None,
         pid: int | None = None,
         tree_refresh_s: float = _TREE_REFRESH_S,
+        worker_depth: int | None = None,
     ) -> None:
         self._nvml_arg = nvml
+        self._worker_depth = worker_depth
         self._tree_refresh_s = tree_refresh_s
         self._environ = environ
         self._pid = os.getpid() if pid is None else pid
@@ -137,7 +191,7 @@ class Probe:
 
     def open(self) -> None:
         """Initialise NVML if possible and prime the CPU counters; never raises."""
-        self._tree = _ProcessTree(self._pid, self._tree_refresh_s)
+        self._tree = _ProcessTree(self._pid, self._tree_refresh_s, self._worker_depth)
         # First readings only set the baselines for cpu_percent(None).
         psutil.cpu_percent(None)
         self._tree.sample()
@@ -212,7 +266,7 @@ class Probe:
             except Exception as exc:
                 self._lose(exc)
                 gpus = []
-        return {
+        sample: dict[str, Any] = {
             "t": t,
             "cpu_pct": cpu_pct,
             "ram_used_bytes": ram_used,
@@ -221,6 +275,9 @@ class Probe:
             "proc_rss_bytes": proc_rss,
             "gpus": gpus,
         }
+        if self._tree.workers_cpu is not None:
+            sample["workers_cpu_pct"] = self._tree.workers_cpu
+        return sample
 
     @property
     def tree_pids(self) -> frozenset[int]:
@@ -253,6 +310,22 @@ class Probe:
                 return None
             raise _NvmlLost() from exc
 
+    def _optional(self, name: str, *args: Any) -> Any:
+        """NVML's ``name(*args)``, or None when the binding lacks it or it fails.
+
+        For the fields a sample may lack: whatever NVML says about them, the
+        GPU view must not be lost over them (an old driver, a vGPU, a GPU
+        that keeps clocks to itself).
+        """
+        nvml = self._nvml
+        getter = getattr(nvml, name, None)
+        if getter is None:
+            return None
+        try:
+            return getter(*args)
+        except nvml.NVMLError:
+            return None
+
     def _gpus(self, tree_pids: frozenset[int]) -> list[dict[str, Any]]:
         nvml = self._nvml
         temperature_sensor = getattr(nvml, "NVML_TEMPERATURE_GPU", _NVML_TEMPERATURE_GPU)
@@ -264,42 +337,91 @@ class Probe:
                 lambda h=handle: nvml.nvmlDeviceGetTemperature(h, temperature_sensor)
             )
             power_mw = self._field(lambda h=handle: nvml.nvmlDeviceGetPowerUsage(h))
-            gpus.append(
-                {
-                    "index": position,
-                    "util_pct": None if utilization is None else float(utilization.gpu),
-                    "mem_used_bytes": None if memory is None else int(memory.used),
-                    "mem_total_bytes": None if memory is None else int(memory.total),
-                    "temp_c": None if temperature is None else float(temperature),
-                    "power_w": None if power_mw is None else float(power_mw) / 1000.0,
-                    "proc_mem_bytes": self._tree_gpu_memory(handle, tree_pids),
-                }
-            )
+            compute, graphics = self._processes(handle)
+            gpu: dict[str, Any] = {
+                "index": position,
+                "util_pct": None if utilization is None else float(utilization.gpu),
+                "mem_used_bytes": None if memory is None else int(memory.used),
+                "mem_total_bytes": None if memory is None else int(memory.total),
+                "temp_c": None if temperature is None else float(temperature),
+                "power_w": None if power_mw is None else float(power_mw) / 1000.0,
+                "proc_mem_bytes": _tree_gpu_memory(compute, graphics, tree_pids),
+            }
+            gpu.update(self._clocks(handle))
+            gpu.update(_other_processes(compute, tree_pids))
+            gpus.append(gpu)
         return gpus
 
-    def _tree_gpu_memory(self, handle: Any, tree_pids: frozenset[int]) -> int | None:
-        """GPU memory held by the process tree, or None if NVML cannot list processes."""
+    def _processes(self, handle: Any) -> tuple[list[Any] | None, list[Any] | None]:
+        """The GPU's compute and graphics processes; None where NVML cannot list them."""
         nvml = self._nvml
-        listed = False
-        used: dict[int, int] = {}
+        listed: list[list[Any] | None] = []
         for name in (
             "nvmlDeviceGetComputeRunningProcesses",
             "nvmlDeviceGetGraphicsRunningProcesses",
         ):
             getter = getattr(nvml, name, None)
-            if getter is None:
-                continue
-            processes = self._field(lambda g=getter: g(handle))
-            if processes is None:
-                continue
-            listed = True
-            for process in processes:
-                memory = getattr(process, "usedGpuMemory", None)
-                if process.pid in tree_pids and memory is not None:
-                    # A process with both a compute and a graphics context is
-                    # listed twice with the same memory: count it once.
-                    used[process.pid] = max(used.get(process.pid, 0), int(memory))
-        return sum(used.values()) if listed else None
+            listed.append(None if getter is None else self._field(lambda g=getter: g(handle)))
+        return listed[0], listed[1]
+
+    def _clocks(self, handle: Any) -> dict[str, Any]:
+        """The SM clock, its maximum and why it is held down, where NVML tells.
+
+        The advisor's ``throttled`` verdict reads them: a GPU slowed by heat
+        or its power limit computes at a fraction of its clock.
+        """
+        sm = getattr(self._nvml, "NVML_CLOCK_SM", _NVML_CLOCK_SM)
+        out: dict[str, Any] = {}
+        clock = self._optional("nvmlDeviceGetClockInfo", handle, sm)
+        if clock is not None:
+            out["sm_clock_mhz"] = int(clock)
+        top = self._optional("nvmlDeviceGetMaxClockInfo", handle, sm)
+        if top:
+            out["sm_clock_max_mhz"] = int(top)
+        for name in _CLOCK_REASON_GETTERS:
+            mask = self._optional(name, handle)
+            if mask is not None:
+                out["throttle_reasons"] = [n for bit, n in _CLOCK_REASONS if int(mask) & bit]
+                break
+        return out
+
+
+def _tree_gpu_memory(
+    compute: list[Any] | None, graphics: list[Any] | None, tree_pids: frozenset[int]
+) -> int | None:
+    """GPU memory held by the process tree, or None if NVML cannot list processes."""
+    if compute is None and graphics is None:
+        return None
+    used: dict[int, int] = {}
+    for process in [*(compute or []), *(graphics or [])]:
+        memory = getattr(process, "usedGpuMemory", None)
+        if process.pid in tree_pids and memory is not None:
+            # A process with both a compute and a graphics context is
+            # listed twice with the same memory: count it once.
+            used[process.pid] = max(used.get(process.pid, 0), int(memory))
+    return sum(used.values())
+
+
+def _other_processes(compute: list[Any] | None, tree_pids: frozenset[int]) -> dict[str, Any]:
+    """The compute processes on the GPU outside the process tree, and their memory.
+
+    They share the GPU's time and memory with the run (the advisor's
+    ``shared_gpu`` verdict). Graphics-only processes (a desktop) are left
+    out: they hardly compute. Only pids this process can see count: NVML
+    gives every process its host pid, so in a container with its own pid
+    namespace the run's own processes would otherwise count as others;
+    another container's processes are then not seen either.
+    """
+    if compute is None:
+        return {}
+    others: dict[int, int] = {}
+    for process in compute:
+        pid = int(process.pid)
+        if pid <= 0 or pid in tree_pids or pid in others or not psutil.pid_exists(pid):
+            continue
+        memory = getattr(process, "usedGpuMemory", None)
+        others[pid] = 0 if memory is None else int(memory)
+    return {"other_procs": len(others), "other_procs_mem_bytes": sum(others.values())}
 
 
 def _failure(action: str, exc: BaseException) -> str:

@@ -432,6 +432,10 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
         return this._trans.__('Computing on the CPU.');
       case 'gpu_bound':
         return this._trans.__('The GPU is the limit.');
+      case 'throttled':
+        return this._trans.__('The GPU is slowed down (heat or power).');
+      case 'shared_gpu':
+        return this._trans.__('Another process uses this GPU.');
       default:
         return `${code}.`;
     }

@@ -1,8 +1,9 @@
 """A fabricated NVML binding (the part of pynvml the telemetry uses).
 
 Tests inject it as ``Probe(nvml=...)`` / ``Sampler(nvml=...)``: it lists
-made-up GPUs with made-up processes and can start failing after a number of
-sampling calls, as NVML does when a GPU falls off the bus.
+made-up GPUs with made-up processes, clocks and clocks event (throttle)
+reasons, and can start failing after a number of sampling calls, as NVML
+does when a GPU falls off the bus.
 """
 
 from __future__ import annotations
@@ -39,6 +40,20 @@ class FabricatedGpu:
     power_mw: int | None = 250_000  # None: the GPU does not report power
     compute: list[tuple[int, int | None]] = field(default_factory=list)  # (pid, bytes)
     graphics: list[tuple[int, int | None]] = field(default_factory=list)
+    # None: the GPU does not report them (NVML_ERROR_NOT_SUPPORTED).
+    sm_clock_mhz: int | None = None
+    sm_clock_max_mhz: int | None = None
+    reasons: int | None = None  # nvmlClocksEventReason* bits
+
+
+# nvml.h's clocks event reasons, as pynvml names them.
+REASON_GPU_IDLE = 0x1
+REASON_APPLICATIONS_CLOCKS = 0x2
+REASON_SW_POWER_CAP = 0x4
+REASON_HW_SLOWDOWN = 0x8
+REASON_SW_THERMAL = 0x20
+REASON_HW_THERMAL = 0x40
+REASON_HW_POWER_BRAKE = 0x80
 
 
 class FabricatedNvml:
@@ -49,6 +64,7 @@ class FabricatedNvml:
     NVML_ERROR_NO_PERMISSION = 4
     NVML_ERROR_GPU_IS_LOST = 15
     NVML_TEMPERATURE_GPU = 0
+    NVML_CLOCK_SM = 1
 
     def __init__(self, gpus: list[FabricatedGpu], fail_after: int | None = None) -> None:
         self.gpus = gpus
@@ -100,6 +116,27 @@ class FabricatedNvml:
             raise FabricatedNVMLError(self.NVML_ERROR_NOT_SUPPORTED)
         return handle.power_mw
 
+    def _reported(self, value: int | None) -> int:
+        if value is None:
+            raise FabricatedNVMLError(self.NVML_ERROR_NOT_SUPPORTED)
+        return value
+
+    def nvmlDeviceGetClockInfo(self, handle: FabricatedGpu, clock: int) -> int:
+        self._sampling_call()
+        assert clock == self.NVML_CLOCK_SM
+        return self._reported(handle.sm_clock_mhz)
+
+    def nvmlDeviceGetMaxClockInfo(self, handle: FabricatedGpu, clock: int) -> int:
+        self._sampling_call()
+        assert clock == self.NVML_CLOCK_SM
+        return self._reported(handle.sm_clock_max_mhz)
+
+    def nvmlDeviceGetCurrentClocksEventReasons(self, handle: FabricatedGpu) -> int:
+        # Drivers before 535 lack it: tests then move it to the older name,
+        # nvmlDeviceGetCurrentClocksThrottleReasons.
+        self._sampling_call()
+        return self._reported(handle.reasons)
+
     def nvmlDeviceGetComputeRunningProcesses(self, handle: FabricatedGpu) -> list[Any]:
         self._sampling_call()
         return [SimpleNamespace(pid=p, usedGpuMemory=m) for p, m in handle.compute]
@@ -110,5 +147,6 @@ class FabricatedNvml:
 
 
 # Sampling calls per GPU per sample: utilization, memory, temperature,
-# power, compute processes, graphics processes.
-CALLS_PER_GPU_SAMPLE = 6
+# power, compute processes, graphics processes, SM clock, its maximum,
+# clocks event reasons.
+CALLS_PER_GPU_SAMPLE = 9

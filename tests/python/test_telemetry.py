@@ -16,7 +16,18 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fabricated_nvml import CALLS_PER_GPU_SAMPLE, MIB, FabricatedGpu, FabricatedNvml
+from fabricated_nvml import (
+    CALLS_PER_GPU_SAMPLE,
+    GIB,
+    MIB,
+    REASON_APPLICATIONS_CLOCKS,
+    REASON_GPU_IDLE,
+    REASON_HW_THERMAL,
+    REASON_SW_POWER_CAP,
+    FabricatedGpu,
+    FabricatedNvml,
+    FabricatedNVMLError,
+)
 from telemetry_helpers import Recorder
 
 from yolo_lab import protocol
@@ -39,6 +50,9 @@ def assert_plain_numbers(sample: dict[str, Any]) -> None:
             assert value is None or type(value) in (int, float), (key, type(value))
     for gpu in sample["gpus"]:
         for key, value in gpu.items():
+            if key == "throttle_reasons":
+                assert all(type(reason) is str for reason in value), value
+                continue
             assert value is None or type(value) in (int, float), (key, type(value))
 
 
@@ -157,6 +171,68 @@ def psutil_rss() -> int:
     import psutil
 
     return int(psutil.Process().memory_info().rss)
+
+
+_TRAINER = """
+import subprocess, sys
+# A stand-in for a training process: idle itself, with one busy child (a
+# DataLoader worker) or, at depth 2, one idle child (a rank) with a busy one.
+depth = int(sys.argv[1])
+code = "while True: pass" if depth == 1 else (
+    "import subprocess, sys; subprocess.Popen([sys.executable, '-c', 'while True: pass']);"
+    " print('ready', flush=True); sys.stdin.read()"
+)
+child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE)
+print("ready", flush=True)
+sys.stdin.read()
+child.kill()
+"""
+
+
+@pytest.mark.parametrize("depth", [1, 2])
+def test_a_runs_workers_cpu_is_counted_apart(depth: int) -> None:
+    trainer = subprocess.Popen(
+        [sys.executable, "-c", _TRAINER, str(depth)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert trainer.stdout is not None and trainer.stdout.readline().strip() == "ready"
+        probe = Probe(nvml=False, pid=trainer.pid, tree_refresh_s=0, worker_depth=depth)
+        probe.open()
+        deadline = time.monotonic() + 30
+        while True:
+            threading.Event().wait(0.5)
+            sample = probe.sample()
+            if (sample.get("workers_cpu_pct") or 0) > 40:
+                break
+            assert time.monotonic() < deadline, f"no busy worker seen: {sample}"
+        # The busy process is the worker: the rest of the tree is idle.
+        assert sample["proc_cpu_pct"] - sample["workers_cpu_pct"] < 20
+        protocol.validate_definition("telemetry_sample", sample)
+        probe.close()
+    finally:
+        for proc in psutil_children(trainer.pid):
+            proc.kill()
+        trainer.kill()
+        trainer.wait(timeout=10)
+
+
+def psutil_children(pid: int) -> list[Any]:
+    import psutil
+
+    try:
+        return list(psutil.Process(pid).children(recursive=True))
+    except psutil.Error:
+        return []
+
+
+def test_without_worker_depth_a_sample_has_no_workers_field() -> None:
+    probe = Probe(nvml=False)
+    probe.open()
+    assert "workers_cpu_pct" not in probe.sample()
+    probe.close()
 
 
 # ----------------------------------------------------------------- sampler
@@ -333,6 +409,10 @@ def test_visible_devices_and_tree_memory_fabricated(sleeper: Any) -> None:
                 "temp_c": 71.0,
                 "power_w": 312.5,
                 "proc_mem_bytes": 150 * MIB,
+                # FOREIGN_PID is no process here: maybe this run's own in a
+                # container (NVML gives host pids), so not counted as another.
+                "other_procs": 0,
+                "other_procs_mem_bytes": 0,
             }
         ], setting
         assert sample["proc_rss_bytes"] > 0
@@ -347,6 +427,96 @@ def test_unsupported_fields_read_null_fabricated() -> None:
     assert probe.take_lost() is None
     assert sample["gpus"][0]["power_w"] is None
     assert sample["gpus"][0]["proc_mem_bytes"] == 0
+    protocol.validate_definition("telemetry_sample", sample)
+
+
+def test_clocks_and_throttle_reasons_are_decoded_fabricated(sampler_factory: Any) -> None:
+    hot = FabricatedGpu(
+        "GPU-dd",
+        util=99,
+        sm_clock_mhz=1410,
+        sm_clock_max_mhz=1980,
+        reasons=REASON_GPU_IDLE
+        | REASON_APPLICATIONS_CLOCKS
+        | REASON_SW_POWER_CAP
+        | REASON_HW_THERMAL
+        | (1 << 40),  # a bit no driver defines yet
+    )
+    nvml = FabricatedNvml([hot])
+    recorder = Recorder()
+    sampler_factory(recorder, interval_s=0.1, nvml=nvml, environ={})
+    recorder.wait_for(lambda r: len(r.live_samples) >= 1)
+    [gpu] = recorder.live_samples[0]["gpus"]
+    assert gpu["sm_clock_mhz"] == 1410 and gpu["sm_clock_max_mhz"] == 1980
+    # GPU idle and the applications-clocks setting slow nothing: left out.
+    assert gpu["throttle_reasons"] == ["sw_power_cap", "hw_thermal"]
+    protocol.validate_definition("telemetry_sample", recorder.live_samples[0])
+    assert_plain_numbers(recorder.live_samples[0])
+
+    # Drivers before 535 only know the older name of the same reasons.
+    older = FabricatedNvml([hot])
+    older.nvmlDeviceGetCurrentClocksThrottleReasons = older.nvmlDeviceGetCurrentClocksEventReasons
+    older.nvmlDeviceGetCurrentClocksEventReasons = None
+    probe = Probe(nvml=older, environ={})
+    probe.open()
+    assert probe.sample()["gpus"][0]["throttle_reasons"] == ["sw_power_cap", "hw_thermal"]
+    probe.close()
+
+
+def test_clocks_nvml_will_not_tell_are_absent_fabricated() -> None:
+    # Not supported (the default of a fabricated GPU), or any other NVML
+    # error: the fields are absent and the GPU view stays.
+    nvml = FabricatedNvml([FabricatedGpu("GPU-ee"), FabricatedGpu("GPU-ff", sm_clock_mhz=900)])
+
+    def unknown_error(handle: Any, clock: int) -> int:
+        raise FabricatedNVMLError(999)
+
+    nvml.nvmlDeviceGetMaxClockInfo = unknown_error
+    probe = Probe(nvml=nvml, environ={})
+    probe.open()
+    first, second = probe.sample()["gpus"]
+    probe.close()
+    assert probe.take_lost() is None
+    for key in ("sm_clock_mhz", "sm_clock_max_mhz", "throttle_reasons"):
+        assert key not in first
+    assert second["sm_clock_mhz"] == 900 and "sm_clock_max_mhz" not in second
+
+
+def test_other_processes_on_the_gpu_are_counted_fabricated(sleeper: Any) -> None:
+    child = sleeper("import sys; print('ready', flush=True); sys.stdin.read()")
+    # pid 1 is in every pid namespace and never in this test's tree.
+    shared = FabricatedGpu(
+        "GPU-aa",
+        compute=[
+            (os.getpid(), 2 * GIB),
+            (child.pid, 50 * MIB),  # a DDP rank or worker of the run: its own
+            (1, 3 * GIB),
+            (1, 3 * GIB),  # listed twice: counted once
+            (FOREIGN_PID, 500 * MIB),  # not seen here: maybe the run's own host pid
+        ],
+        graphics=[(os.getppid(), 200 * MIB)],  # a desktop hardly computes
+    )
+    unknown_memory = FabricatedGpu("GPU-bb", compute=[(1, None)])
+    alone = FabricatedGpu("GPU-cc", compute=[(os.getpid(), GIB)])
+    nvml = FabricatedNvml([shared, unknown_memory, alone])
+    probe = Probe(nvml=nvml, environ={}, tree_refresh_s=0)
+    probe.open()
+    gpus = probe.sample()["gpus"]
+    assert [(g["other_procs"], g["other_procs_mem_bytes"]) for g in gpus] == [
+        (1, 3 * GIB),
+        (1, 0),
+        (0, 0),
+    ]
+    assert gpus[0]["proc_mem_bytes"] == 2 * GIB + 50 * MIB
+
+    # NVML cannot list the compute processes: the fields are absent.
+    def not_supported(handle: Any) -> list[Any]:
+        raise FabricatedNVMLError(FabricatedNvml.NVML_ERROR_NOT_SUPPORTED)
+
+    nvml.nvmlDeviceGetComputeRunningProcesses = not_supported
+    sample = probe.sample()
+    probe.close()
+    assert "other_procs" not in sample["gpus"][0] and probe.take_lost() is None
     protocol.validate_definition("telemetry_sample", sample)
 
 

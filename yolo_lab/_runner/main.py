@@ -44,8 +44,13 @@ def _telemetry_loop(runner: Runner, interval_s: float, done: threading.Event) ->
     try:
         from .._probe import Probe
 
-        # Under torchrun, rank 0's parent is torchrun: its process tree holds every rank.
-        probe = Probe(pid=os.getppid() if RANK == 0 else os.getpid())
+        # Under torchrun, rank 0's parent is torchrun: its process tree holds
+        # every rank, and the DataLoader workers are one level further down.
+        under_torchrun = RANK == 0
+        probe = Probe(
+            pid=os.getppid() if under_torchrun else os.getpid(),
+            worker_depth=2 if under_torchrun else 1,
+        )
         probe.open()
     except Exception as exc:
         runner.events.emit("notice", message=f"no telemetry: {exc}")
