@@ -41,6 +41,16 @@ def _fabricated(name: str) -> tuple[int, int] | None:
     return None
 
 
+def _shm_path() -> str:
+    """Where the shared memory of the DataLoader workers is measured.
+
+    /dev/shm, unless ``YOLO_LAB_SHM_PATH`` names another folder: for tests
+    (a small tmpfs planted for one run) and for unusual containers whose
+    shared memory is mounted elsewhere. Read by the runner only.
+    """
+    return os.environ.get("YOLO_LAB_SHM_PATH") or "/dev/shm"
+
+
 def _atomic_torch_save() -> None:
     """torch.save to a path writes a temporary file and renames it.
 
@@ -99,8 +109,12 @@ class Runner:
         self.fake_hang = _fabricated("HANG")
         self.fake_crash = _fabricated("CRASH")
         self.loader: Any = None
-        self.advisor = Advisor(self.params, shm_bytes())
+        shm = _shm_path()
+        self.advisor = Advisor(self.params, shm_bytes(shm), shm_path=shm)
         self.advice: list[dict[str, Any]] = []
+        # An autotune probe (yolo_lab.autotune) ends after this many batches.
+        self.probe_batches = int(spec.get("probe_batches") or 0)
+        self.probed = 0
 
     # -- stop
 
@@ -312,6 +326,22 @@ class Runner:
                 "CUDA out of memory. Tried to allocate 20.00 MiB (fabricated by "
                 "YOLO_LAB_FABRICATED_OOM_AT_BATCH for a test)"
             )
+        self._end_probe()
+
+    def _end_probe(self) -> None:
+        """An autotune probe ends after its batches, right here.
+
+        Raised from the batch-end callback, the stop skips what a stop
+        through the loader would still do (save last.pt) and what an epoch's
+        end does (validate, save): a probe measures speed, its weights are
+        of no use. One process only: a DDP rank cannot leave alone.
+        """
+        if not self.probe_batches or distributed():
+            return
+        self.probed += 1
+        if self.probed >= self.probe_batches:
+            self.request_stop(f"probe done after {self.probed} batches")
+            raise StopRequested
 
     def _time_split(self, ni: int) -> dict[str, float | None]:
         """This batch's wait for data, compute (forward, backward, optimizer)

@@ -1,0 +1,256 @@
+"""``yolo_lab.autotune``: a searched, budgeted set of probes and its winner.
+
+One test runs real YOLOv5 probes on this CPU (a tiny shapes set at 64 px);
+what this machine cannot produce (running out of GPU memory, a GPU at all,
+probes of exact durations) comes from a replaced probe function, and those
+tests say ``fabricated`` in their names.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import yolo_lab
+from yolo_lab import shapes
+from yolo_lab.training import TrainError, api, checks, tune
+from yolo_lab.training.rundir import read_events, read_status
+
+IMGSZ = 64
+# 48 images at batch 8 are 6 batches: a 6-batch probe ends inside epoch 0,
+# before any validation.
+TRAIN_IMAGES = 48
+PROBE = {"probe_batches": 6, "warmup_batches": 2}
+
+
+@pytest.fixture(scope="module")
+def data_yaml(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("shapes")
+    return shapes.make_shapes_dataset(
+        out / "shapes", train=TRAIN_IMAGES, val=4, image_size=IMGSZ, seed=3
+    )
+
+
+def _fake_probe(
+    speed: Any, oom_from: int | None = None, seconds: float = 0.0, amp_oom_from: int | None = None
+) -> Any:
+    """A probe function that answers at once: ``speed(settings)`` images/s,
+    out of memory from batch ``oom_from`` (with AMP on: ``amp_oom_from``)."""
+
+    def probe(setup: tune.ProbeSetup, settings: dict[str, Any], name: str, deadline: float):
+        if seconds:
+            time.sleep(seconds)
+        limit = amp_oom_from if settings["amp"] and amp_oom_from else oom_from
+        if limit is not None and settings["batch_size"] >= limit:
+            return {"error": "out of memory", "code": "cuda_oom", "oom": True}
+        return {"imgs_per_s": float(speed(settings)), "data_share": 0.5, "batches": 10}
+
+    return probe
+
+
+def _batches(result: tune.Autotune) -> list[int]:
+    return [r["settings"]["batch_size"] for r in result.rows]
+
+
+# -- real probes -----------------------------------------------------------------
+
+
+def test_real_probes_on_a_small_space_pick_the_fastest_row(data_yaml: Path, tmp_path: Path) -> None:
+    pytest.importorskip("yolov5", reason="YOLOv5 is installed by scripts/setup.sh --tests")
+    seen: list[dict[str, Any]] = []
+    result = yolo_lab.autotune(
+        data_yaml,
+        device="cpu",
+        budget_s=900,
+        imgsz=IMGSZ,
+        batch_size=8,
+        workers=0,
+        space={"batch_size": [4, 8], "workers": [0], "cache": [None]},
+        project=tmp_path / "runs",
+        on_row=seen.append,
+        **PROBE,
+    )
+    # The defaults (8), nothing above them to try, then halved.
+    assert _batches(result) == [8, 4], result
+    assert result.ended == "converged"
+    assert [r["probe"] for r in seen] == [1, 2], "on_row saw each row as it came"
+    speeds = [r["imgs_per_s"] for r in result.rows]
+    assert all(s and s > 0 for s in speeds), result.rows
+    assert result.imgs_per_s == max(speeds)
+    best = result.rows[speeds.index(max(speeds))]
+    assert result.winner == best["settings"]
+    assert result.form == {
+        "batch_size": str(best["settings"]["batch_size"]),
+        "workers": "0",
+        "cache": "none",
+        "amp": False,
+    }
+    assert result.defaults_imgs_per_s == speeds[0]
+    assert result.speedup == pytest.approx(max(speeds) / speeds[0])
+
+    # Each probe is a real run that ended itself after its batches, unsaved.
+    for row in result.rows:
+        run_dir = Path(row["run"])
+        status = read_status(run_dir)
+        assert status["status"] == "stopped", status
+        assert status["message"] == "probe done after 6 batches"
+        batches = [e for e in read_events(run_dir) if e["kind"] == "batch"]
+        assert len(batches) == 6 and row["batches"] == 4
+        assert not (run_dir / "weights" / "last.pt").exists()
+        assert not [e for e in read_events(run_dir) if e["kind"] == "epoch"], "no validation"
+
+    saved = json.loads((result.dir / tune.AUTOTUNE_FILE).read_text())
+    assert result.dir.parent == (tmp_path / "runs").resolve()
+    assert result.dir.name == "autotune-1"
+    assert saved["winner"] == result.winner and saved["speedup"] == result.speedup
+    assert tune.Autotune.load(result.dir).winner == result.winner
+    assert yolo_lab.list_runs(tmp_path / "runs") == [], "the probes are not listed as runs"
+
+
+# -- fabricated ------------------------------------------------------------------------
+
+
+def test_out_of_memory_is_remembered_fabricated_oom(
+    data_yaml: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Faster with every doubling, until batch 32 runs out of memory.
+    monkeypatch.setattr(tune, "run_probe", _fake_probe(lambda s: s["batch_size"], oom_from=32))
+    space = {"batch_size": [8, 16, 32, 64, 128], "workers": [0], "cache": [None]}
+    options: dict[str, Any] = dict(
+        device="cpu", imgsz=IMGSZ, workers=0, space=space, project=tmp_path / "runs"
+    )
+    result = yolo_lab.autotune(data_yaml, batch_size=8, **options)
+    assert _batches(result) == [8, 16, 32], "doubled until out of memory, then no larger"
+    assert result.rows[-1]["error"] == "out of memory"
+    assert result.winner is not None and result.winner["batch_size"] == 16
+    assert result.speedup == pytest.approx(2.0)
+
+    # Defaults that do not fit: smaller ones are tried, larger ones never.
+    too_big = yolo_lab.autotune(data_yaml, batch_size=64, **options)
+    assert _batches(too_big) == [64, 32, 16, 8]
+    assert too_big.winner is not None and too_big.winner["batch_size"] == 16
+    assert too_big.defaults_imgs_per_s is None and too_big.speedup is None
+    text = str(too_big)
+    assert "out of memory" in text and "fastest" in text
+    assert "<table>" in too_big._repr_html_() and "out of memory" in too_big._repr_html_()
+
+
+def test_a_gpu_search_tries_amp_and_skips_what_ran_out_of_memory_with_it_fabricated_gpu(
+    data_yaml: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(checks, "gpu_count", lambda: 1)
+    # AMP pays at batch 16 but not at 32 (so the second pass turns it off
+    # there); with AMP on, batch 64 runs out of memory. AMP off never does
+    # here: only the rule "off needs more memory" keeps (64, off) untried.
+    speeds = {(16, True): 32, (16, False): 16, (32, True): 64, (32, False): 100}
+    speed = lambda s: speeds[(s["batch_size"], s["amp"])]  # noqa: E731
+    monkeypatch.setattr(tune, "run_probe", _fake_probe(speed, amp_oom_from=64))
+    result = yolo_lab.autotune(
+        data_yaml,
+        device="cuda:0",
+        imgsz=IMGSZ,
+        batch_size=16,
+        space={"batch_size": [16, 32, 64, 128], "workers": [2], "cache": [None]},
+        project=tmp_path / "runs",
+    )
+    tried = [(r["settings"]["batch_size"], r["settings"]["amp"]) for r in result.rows]
+    assert tried[:2] == [(16, True), (16, False)], "AMP first on a GPU"
+    assert (64, True) in tried and (128, True) not in tried
+    assert (64, False) not in tried, "AMP off needs more memory than on"
+    assert result.winner == {"batch_size": 32, "workers": 2, "cache": None, "amp": False}
+    assert result.form is not None and result.form["amp"] is False
+    assert "amp" in str(result).splitlines()[1], "a GPU's table shows AMP"
+
+
+def test_the_budget_ends_the_search_fabricated_probe_durations(
+    data_yaml: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every probe takes 0.3 s and each doubling is faster: only the budget ends it.
+    monkeypatch.setattr(tune, "run_probe", _fake_probe(lambda s: s["batch_size"], seconds=0.3))
+    budget = 1.0
+    result = yolo_lab.autotune(
+        data_yaml, device="cpu", budget_s=budget, imgsz=IMGSZ, project=tmp_path / "runs"
+    )
+    assert result.ended == "budget spent"
+    assert 2 <= len(result.rows) <= 4, result
+    assert all(r["started_s"] < budget for r in result.rows)
+    longest = max(r["seconds"] for r in result.rows)
+    assert result.seconds <= budget + longest, "at most one probe runs past the budget"
+    assert json.loads((result.dir / tune.AUTOTUNE_FILE).read_text())["ended"] == "budget spent"
+
+
+def test_the_probe_spec_is_a_train_spec_plus_its_length(
+    data_yaml: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The probe builds its spec itself (train() has no probe argument):
+    it must keep up with the parameters train() writes."""
+    caught: dict[str, Any] = {}
+    monkeypatch.setattr(api, "_start", lambda run_dir, spec, detach=False: caught.update(spec))
+    pytest.importorskip("yolov5", reason="train() checks that YOLOv5 is installed")
+    yolo_lab.train(data_yaml, imgsz=IMGSZ, project=tmp_path / "runs")
+    setup = tune.ProbeSetup(
+        data=str(data_yaml),
+        device="cpu",
+        devices=(),
+        model="yolov5n.yaml",
+        weights="",
+        imgsz=IMGSZ,
+        folder=tmp_path,
+        yolov5_dir=None,
+        seed=0,
+        options={},
+        probe_batches=6,
+        warmup_batches=2,
+    )
+    settings = {"batch_size": 8, "workers": 0, "cache": None, "amp": False}
+    spec = tune._probe_spec(setup, settings, tmp_path / "probe-1")
+    assert set(spec["params"]) == set(caught["params"])
+    assert set(spec) - set(caught) == {"probe_batches"}
+    assert spec["yolov5_options"]["nosave"] is True
+
+
+# -- bad input -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "code", "words"),
+    [
+        ({"device": "tpu"}, "bad_device", "not a device name"),
+        ({"device": "cuda:0"}, "device_missing", "cuda:0"),
+        ({"budget_s": 0}, "bad_budget", "budget_s=0"),
+        ({"budget_s": -5}, "bad_budget", "above 0"),
+        ({"budget_s": "2m"}, "bad_budget", "seconds"),
+        ({"probe_batches": 2, "warmup_batches": 2}, "bad_probe_batches", "warm-up"),
+        ({"space": {"imgsz": [320, 640]}}, "bad_space", "imgsz"),
+        ({"space": {"batch_size": []}}, "bad_space", "not a list"),
+        ({"space": {"batch_size": ["auto"]}}, "bad_batch_size", "auto"),
+    ],
+)
+def test_bad_input_says_what_to_do(
+    data_yaml: Path, tmp_path: Path, kwargs: dict[str, Any], code: str, words: str
+) -> None:
+    with pytest.raises(TrainError) as err:
+        yolo_lab.autotune(data_yaml, imgsz=IMGSZ, project=tmp_path / "runs", **kwargs)
+    assert err.value.code == code, err.value
+    assert words in err.value.message and err.value.fix, err.value
+    assert not (tmp_path / "runs").exists(), "nothing was started"
+
+
+def test_a_missing_dataset_says_how_to_make_one(tmp_path: Path) -> None:
+    with pytest.raises(TrainError) as err:
+        yolo_lab.autotune(tmp_path / "nope.yaml", project=tmp_path / "runs")
+    assert err.value.code == "data_missing"
+    assert "does not exist" in err.value.message and "yolo_lab.shapes" in err.value.fix
+
+
+def test_several_gpus_are_refused_fabricated_gpus(
+    data_yaml: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(checks, "gpu_count", lambda: 2)
+    with pytest.raises(TrainError) as err:
+        yolo_lab.autotune(data_yaml, device=["cuda:0", "cuda:1"], project=tmp_path / "runs")
+    assert err.value.code == "autotune_one_device" and "device='cuda:0'" in err.value.fix
