@@ -270,7 +270,8 @@ const trainingPlugin: JupyterFrontEndPlugin<void> = {
     for (const command of [
       CommandIDs.insertTrainingCell,
       CommandIDs.train,
-      CommandIDs.stopTraining
+      CommandIDs.stopTraining,
+      CommandIDs.benchmark
     ]) {
       palette?.addItem({ command, category: trans.__('yolo-lab') });
     }

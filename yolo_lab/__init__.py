@@ -11,6 +11,9 @@ Outside a kernel the import has no side effects.
 JupyterLab panel). ``yolo_lab.train(data=..., device=..., batch_size=...,
 amp=...)`` starts a YOLOv5 training run in a subprocess and shows it live;
 ``resume``, ``show_run`` and ``list_runs`` work on the runs/ folder.
+``yolo_lab.autotune(data=..., device=...)`` probes batch size, workers, cache
+(and AMP on a GPU) in short real runs and returns the fastest settings.
+``yolo_lab.benchmark()`` measures the course's speed table on this machine.
 """
 
 from __future__ import annotations
@@ -20,20 +23,27 @@ from typing import Any
 from . import _comm
 from ._monitor import Monitor, monitor
 from ._pkgversion import __version__
+from .bench import Bench, benchmark, show_bench
 from .doctor import DoctorReport, doctor
 from .training import Run, TrainError, list_runs, resume, show_run, train
+from .training.tune import Autotune, autotune
 
 __all__ = [
+    "Autotune",
+    "Bench",
     "DoctorReport",
     "Monitor",
     "Run",
     "TrainError",
     "__version__",
+    "autotune",
+    "benchmark",
     "doctor",
     "list_runs",
     "load_ipython_extension",
     "monitor",
     "resume",
+    "show_bench",
     "show_run",
     "train",
 ]

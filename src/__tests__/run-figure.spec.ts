@@ -1,6 +1,6 @@
 import { FALLBACK_THEME, type IChartTheme } from '../charts/theme';
 import type { ITelemetrySample } from '../telemetry/types';
-import { runFigure } from '../training/figure';
+import { bucketMeans, runFigure } from '../training/figure';
 import { RunModel } from '../training/model';
 import type { IRunEvent } from '../training/types';
 
@@ -166,5 +166,76 @@ describe('runFigure', () => {
     );
     expect(data).toHaveLength(8);
     expect(data.every(t => t.x.length === 0)).toBe(true);
+  });
+
+  it("stacks where each batch went, and the workers' CPU, for runs that measured them", () => {
+    const split = Array.from({ length: 30 }, (_, i) => ({
+      ...batch(i),
+      data_s: 0.03,
+      compute_s: 0.07,
+      sync_s: null
+    }));
+    const sample = telemetry(T0 + 5, 0) as any;
+    sample.sample.workers_cpu_pct = 90;
+    const { data, layout } = runFigure(run([...split, epoch(0), sample]), {
+      theme: FALLBACK_THEME,
+      buckets: 600
+    });
+    const band = data.filter(t => t.yaxis === 'y6');
+    // No DDP: no sync layer. Data at the bottom, in milliseconds.
+    expect(band.map(t => [t.name, t.stackgroup])).toEqual([
+      ['waiting for data ms', 'split'],
+      ['computing ms', 'split']
+    ]);
+    expect(band[0].y[0]).toBeCloseTo(30, 10);
+    expect(band[1].y[0]).toBeCloseTo(70, 10);
+    const workers = data.find(t => t.name === 'workers CPU %');
+    expect(workers?.yaxis).toBe('y4');
+    expect(workers?.y).toEqual([90]);
+    // Five panels, top to bottom, none overlapping.
+    const domains = ['yaxis', 'yaxis2', 'yaxis3', 'yaxis6', 'yaxis4'].map(
+      a => (layout[a] as any).domain as [number, number]
+    );
+    expect(domains[0][1]).toBe(1);
+    expect(domains[4][0]).toBe(0);
+    for (let k = 1; k < domains.length; k++) {
+      expect(domains[k][1]).toBeLessThan(domains[k - 1][0]);
+    }
+    expect((layout.yaxis6 as any).title.text).toBe('ms/batch');
+  });
+
+  it('has no time-split panel for a run from before it was measured', () => {
+    const { layout } = runFigure(run(events), {
+      theme: FALLBACK_THEME,
+      buckets: 600
+    });
+    expect(layout.yaxis6).toBeUndefined();
+  });
+});
+
+describe('bucketMeans', () => {
+  it('averages every series over the same x, so stacked layers add up', () => {
+    const x = [0, 1, 2, 3, 4, 5, 6, 7];
+    const { x: bx, ys } = bucketMeans(
+      x,
+      [
+        [1, 3, 1, 3, 1, 3, 1, 3],
+        [2, 2, null, 4, 2, 2, 2, 2]
+      ],
+      0,
+      8,
+      4
+    );
+    expect(bx).toEqual([0.5, 2.5, 4.5, 6.5]);
+    expect(ys[0]).toEqual([2, 2, 2, 2]);
+    // A missing value is left out of its bucket's mean, not taken as 0.
+    expect(ys[1]).toEqual([2, 4, 2, 2]);
+  });
+
+  it('keeps short series as they are', () => {
+    expect(bucketMeans([0, 1], [[5, undefined]], 0, 1, 10)).toEqual({
+      x: [0, 1],
+      ys: [[5, null]]
+    });
   });
 });

@@ -16,6 +16,7 @@ export namespace CommandIDs {
   export const resumeRun = 'yolo-lab:resume-run';
   export const openRun = 'yolo-lab:open-run';
   export const applyFix = 'yolo-lab:apply-fix';
+  export const benchmark = 'yolo-lab:benchmark';
 }
 
 /** What the commands need besides the controller. */
@@ -122,6 +123,13 @@ export function addTrainingCommands(
         showPanel();
       }
     }
+  });
+  commands.addCommand(CommandIDs.benchmark, {
+    label: trans.__('Measure the speed table on this machine'),
+    caption: trans.__(
+      'Write and run a cell that trains one epoch on the CPU and on each GPU, and shows the speed-ups'
+    ),
+    execute: () => tell(() => controller.benchmark())
   });
   commands.addCommand(CommandIDs.openRun, {
     label: trans.__('Show training run'),

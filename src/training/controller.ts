@@ -33,6 +33,9 @@ export interface ITrainingControllerOptions {
   trans?: TranslationBundle;
 }
 
+/** The cell of the speed table: the CPU, each GPU, and AMP with autobatch. */
+export const BENCHMARK_CELL = 'import yolo_lab\n\nyolo_lab.benchmark()';
+
 /** A command refused because the form is not valid; `messages` say why. */
 export class FormInvalidError extends Error {
   constructor(readonly messages: string[]) {
@@ -101,6 +104,26 @@ export class TrainingController implements IDisposable {
   async train(): Promise<void> {
     const code = this._checkedCell();
     await this._run(code);
+  }
+
+  /**
+   * Write and run the cell that measures the course's speed table on this
+   * kernel's machine (`yolo_lab.benchmark()`); it fills in as rows finish.
+   */
+  async benchmark(): Promise<void> {
+    if (this.where === 'server') {
+      throw new Error(
+        this._trans.__(
+          "The speed table is a notebook cell, and the panel's kernel is on another Jupyter server: open a notebook there, or switch the panel to the notebook's kernel."
+        )
+      );
+    }
+    if (!this.canTrain) {
+      throw new Error(
+        this._trans.__('Open a notebook first: the cell goes into it.')
+      );
+    }
+    await this._options.notebooks.insert(BENCHMARK_CELL, true);
   }
 
   /** Stop the runs of the current notebook (every followed run in server mode). */

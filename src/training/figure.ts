@@ -1,8 +1,9 @@
 /**
- * The run view's figure: one time axis, five y axes stacked (losses per
- * batch, mAP per epoch, images per second, GPU utilization and memory, or CPU
- * and RAM without a GPU). A pure function of the run's events, the plot's
- * width and the theme; no DOM, no plotly.
+ * The run view's figure: one time axis, y axes stacked (losses per batch,
+ * mAP per epoch, images per second, where each batch's time went, GPU
+ * utilization and memory, or CPU and RAM without a GPU, with the DataLoader
+ * workers' CPU). A pure function of the run's events, the plot's width and
+ * the theme; no DOM, no plotly.
  */
 import { decimate } from '../charts/decimate';
 import type { IFigure, ITrace } from '../charts/figure';
@@ -14,7 +15,14 @@ import type { IBatchEvent, IEpochEvent } from './types';
 export interface IRunFigureData {
   batches: readonly Pick<
     IBatchEvent,
-    't' | 'box' | 'obj' | 'cls' | 'imgs_per_s'
+    | 't'
+    | 'box'
+    | 'obj'
+    | 'cls'
+    | 'imgs_per_s'
+    | 'data_s'
+    | 'compute_s'
+    | 'sync_s'
   >[];
   epochs: readonly Pick<IEpochEvent, 't' | 'map50' | 'map'>[];
   telemetry: readonly { sample: ITelemetrySample }[];
@@ -31,6 +39,59 @@ const GIB = 2 ** 30;
 
 const gib = (bytes: number | null | undefined): number | null =>
   bytes === null || bytes === undefined ? null : bytes / GIB;
+
+/** Parts of a batch's time, bottom to top of the stacked band. */
+const SPLIT = [
+  ['data_s', 'waiting for data'],
+  ['compute_s', 'computing'],
+  ['sync_s', 'DDP sync']
+] as const;
+
+/**
+ * Per-bucket means of several series over one x: a stacked band needs every
+ * layer at the same x, and a mean (unlike min/max decimation) keeps the
+ * layers adding up to the step's time. Buckets with no value stay out.
+ */
+export function bucketMeans(
+  x: readonly number[],
+  ys: ReadonlyArray<ReadonlyArray<number | null | undefined>>,
+  x0: number,
+  x1: number,
+  buckets: number
+): { x: number[]; ys: Array<Array<number | null>> } {
+  if (x.length <= buckets || x1 <= x0) {
+    return { x: [...x], ys: ys.map(y => y.map(v => v ?? null)) };
+  }
+  const width = (x1 - x0) / buckets;
+  const out = {
+    x: [] as number[],
+    ys: ys.map(() => [] as Array<number | null>)
+  };
+  let i = 0;
+  while (i < x.length) {
+    const bucket = Math.floor((x[i] - x0) / width);
+    let j = i;
+    let xs = 0;
+    const sums = ys.map(() => 0);
+    const counts = ys.map(() => 0);
+    for (; j < x.length && Math.floor((x[j] - x0) / width) === bucket; j++) {
+      xs += x[j];
+      ys.forEach((y, k) => {
+        const v = y[j];
+        if (v !== null && v !== undefined) {
+          sums[k] += v;
+          counts[k] += 1;
+        }
+      });
+    }
+    out.x.push(xs / (j - i));
+    ys.forEach((_, k) =>
+      out.ys[k].push(counts[k] ? sums[k] / counts[k] : null)
+    );
+    i = j;
+  }
+  return out;
+}
 
 /**
  * The figure of a run. Lines are decimated to about two points per pixel
@@ -121,6 +182,33 @@ export function runFigure(
       'y3'
     )
   ];
+  const hasSplit = batches.some(b => typeof b.data_s === 'number');
+  if (hasSplit) {
+    const parts = SPLIT.filter(([key]) =>
+      batches.some(b => typeof b[key] === 'number')
+    );
+    const band = bucketMeans(
+      bx,
+      parts.map(([key]) => batches.map(b => b[key])),
+      t0,
+      t1,
+      options.buckets
+    );
+    parts.forEach(([key, name], k) => {
+      data.push({
+        type: 'scatter',
+        mode: 'lines',
+        uid: `run-${key}`,
+        name: `${name} ms`,
+        x: band.x.map(t => t * 1000),
+        y: band.ys[k].map(v => (v === null ? null : v * 1000)),
+        yaxis: 'y6',
+        stackgroup: 'split',
+        line: { width: 0.5 }
+      });
+    });
+  }
+  const workers = samples.some(s => typeof s.workers_cpu_pct === 'number');
   if (hasGpu) {
     const gpuCount = Math.max(...samples.map(s => s.gpus.length));
     for (let g = 0; g < gpuCount; g++) {
@@ -161,36 +249,56 @@ export function runFigure(
       )
     );
   }
+  if (workers) {
+    data.push(
+      line(
+        'workers',
+        'workers CPU %',
+        tx,
+        samples.map(s => s.workers_cpu_pct ?? null),
+        'y4'
+      )
+    );
+  }
   const axis = themeAxis(options.theme);
+  // Panels top to bottom; the time split only for runs that measured it.
+  const panels = ['y', 'y2', 'y3', ...(hasSplit ? ['y6'] : []), 'y4'];
+  const gap = 0.05;
+  const size = (1 - gap * (panels.length - 1)) / panels.length;
+  const domain = (id: string): [number, number] => {
+    const fromBottom = panels.length - 1 - panels.indexOf(id);
+    const lo = fromBottom * (size + gap);
+    return [round3(lo), round3(lo + size)];
+  };
   const layout = {
     ...themeLayout(options.theme),
     autosize: true,
-    height: 520,
+    height: hasSplit ? 620 : 520,
     margin: { l: 52, r: 52, t: 8, b: 36 },
     showlegend: true,
     legend: { orientation: 'h', y: -0.08, font: { size: 10 } },
     xaxis: { ...axis, type: 'date', anchor: 'y4' },
     yaxis: {
       ...axis,
-      domain: [0.78, 1],
+      domain: domain('y'),
       title: { text: 'loss' },
       rangemode: 'tozero'
     },
     yaxis2: {
       ...axis,
-      domain: [0.53, 0.73],
+      domain: domain('y2'),
       title: { text: 'mAP' },
       rangemode: 'tozero'
     },
     yaxis3: {
       ...axis,
-      domain: [0.28, 0.48],
+      domain: domain('y3'),
       title: { text: 'img/s' },
       rangemode: 'tozero'
     },
     yaxis4: {
       ...axis,
-      domain: [0, 0.23],
+      domain: domain('y4'),
       title: { text: hasGpu ? 'GPU %' : 'CPU %' },
       range: [0, 100]
     },
@@ -202,7 +310,21 @@ export function runFigure(
       rangemode: 'tozero',
       showgrid: false
     },
+    ...(hasSplit
+      ? {
+          yaxis6: {
+            ...axis,
+            domain: domain('y6'),
+            title: { text: 'ms/batch' },
+            rangemode: 'tozero'
+          }
+        }
+      : {}),
     uirevision: 'yolo-lab-run'
   };
   return { data, layout };
+}
+
+function round3(v: number): number {
+  return Math.round(v * 1000) / 1000;
 }

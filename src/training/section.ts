@@ -338,7 +338,24 @@ export class TrainSection extends Widget {
       () => void this._act(() => this._controller.stop())
     );
     bar.append(this._insert, this._train, this._stopButton);
-    return bar;
+    const measure = el('div', 'yl-MeasureButtons');
+    const bench = el(
+      'button',
+      'jp-Button jp-mod-styled yl-Benchmark',
+      this._trans.__('Speed table')
+    );
+    bench.type = 'button';
+    bench.title = this._trans.__(
+      'Train one epoch on the CPU and on each GPU here (and with AMP), and show how many times faster each is'
+    );
+    bench.addEventListener(
+      'click',
+      () => void this._act(() => this._controller.benchmark())
+    );
+    measure.append(bench);
+    const box = el('div', 'yl-TrainActions');
+    box.append(bar, measure);
+    return box;
   }
 
   private async _act(action: () => Promise<void>): Promise<void> {

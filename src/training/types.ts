@@ -45,6 +45,12 @@ export interface IBatchEvent extends IRunEvent {
   cls: number | null;
   imgs_per_s: number | null;
   gpu_mem_gib: number | null;
+  /** Seconds this batch waited for the DataLoader (absent in older runs). */
+  data_s?: number | null;
+  /** Seconds of forward, backward and optimizer. */
+  compute_s?: number | null;
+  /** Seconds in the DDP stop collective; null without DDP. */
+  sync_s?: number | null;
 }
 
 /** A per-epoch event. */

@@ -510,4 +510,42 @@ test.describe('training', () => {
     await expect(cells).toHaveCount(1);
     await expect(cells.first().locator('.cm-content')).toHaveText('');
   });
+
+  test('the speed table fills in from one click in the panel', async ({
+    page
+  }) => {
+    test.setTimeout(480000);
+    await page.notebook.createNew(undefined, { kernel: 'python3' });
+    const section = page.locator(SECTION);
+    await page
+      .locator('.jp-NotebookPanel-toolbar')
+      .getByRole('button', { name: /Check GPU environment/ })
+      .click();
+    await section.scrollIntoViewIfNeeded();
+    await section.getByRole('button', { name: 'Speed table' }).click();
+    const table = page.locator('.jp-OutputArea-output .yl-Bench');
+    // Shown at once, the CPU row still being measured ...
+    await expect(table.locator('.yl-Bench-pending')).toContainText(
+      'CPU, batch 16',
+      { timeout: 120000 }
+    );
+    // ... then measured: an epoch time, images/s and the CPU as the 1.0x.
+    const cpu = table.locator('tbody tr', { hasText: 'CPU, batch 16' });
+    await expect(cpu.locator('td').nth(3)).toHaveText('1.0×', {
+      timeout: 400000
+    });
+    expect(
+      Number(await cpu.locator('td').nth(2).textContent())
+    ).toBeGreaterThan(0);
+    await expect(table.locator('.yl-Bench-pending')).toHaveCount(0);
+    await expect(table.locator('svg.yl-Bench-bars rect')).toHaveCount(1);
+    // No GPU on this machine: the table says why, not just an empty row.
+    await expect(table.locator('.yl-Bench-missing')).toContainText(
+      'Not measured: GPU rows'
+    );
+    // One table in the cell: the live one, not a second copy at the end.
+    await expect(page.locator('.jp-OutputArea-output .yl-Bench')).toHaveCount(
+      1
+    );
+  });
 });
