@@ -71,6 +71,7 @@ GPU_SIZES = {
     "run_cap_s": 45.0,
     "stop_after": 5,
     "resume_batch": 64,
+    "resume_epochs": 1,
 }
 CPU_SIZES = {
     "budget_s": 260.0,
@@ -84,7 +85,11 @@ CPU_SIZES = {
     "cpu_row_cap_s": 70.0,
     "run_cap_s": 70.0,
     "stop_after": 2,
-    "resume_batch": 8,
+    # 16 batches over 2 epochs: the stop after the second must land mid-run
+    # even when a loaded machine delays it by a dozen batches (with 4 batches
+    # the run could end before it, and a finished run is rightly not resumed).
+    "resume_batch": 4,
+    "resume_epochs": 2,
 }
 # The out-of-memory run: batch x imgsz^2 on YOLOv5x far past 139 GiB (about
 # 1 GiB of activations per 640 px image), while one worker's batch in host
@@ -506,8 +511,12 @@ def stop_resume(check: Check, s: Section) -> None:
     run = check.train(
         device=device,
         batch_size=check.sizes["resume_batch"],
+        epochs=check.sizes["resume_epochs"],
         amp=None if check.gpu else False,
         name="stop-resume",
+        # YOLOv5 7.0's noval fails a run of several epochs at its end
+        # (UnboundLocalError: map50s); this one must end "finished".
+        noval=False,
     )
     after = int(check.sizes["stop_after"])
     status = check.finish(run, after, min(check.sizes["run_cap_s"], check.left() / 2))
