@@ -22,7 +22,6 @@ import argparse
 import html
 import json
 import os
-import statistics
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -31,6 +30,7 @@ from typing import Any, Final
 
 from .training import Run, TrainError, train
 from .training.rundir import claim_run_dir
+from .training.tune import measure_batches
 
 __all__ = ["Bench", "benchmark", "main", "show_bench"]
 
@@ -264,9 +264,9 @@ def _visible_gpus() -> tuple[int, list[str]]:
 def _measure(run: Run) -> dict[str, Any]:
     """Epoch time and images/s of a finished one-epoch run, from its events."""
     batches = run.events("batch")
-    rates = [b["imgs_per_s"] for b in batches[_WARMUP:] if b.get("imgs_per_s")]
-    if not rates:  # a tiny epoch: every batch it has
-        rates = [b["imgs_per_s"] for b in batches if b.get("imgs_per_s")]
+    speed = measure_batches(batches, _WARMUP)["imgs_per_s"]
+    if speed is None:  # a tiny epoch: every batch it has
+        speed = measure_batches(batches, 0)["imgs_per_s"]
     epochs = run.events("epoch")
     epoch_s = epochs[-1].get("epoch_time_s") if epochs else None
     if epoch_s is None and len(batches) > 1:
@@ -275,7 +275,7 @@ def _measure(run: Run) -> dict[str, Any]:
     autobatch = run.events("autobatch")
     return {
         "epoch_s": epoch_s,
-        "images_per_s": statistics.median(rates) if rates else None,
+        "images_per_s": speed,
         "batches": len(batches),
         "images": images,
         "batch_size": autobatch[-1].get("batch_size") if autobatch else None,
