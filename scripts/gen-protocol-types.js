@@ -73,6 +73,9 @@ function extras(schema) {
     '/** MIME type of a training run output (`yolo_lab.train(...)`). */',
     `export const RUN_MIME = '${constants.mime_types.run}';`,
     '',
+    '/** MIME type of an autotune output (`yolo_lab.autotune(...)`). */',
+    `export const AUTOTUNE_MIME = '${constants.mime_types.autotune}';`,
+    '',
     '/** MIME type of a live telemetry output (`yolo_lab.monitor()`). */',
     `export const TELEMETRY_MIME = '${constants.mime_types.telemetry}';`,
     ''

@@ -35,9 +35,11 @@ import { TelemetrySection } from './telemetry/section';
 import { ITelemetry } from './telemetry/tokens';
 import { TELEMETRY_MIME } from './telemetry/types';
 import { IKernelTransport } from './tokens';
+import { AUTOTUNE_MIME, AutotuneView } from './training/autotune';
 import { NotebookCells } from './training/cells';
 import { addTrainingCommands, CommandIDs } from './training/commands';
 import { TrainingController } from './training/controller';
+import { AUTOTUNE_BUDGET_S } from './training/form';
 import { RunsClient } from './training/runs';
 import { TrainSection } from './training/section';
 import { IRuns } from './training/tokens';
@@ -212,7 +214,13 @@ const trainingPlugin: JupyterFrontEndPlugin<void> = {
   description: 'YOLOv5 training from the sidebar, the toolbar and the palette.',
   autoStart: true,
   requires: [IKernelTransport, IRuns, IEnvironment, INotebookTracker, ISidebar],
-  optional: [ITelemetry, ICommandPalette, ITranslator, IDefaultFileBrowser],
+  optional: [
+    ITelemetry,
+    ICommandPalette,
+    ITranslator,
+    IDefaultFileBrowser,
+    ISettingRegistry
+  ],
   activate: (
     app: JupyterFrontEnd,
     transport: IKernelTransport,
@@ -223,7 +231,8 @@ const trainingPlugin: JupyterFrontEndPlugin<void> = {
     telemetry: ITelemetry | null,
     palette: ICommandPalette | null,
     translator: ITranslator | null,
-    browser: IDefaultFileBrowser | null
+    browser: IDefaultFileBrowser | null,
+    settings: ISettingRegistry | null
   ): void => {
     const trans = (translator ?? nullTranslator).load('yolo_lab');
     // With a kernel on another server, runs show in main-area views.
@@ -263,6 +272,13 @@ const trainingPlugin: JupyterFrontEndPlugin<void> = {
     });
     section.title.label = trans.__('Training');
     sidebar.addSection(section, 30);
+    followSettings(
+      app,
+      settings,
+      PANEL_SETTINGS,
+      { autotuneBudgetS: AUTOTUNE_BUDGET_S },
+      s => (controller.autotuneBudgetS = s.autotuneBudgetS)
+    );
     addTrainingCommands(app.commands, controller, {
       trans,
       showPanel: () => app.shell.activateById(sidebar.id)
@@ -271,7 +287,8 @@ const trainingPlugin: JupyterFrontEndPlugin<void> = {
       CommandIDs.insertTrainingCell,
       CommandIDs.train,
       CommandIDs.stopTraining,
-      CommandIDs.benchmark
+      CommandIDs.benchmark,
+      CommandIDs.autotune
     ]) {
       palette?.addItem({ command, category: trans.__('yolo-lab') });
     }
@@ -350,6 +367,23 @@ const runOutputPlugin: JupyterFrontEndPlugin<void> = {
               await app.commands.execute(CommandIDs.resumeRun, { run, kernel });
             },
             applyFix: form =>
+              void app.commands.execute(CommandIDs.applyFix, {
+                form: form as ReadonlyPartialJSONObject
+              })
+          })
+      },
+      0
+    );
+    rendermime.addFactory(
+      {
+        safe: true,
+        mimeTypes: [AUTOTUNE_MIME],
+        defaultRank: 0,
+        createRenderer: () =>
+          new AutotuneView({
+            trans,
+            check: () => loadDefinitionCheck('autotune_display'),
+            applyForm: form =>
               void app.commands.execute(CommandIDs.applyFix, {
                 form: form as ReadonlyPartialJSONObject
               })

@@ -443,6 +443,68 @@ export interface RunStatus {
   } | null;
 }
 /**
+ * The data of an autotune's notebook output (MIME application/vnd.yolo-lab.autotune+json; yolo_lab/training/tune.py, also its autotune.json): the probes so far, the one running, and the fastest settings as training-form values.
+ */
+export interface AutotuneDisplay {
+  v: 1;
+  kind: 'autotune';
+  dir: string;
+  data?: string;
+  device: string;
+  imgsz: number;
+  budget_s: number;
+  defaults: AutotuneSettings;
+  space?: {
+    [k: string]: unknown[];
+  };
+  rows: AutotuneRow[];
+  /**
+   * the settings of the probe running now (null: none)
+   */
+  probing?: AutotuneSettings | null;
+  seconds: number;
+  /**
+   * running, converged, budget spent, interrupted, or why the search could not start
+   */
+  ended: string;
+  started?: number;
+  winner?: AutotuneSettings | null;
+  /**
+   * the winner as the training form's values (what 'Apply to the form' sets)
+   */
+  form: {
+    [k: string]: unknown;
+  } | null;
+  imgs_per_s?: number | null;
+  defaults_imgs_per_s?: number | null;
+  /**
+   * the winner's images/s over the defaults'
+   */
+  speedup: number | null;
+  [k: string]: unknown;
+}
+/**
+ * The knobs autotune searches, as train() takes them.
+ */
+export interface AutotuneSettings {
+  batch_size: number;
+  workers: number;
+  cache: string | null;
+  amp: boolean;
+}
+/**
+ * One probe: its settings, the median images/s after the warm-up (null when it failed), and why it failed.
+ */
+export interface AutotuneRow {
+  probe: number;
+  settings: AutotuneSettings;
+  imgs_per_s: number | null;
+  error?: string | null;
+  seconds: number;
+  oom?: boolean;
+  [k: string]: unknown;
+}
+/**
  * The data of a run's notebook output (MIME application/vnd.yolo-lab.run+json): which run to show; its events come through run_subscribe.
  */
 export interface RunDisplay {
@@ -502,6 +564,9 @@ export const COMM_TARGET = 'yolo_lab';
 
 /** MIME type of a training run output (`yolo_lab.train(...)`). */
 export const RUN_MIME = 'application/vnd.yolo-lab.run+json';
+
+/** MIME type of an autotune output (`yolo_lab.autotune(...)`). */
+export const AUTOTUNE_MIME = 'application/vnd.yolo-lab.autotune+json';
 
 /** MIME type of a live telemetry output (`yolo_lab.monitor()`). */
 export const TELEMETRY_MIME = 'application/vnd.yolo-lab.telemetry+json';

@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
+from ._live import LiveDisplay
 from .training import Run, TrainError, train
 from .training.rundir import claim_run_dir
 from .training.tune import measure_batches
@@ -46,8 +47,7 @@ class Bench:
     def __init__(self, data: Mapping[str, Any], path: Path | None = None) -> None:
         self.data = dict(data)
         self.path = path
-        self._live: Any = None  # the display handle that fills in, in a notebook
-        self._live_count: int | None = None
+        self._live = LiveDisplay(self._bundle)  # fills in, in a notebook
 
     @property
     def rows(self) -> list[dict[str, Any]]:
@@ -136,38 +136,19 @@ class Bench:
             f"{_bars(self.rows)}{notes}{saved}</div>"
         )
 
+    def _bundle(self) -> dict[str, Any]:
+        return {"text/html": self._repr_html_(), "text/plain": self.to_text()}
+
     def _ipython_display_(self) -> None:
-        from IPython.display import HTML, display
+        from IPython.display import display
 
         # The cell that filled the table in live returns it too: one table.
-        if self._live is not None and self._live_count == _execution_count():
-            return
-        display(HTML(self._repr_html_()))
+        if not self._live.shown_in_this_cell():
+            display(self._bundle(), raw=True)
 
     def _show_live(self) -> None:
         """Display the table now, to fill in row by row (in IPython only)."""
-        try:
-            from IPython import get_ipython
-            from IPython.display import HTML, display
-        except ImportError:
-            return
-        if get_ipython() is None:
-            return
-        if self._live is None:
-            self._live = display(HTML(self._repr_html_()), display_id=True)
-            self._live_count = _execution_count()
-        else:
-            self._live.update(HTML(self._repr_html_()))
-
-
-def _execution_count() -> int | None:
-    try:
-        from IPython import get_ipython
-
-        shell = get_ipython()
-    except ImportError:
-        return None
-    return None if shell is None else int(shell.execution_count)
+        self._live.show()
 
 
 def _fmt(value: Any, digits: int) -> str:

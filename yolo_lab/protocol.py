@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "COMM_TARGET",
     "PROTOCOL_VERSION",
+    "AUTOTUNE_MIME_TYPE",
     "RUN_MIME_TYPE",
     "TELEMETRY_MIME_TYPE",
     "SCHEMA_FILENAME",
@@ -128,6 +129,7 @@ def load_schema() -> dict[str, Any]:
 # The constants both languages read from the schema's x-yolo-lab block.
 COMM_TARGET: Final[str] = _schema()["x-yolo-lab"]["comm_target"]
 RUN_MIME_TYPE: Final[str] = _schema()["x-yolo-lab"]["mime_types"]["run"]
+AUTOTUNE_MIME_TYPE: Final[str] = _schema()["x-yolo-lab"]["mime_types"]["autotune"]
 TELEMETRY_MIME_TYPE: Final[str] = _schema()["x-yolo-lab"]["mime_types"]["telemetry"]
 
 

@@ -21,7 +21,8 @@ import { definitionCheck } from '../validator';
 import { FormInvalidError, TrainingController } from '../training/controller';
 import { DEFAULT_FORM, type ITrainForm } from '../training/form';
 import { RunsClient } from '../training/runs';
-import type { INotebookCells } from '../training/tokens';
+import { AUTOTUNE_MIME, AutotuneView } from '../training/autotune';
+import type { INotebookCells, OutputBundles } from '../training/tokens';
 import type { IRunDisplay, IRunEventsMessage } from '../training/types';
 import type { IConnection } from '../tokens';
 import { KernelTransport, TransportError } from '../transport';
@@ -227,8 +228,17 @@ class RecordingCells implements INotebookCells {
   saveForm(form: ITrainForm): void {
     this.saved.push(form);
   }
-  async insert(code: string, run: boolean): Promise<void> {
+  /** What the next run cell outputs (a kernel's display data). */
+  outputs: OutputBundles = [];
+  /** Called while a cell "runs" (another notebook may become current). */
+  whileRunning: () => void = () => undefined;
+  async insert(code: string, run: boolean): Promise<OutputBundles> {
     this.cells.push({ code, run });
+    if (!run) {
+      return [];
+    }
+    this.whileRunning();
+    return this.outputs;
   }
 }
 
@@ -384,6 +394,91 @@ describe('a monitor output with a real kernel', () => {
   });
 });
 
+describe('the autotune output', () => {
+  const settings = (batch: number) => ({
+    batch_size: batch,
+    workers: 2,
+    cache: null,
+    amp: false
+  });
+  const data = {
+    v: 1,
+    kind: 'autotune',
+    dir: '/r/autotune-1',
+    device: 'cpu',
+    imgsz: 64,
+    budget_s: 60,
+    defaults: settings(16),
+    rows: [
+      { probe: 1, settings: settings(16), imgs_per_s: 10, seconds: 9 },
+      { probe: 2, settings: settings(32), imgs_per_s: 14, seconds: 11 },
+      {
+        probe: 3,
+        settings: settings(64),
+        imgs_per_s: null,
+        error: 'out of memory',
+        seconds: 3
+      }
+    ],
+    probing: settings(8),
+    seconds: 23,
+    ended: 'running',
+    winner: settings(32),
+    form: { batch_size: '32', workers: '2', cache: 'none', amp: false },
+    imgs_per_s: 14,
+    defaults_imgs_per_s: 10,
+    speedup: 1.4
+  };
+
+  async function render(
+    value: unknown,
+    applied: Array<Record<string, unknown>>
+  ): Promise<AutotuneView> {
+    const view = new AutotuneView({
+      check: async () => definitionCheck('autotune_display'),
+      applyForm: form => applied.push(form)
+    });
+    await view.renderModel(
+      new MimeModel({ data: { [AUTOTUNE_MIME]: value as any } })
+    );
+    return view;
+  }
+
+  it('fills in while probing, then offers the winner to the form', async () => {
+    const applied: Array<Record<string, unknown>> = [];
+    let view = await render(data, applied);
+    const rows = view.node.querySelectorAll('tbody tr');
+    expect(rows.length).toBe(4);
+    expect(rows[3].className).toBe('yl-Autotune-pending');
+    expect(rows[3].textContent).toContain('probing');
+    expect(rows[1].classList.contains('yl-mod-fastest')).toBe(true);
+    expect(rows[0].classList.contains('yl-mod-defaults')).toBe(true);
+    expect(rows[1].textContent).toContain('1.40×');
+    expect(rows[2].textContent).toContain('out of memory');
+    // No button while the search runs: the winner may still change.
+    expect(view.node.querySelector('.yl-AutotuneApply')).toBeNull();
+    expect(view.node.textContent).toContain('Fastest so far');
+    view.dispose();
+    view = await render(
+      { ...data, probing: null, ended: 'converged' },
+      applied
+    );
+    expect(view.node.querySelectorAll('tbody tr').length).toBe(3);
+    const button =
+      view.node.querySelector<HTMLButtonElement>('.yl-AutotuneApply')!;
+    button.click();
+    expect(applied).toEqual([data.form]);
+    expect(view.node.textContent).toContain('1.40× the defaults');
+    view.dispose();
+  });
+
+  it('says so when the data does not match the schema', async () => {
+    const view = await render({ v: 1, kind: 'autotune' }, []);
+    expect(view.node.textContent).toMatch(/does not match the protocol schema/);
+    view.dispose();
+  });
+});
+
 describe('TrainingController', () => {
   it('in a notebook: writes and runs the cell only when the form is valid', async () => {
     const source = new Source();
@@ -423,6 +518,80 @@ describe('TrainingController', () => {
     cells.current = null;
     expect(controller.canTrain).toBe(false);
     await expect(controller.train()).rejects.toThrow(/Open a notebook/);
+    controller.dispose();
+    runs.dispose();
+    environment.dispose();
+    transport.dispose();
+  });
+
+  it('autotune: writes the form as an autotune cell and fills the form with the winner', async () => {
+    const source = new Source();
+    const transport = new KernelTransport(source, '0.0.0-test');
+    const environment = new EnvironmentClient(transport);
+    const runs = new RunsClient(transport);
+    const cells = new RecordingCells();
+    const controller = new TrainingController({
+      transport,
+      runs,
+      notebooks: cells,
+      environment: environment.model,
+      openView: () => undefined
+    });
+    controller.autotuneBudgetS = 45;
+    controller.form.apply({ imgsz: '128', workers: '1', batch_size: '24' });
+    const settings = { batch_size: 32, workers: 2, cache: 'ram', amp: false };
+    const table = {
+      v: 1,
+      kind: 'autotune',
+      dir: '/r/autotune-1',
+      device: 'cpu',
+      imgsz: 128,
+      budget_s: 45,
+      defaults: { batch_size: 16, workers: 1, cache: null, amp: false },
+      rows: [],
+      seconds: 40,
+      ended: 'converged',
+      winner: settings,
+      form: { batch_size: '32', workers: '2', cache: 'ram', amp: false },
+      speedup: 1.5
+    };
+    // Still running (an interrupted cell): the form is left alone.
+    cells.outputs = [
+      { 'text/plain': 'x' },
+      { [AUTOTUNE_MIME]: { ...table, ended: 'running' } }
+    ];
+    let outcome = await controller.autotune();
+    expect(outcome.applied).toBe(false);
+    expect(controller.form.form.batchSize).toBe('24');
+    const code = cells.cells[0].code;
+    expect(code).toContain('tuned = autotune(');
+    expect(code).toContain('imgsz=128,');
+    expect(code).toContain('batch_size=24,');
+    expect(code).toContain('workers=1,');
+    expect(code).toContain('budget_s=45,');
+    expect(code).toContain('device="cpu",');
+    // Ended: the winner is in the form.
+    cells.outputs = [{ [AUTOTUNE_MIME]: table }];
+    outcome = await controller.autotune();
+    expect(outcome.applied).toBe(true);
+    expect(controller.form.form.batchSize).toBe('32');
+    expect(controller.form.form.workers).toBe('2');
+    expect(controller.form.form.cache).toBe('ram');
+    // Another notebook became current meanwhile: its form is not changed.
+    controller.form.apply({ batch_size: '8' });
+    cells.whileRunning = () => {
+      cells.current = new Widget();
+    };
+    outcome = await controller.autotune();
+    expect(outcome.applied).toBe(false);
+    expect(controller.form.form.batchSize).toBe('8');
+    // An invalid form writes no cell.
+    const written = cells.cells.length;
+    controller.form.set('imgsz', 'big');
+    await expect(controller.autotune()).rejects.toBeInstanceOf(
+      FormInvalidError
+    );
+    expect(cells.cells.length).toBe(written);
     controller.dispose();
     runs.dispose();
     environment.dispose();

@@ -7,7 +7,7 @@ import { NotebookActions } from '@jupyterlab/notebook';
 import type { Kernel, KernelMessage } from '@jupyterlab/services';
 import { ISignal, Signal } from '@lumino/signaling';
 import type { Widget } from '@lumino/widgets';
-import type { INotebookCells } from './tokens';
+import type { INotebookCells, OutputBundles } from './tokens';
 import { formFromMetadata, type ITrainForm } from './form';
 import { RUN_MIME, type IRunDisplay } from './types';
 
@@ -22,7 +22,7 @@ export async function insertCell(
   tracker: INotebookTracker,
   code: string,
   run: boolean
-): Promise<void> {
+): Promise<OutputBundles> {
   const panel = tracker.currentWidget;
   if (!panel) {
     throw new Error('Open a notebook first: the cell goes into it.');
@@ -43,10 +43,26 @@ export async function insertCell(
   if (cell.model.type !== 'code') {
     NotebookActions.changeCellType(notebook, 'code');
   }
-  notebook.activeCell!.model.sharedModel.setSource(code);
-  if (run) {
-    await NotebookActions.run(notebook, panel.sessionContext);
+  const written = notebook.activeCell!;
+  written.model.sharedModel.setSource(code);
+  if (!run) {
+    return [];
   }
+  await NotebookActions.run(notebook, panel.sessionContext);
+  // A code cell's model has its outputs (the type is the cells package's).
+  const outputs = (written.model as unknown as { outputs: IOutputsLike })
+    .outputs;
+  const bundles: Array<Readonly<Record<string, unknown>>> = [];
+  for (let i = 0; i < outputs.length; i++) {
+    bundles.push(outputs.get(i).data);
+  }
+  return bundles;
+}
+
+/** What the controller reads of a code cell's output list. */
+interface IOutputsLike {
+  readonly length: number;
+  get(index: number): { readonly data: Readonly<Record<string, unknown>> };
 }
 
 /** A Python string literal (a JSON string is one). */
@@ -133,7 +149,7 @@ export class NotebookCells implements INotebookCells {
     }
   }
 
-  insert(code: string, run: boolean): Promise<void> {
+  insert(code: string, run: boolean): Promise<OutputBundles> {
     return insertCell(this._tracker, code, run);
   }
 

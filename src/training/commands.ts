@@ -6,6 +6,7 @@ import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { runIcon, stopIcon } from '@jupyterlab/ui-components';
 import type { CommandRegistry } from '@lumino/commands';
+import { autotuneOutcome } from './autotune';
 import { FormInvalidError, type TrainingController } from './controller';
 
 /** Command ids of the training feature. */
@@ -17,6 +18,7 @@ export namespace CommandIDs {
   export const openRun = 'yolo-lab:open-run';
   export const applyFix = 'yolo-lab:apply-fix';
   export const benchmark = 'yolo-lab:benchmark';
+  export const autotune = 'yolo-lab:autotune';
 }
 
 /** What the commands need besides the controller. */
@@ -130,6 +132,22 @@ export function addTrainingCommands(
       'Write and run a cell that trains one epoch on the CPU and on each GPU, and shows the speed-ups'
     ),
     execute: () => tell(() => controller.benchmark())
+  });
+  commands.addCommand(CommandIDs.autotune, {
+    label: trans.__('Autotune the training settings on this machine'),
+    caption: trans.__(
+      'Write and run a cell that probes batch size, workers, cache (and AMP on a GPU) and puts the fastest in the training form'
+    ),
+    execute: () =>
+      tell(async () => {
+        const { result, applied } = await controller.autotune();
+        const text = autotuneOutcome(trans, result, applied);
+        if (applied) {
+          Notification.success(text, { autoClose: 8000 });
+        } else {
+          Notification.info(text, { autoClose: 8000 });
+        }
+      })
   });
   commands.addCommand(CommandIDs.openRun, {
     label: trans.__('Show training run'),

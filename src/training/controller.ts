@@ -14,7 +14,14 @@ import type { EnvironmentModel } from '../environment/model';
 import type { TelemetryModel } from '../telemetry/model';
 import type { IConnection, IKernelTransport } from '../tokens';
 import { executeForDisplay, resumeCellText, showRunCellText } from './cells';
-import { cellText, IHardware, ITrainForm } from './form';
+import { autotuneEnded, findAutotune, type IAutotune } from './autotune';
+import {
+  AUTOTUNE_BUDGET_S,
+  autotuneCellText,
+  cellText,
+  IHardware,
+  ITrainForm
+} from './form';
 import { FormChange, TrainFormModel } from './formModel';
 import type { INotebookCells, IRuns } from './tokens';
 import type { IRunDisplay, IRunSummary } from './types';
@@ -111,19 +118,43 @@ export class TrainingController implements IDisposable {
    * kernel's machine (`yolo_lab.benchmark()`); it fills in as rows finish.
    */
   async benchmark(): Promise<void> {
-    if (this.where === 'server') {
-      throw new Error(
-        this._trans.__(
-          "The speed table is a notebook cell, and the panel's kernel is on another Jupyter server: open a notebook there, or switch the panel to the notebook's kernel."
-        )
-      );
-    }
-    if (!this.canTrain) {
-      throw new Error(
-        this._trans.__('Open a notebook first: the cell goes into it.')
-      );
-    }
+    this._notebookOnly(
+      this._trans.__(
+        "The speed table is a notebook cell, and the panel's kernel is on another Jupyter server: open a notebook there, or switch the panel to the notebook's kernel."
+      )
+    );
     await this._options.notebooks.insert(BENCHMARK_CELL, true);
+  }
+
+  /** Seconds an autotune started here may probe for (the panel's setting). */
+  autotuneBudgetS = AUTOTUNE_BUDGET_S;
+
+  /**
+   * Write and run the cell that autotunes the form's settings on its device
+   * (`yolo_lab.autotune(...)`, its table filling in as probes end); when it
+   * ends with a winner, put the winner in the form, unless another notebook
+   * (another form) is current by then. Resolves with the autotune's data
+   * (null when the cell showed none: an error or an interrupt; the cell
+   * says why) and whether the form was filled.
+   */
+  async autotune(): Promise<{ result: IAutotune | null; applied: boolean }> {
+    this._notebookOnly(
+      this._trans.__(
+        "Autotune is a notebook cell, and the panel's kernel is on another Jupyter server: open a notebook there, or switch the panel to the notebook's kernel."
+      )
+    );
+    const code = this._checkedCell(form =>
+      autotuneCellText(form, this.autotuneBudgetS)
+    );
+    const notebook = this._options.notebooks.current;
+    const outputs = await this._options.notebooks.insert(code, true);
+    const result = findAutotune(outputs);
+    const applied =
+      !!result?.form &&
+      autotuneEnded(result) &&
+      this._options.notebooks.current === notebook &&
+      this.form.apply(result.form).length > 0;
+    return { result, applied };
   }
 
   /** Stop the runs of the current notebook (every followed run in server mode). */
@@ -188,7 +219,19 @@ export class TrainingController implements IDisposable {
     Signal.clearData(this);
   }
 
-  private _checkedCell(): string {
+  /** Refuse (with `serverMessage`) unless cells go into an open notebook. */
+  private _notebookOnly(serverMessage: string): void {
+    if (this.where === 'server') {
+      throw new Error(serverMessage);
+    }
+    if (!this.canTrain) {
+      throw new Error(
+        this._trans.__('Open a notebook first: the cell goes into it.')
+      );
+    }
+  }
+
+  private _checkedCell(text: (form: ITrainForm) => string = cellText): string {
     if (!this.form.valid) {
       throw new FormInvalidError(
         this.form.messages.map(m => this._trans.__(m))
@@ -199,7 +242,7 @@ export class TrainingController implements IDisposable {
         this._trans.__('Open a notebook first: the cell goes into it.')
       );
     }
-    return cellText(this.form.form);
+    return text(this.form.form);
   }
 
   private async _run(code: string): Promise<void> {

@@ -174,9 +174,30 @@ export function deviceArg(devices: string[]): string {
   return py(devices[0] ?? 'cpu');
 }
 
-/** The training cell the form stands for: short and readable. */
-export function cellText(form: ITrainForm): string {
+/** The batch as train() takes it: a number or "auto". */
+function batchArg(form: ITrainForm): string {
   const batch = form.batchSize.trim().toLowerCase();
+  return batch === 'auto' || batch === '-1' ? '"auto"' : String(Number(batch));
+}
+
+/** `name(\n    k=v,\n)` lines of a call, the form's folders last. */
+function call(
+  target: string,
+  form: ITrainForm,
+  args: Array<[string, string]>
+): string[] {
+  const all = [...args];
+  if (form.project.trim() && form.project.trim() !== 'runs/train') {
+    all.push(['project', py(form.project.trim())]);
+  }
+  if (form.yolov5Dir.trim()) {
+    all.push(['yolov5_dir', py(form.yolov5Dir.trim())]);
+  }
+  return [`${target}(`, ...all.map(([k, v]) => `    ${k}=${v},`), ')'];
+}
+
+/** data, model and weights: what every cell of the form starts with. */
+function modelArgs(form: ITrainForm): Array<[string, string]> {
   const args: Array<[string, string]> = [
     ['data', py(form.data.trim())],
     ['model', py(form.model.trim())]
@@ -184,15 +205,18 @@ export function cellText(form: ITrainForm): string {
   if (form.weights.trim()) {
     args.push(['weights', py(form.weights.trim())]);
   }
+  return args;
+}
+
+/** The training cell the form stands for: short and readable. */
+export function cellText(form: ITrainForm): string {
+  const args = modelArgs(form);
   args.push(['device', deviceArg(form.devices)]);
   if (gpuIndices(form.devices).length === 0 && Number(form.nproc) > 1) {
     args.push(['nproc', String(Number(form.nproc))]);
   }
   args.push(
-    [
-      'batch_size',
-      batch === 'auto' || batch === '-1' ? '"auto"' : String(Number(batch))
-    ],
+    ['batch_size', batchArg(form)],
     ['amp', form.amp ? 'True' : 'False'],
     ['epochs', String(Number(form.epochs))],
     ['imgsz', String(Number(form.imgsz))],
@@ -200,23 +224,46 @@ export function cellText(form: ITrainForm): string {
     ['cache', form.cache === 'none' ? 'None' : py(form.cache)],
     ['name', py(form.name)]
   );
-  if (form.project.trim() && form.project.trim() !== 'runs/train') {
-    args.push(['project', py(form.project.trim())]);
-  }
-  if (form.yolov5Dir.trim()) {
-    args.push(['yolov5_dir', py(form.yolov5Dir.trim())]);
-  }
   if (form.detach) {
     args.push(['detach', 'True']);
   }
-  const lines = args.map(([k, v]) => `    ${k}=${v},`);
   return [
     'from yolo_lab import train',
     '',
-    'run = train(',
-    ...lines,
-    ')',
+    ...call('run = train', form, args),
     'run'
+  ].join('\n');
+}
+
+/** Seconds autotune probes for when the panel starts it. */
+export const AUTOTUNE_BUDGET_S = 120;
+
+/**
+ * The cell that autotunes the form's settings on its device (the first GPU
+ * when it names several: the batch found is per GPU), starting from the
+ * form's batch, workers, cache and AMP, which it compares against.
+ */
+export function autotuneCellText(
+  form: ITrainForm,
+  budgetS: number = AUTOTUNE_BUDGET_S
+): string {
+  const args = modelArgs(form);
+  const gpus = gpuIndices(form.devices);
+  const batch = batchArg(form);
+  args.push(
+    ['device', py(gpus.length ? `cuda:${gpus[0]}` : 'cpu')],
+    ['imgsz', String(Number(form.imgsz))],
+    ['batch_size', batch === '"auto"' ? '16' : batch],
+    ['workers', String(Number(form.workers))],
+    ['cache', form.cache === 'none' ? 'None' : py(form.cache)],
+    ['amp', form.amp ? 'True' : 'False'],
+    ['budget_s', String(budgetS)]
+  );
+  return [
+    'from yolo_lab import autotune',
+    '',
+    ...call('tuned = autotune', form, args),
+    'tuned'
   ].join('\n');
 }
 

@@ -12,6 +12,7 @@ import {
 } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 import { el } from '../dom';
+import { autotuneOutcome } from './autotune';
 import type { TrainingController } from './controller';
 import {
   fetchDetachedRuns,
@@ -60,6 +61,11 @@ export class TrainSection extends Widget {
       'button',
       'jp-Button jp-mod-styled jp-mod-warn yl-StopTraining',
       trans.__('Stop')
+    );
+    this._autotune = el(
+      'button',
+      'jp-Button jp-mod-styled yl-Autotune',
+      trans.__('Autotune')
     );
     this.addClass('yl-TrainSection');
     this.node.append(
@@ -303,7 +309,7 @@ export class TrainSection extends Widget {
           (row.dataset.field ?? '') in errors
         )
       );
-    for (const button of [this._insert, this._train]) {
+    for (const button of [this._insert, this._train, this._autotune]) {
       button.disabled = items.length > 0;
     }
   }
@@ -352,10 +358,30 @@ export class TrainSection extends Widget {
       'click',
       () => void this._act(() => this._controller.benchmark())
     );
-    measure.append(bench);
+    this._autotune.type = 'button';
+    this._autotune.title = this._trans.__(
+      'Probe batch size, workers, cache (and AMP on a GPU) for a short while on this machine, show the table as it fills, and put the fastest in this form'
+    );
+    this._autotune.addEventListener('click', () => void this._runAutotune());
+    measure.append(bench, this._autotune);
     const box = el('div', 'yl-TrainActions');
     box.append(bar, measure);
     return box;
+  }
+
+  private async _runAutotune(): Promise<void> {
+    this._autotune.disabled = true;
+    this._say(
+      this._trans.__('Autotune is probing: its table fills in below the cell.')
+    );
+    try {
+      const { result, applied } = await this._controller.autotune();
+      this._say(autotuneOutcome(this._trans, result, applied));
+    } catch (reason) {
+      this._say(String(reason));
+    } finally {
+      this._autotune.disabled = !this._controller.form.valid;
+    }
   }
 
   private async _act(action: () => Promise<void>): Promise<void> {
@@ -488,6 +514,7 @@ export class TrainSection extends Widget {
   private _errorsNode = el('ul', 'yl-FormErrors');
   private _suggestion: HTMLSpanElement | null = null;
   private _insert: HTMLButtonElement;
+  private _autotune: HTMLButtonElement;
   private _train: HTMLButtonElement;
   private _stopButton: HTMLButtonElement;
   private _message = el('span', 'yl-TrainMessage');

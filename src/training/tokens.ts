@@ -31,6 +31,9 @@ export const IRuns = new Token<IRuns>(
   'Live training runs followed through the kernel yolo-lab is connected to.'
 );
 
+/** The MIME bundles of a cell's outputs, in order. */
+export type OutputBundles = ReadonlyArray<Readonly<Record<string, unknown>>>;
+
 /** The notebook side: its cells and the form kept in its metadata. */
 export interface INotebookCells {
   /** The current notebook's widget, or null. */
@@ -41,6 +44,9 @@ export interface INotebookCells {
   loadForm(): ITrainForm | null;
   /** Keep the form in the current notebook. */
   saveForm(form: ITrainForm): void;
-  /** Write `code` below the active cell; run it if asked. */
-  insert(code: string, run: boolean): Promise<void>;
+  /**
+   * Write `code` below the active cell; run it if asked, and resolve with
+   * the data of the cell's outputs once it has run ([] when not run).
+   */
+  insert(code: string, run: boolean): Promise<OutputBundles>;
 }

@@ -183,6 +183,45 @@ def test_the_budget_ends_the_search_fabricated_probe_durations(
     assert json.loads((result.dir / tune.AUTOTUNE_FILE).read_text())["ended"] == "budget spent"
 
 
+def test_in_a_notebook_one_table_fills_in_probe_by_probe_fabricated_probe(
+    data_yaml: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    from yolo_lab.protocol import AUTOTUNE_MIME_TYPE, validate_definition
+
+    monkeypatch.setattr(tune, "run_probe", _fake_probe(lambda s: s["batch_size"], oom_from=32))
+    shell = InteractiveShell.instance()
+    shell.user_ns.update(
+        autotune=yolo_lab.autotune, data=str(data_yaml), project=str(tmp_path / "runs")
+    )
+    code = (
+        "tuned = autotune(data, device='cpu', imgsz=64, batch_size=8, workers=0,"
+        " space={'workers': [0], 'cache': [None]}, project=project)\ntuned"
+    )
+    with capture_output() as captured:
+        assert shell.run_cell(code).success
+    shown = [(o.data[AUTOTUNE_MIME_TYPE], o.update, o.transient) for o in captured.outputs]
+    assert shown, "nothing was displayed"
+    assert not shown[0][1] and all(update for _, update, _ in shown[1:]), "one output, updated"
+    assert len({t["display_id"] for _, _, t in shown}) == 1
+    for data, _, _ in shown:
+        validate_definition("autotune_display", data)
+    # Before each probe its settings show as the pending row; after, its row.
+    first, *_, last = (data for data, _, _ in shown)
+    assert first["rows"] == [] and first["probing"]["batch_size"] == 8
+    assert first["ended"] == "running" and first["form"] is None
+    pending = [d["probing"]["batch_size"] for d, _, _ in shown if d["probing"]]
+    assert pending == [8, 16, 32], pending
+    assert last["probing"] is None and last["ended"] == "converged"
+    assert last["form"] == {"batch_size": "16", "workers": "0", "cache": "none", "amp": False}
+    assert last["speedup"] == pytest.approx(2.0)
+    html = captured.outputs[-1].data["text/html"]
+    assert "out of memory" in html and "yl-Autotune-pending" not in html
+    assert "yl-Autotune-pending" in captured.outputs[0].data["text/html"]
+
+
 def test_the_probe_spec_is_a_train_spec_plus_its_length(
     data_yaml: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

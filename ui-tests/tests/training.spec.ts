@@ -2,7 +2,12 @@
  * Training from the panel against a real JupyterLab, a real kernel and a real
  * YOLOv5 run on the CPU (synthetic shapes, 64 px).
  */
-import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+import {
+  expect,
+  galata,
+  IJupyterLabPageFixture,
+  test
+} from '@jupyterlab/galata';
 import type { Locator, Page } from '@playwright/test';
 import * as path from 'path';
 
@@ -547,5 +552,51 @@ test.describe('training', () => {
     await expect(page.locator('.jp-OutputArea-output .yl-Bench')).toHaveCount(
       1
     );
+  });
+});
+
+test.describe('autotune', () => {
+  // A short budget: two or three real probes on this CPU.
+  test.use({
+    mockSettings: {
+      ...galata.DEFAULT_SETTINGS,
+      'yolo-lab:panel': { autotuneBudgetS: 75 }
+    }
+  });
+
+  test('autotune from the panel fills its table, then the form with the winner', async ({
+    page
+  }) => {
+    test.setTimeout(480000);
+    const section = await panelWithShapes(page, 48);
+    await fill(page, 'data', 'shapes/data.yaml');
+    await fill(page, 'imgsz', '64');
+    await fill(page, 'batchSize', '8');
+    await fill(page, 'workers', '0');
+    await section.getByRole('button', { name: 'Autotune' }).click();
+    const table = page.locator('.jp-OutputArea .yl-AutotuneView');
+    // At once: the first probe, the form's own settings, is running.
+    const pending = table.locator('tr.yl-Autotune-pending');
+    await expect(pending).toContainText('probing', { timeout: 120000 });
+    await expect(pending.locator('td').nth(1)).toHaveText('8');
+    // Then rows as probes end, and the winner applied when the search ends.
+    await expect(table.locator('.yl-AutotuneApply')).toBeVisible({
+      timeout: 400000
+    });
+    await expect(pending).toHaveCount(0);
+    const rows = table.locator('tbody tr');
+    expect(await rows.count()).toBeGreaterThanOrEqual(2);
+    const fastest = table.locator('tr.yl-mod-fastest td');
+    const batch = (await fastest.nth(1).textContent()) ?? '';
+    const workers = (await fastest.nth(2).textContent()) ?? '';
+    await expect(section.locator('input[name="batchSize"]')).toHaveValue(batch);
+    await expect(section.locator('input[name="workers"]')).toHaveValue(workers);
+    await expect(section).toContainText('the form now holds');
+    // One table in the cell: the live one, not a second copy at the end.
+    await expect(table).toHaveCount(1);
+    // The button in the output puts the winner back after a change.
+    await fill(page, 'batchSize', '3');
+    await table.getByRole('button', { name: 'Apply to the form' }).click();
+    await expect(section.locator('input[name="batchSize"]')).toHaveValue(batch);
   });
 });

@@ -45,6 +45,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from .._live import LiveDisplay
+from ..protocol import AUTOTUNE_MIME_TYPE
 from .api import Run
 from .checks import (
     MAX_BATCH_SIZE,
@@ -260,6 +262,12 @@ class Autotune:
     seconds: float = 0.0
     ended: str = "running"
     started: float = field(default_factory=time.time)
+    #: The settings of the probe running now (shown as a pending row).
+    probing: Settings | None = None
+    _live: LiveDisplay = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._live = LiveDisplay(self._repr_mimebundle_)
 
     # -- the figures
 
@@ -311,7 +319,8 @@ class Autotune:
             "budget_s": self.budget_s,
             "defaults": self.defaults,
             "space": self.space,
-            "rows": self.rows,
+            "rows": [dict(row) for row in self.rows],
+            "probing": self.probing,
             "seconds": self.seconds,
             "ended": self.ended,
             "started": self.started,
@@ -389,17 +398,54 @@ class Autotune:
     def __repr__(self) -> str:
         return f"<yolo_lab.Autotune {self.dir} {self.headline()}>"
 
+    def _pending_cells(self, settings: Settings) -> list[str]:
+        cells = [
+            str(len(self.rows) + 1),
+            str(settings["batch_size"]),
+            str(settings["workers"]),
+            settings["cache"] or "none",
+        ]
+        if "amp" in self._columns():
+            cells.append("on" if settings["amp"] else "off")
+        return [*cells, "probing...", "", "", ""]
+
     def _repr_html_(self) -> str:
-        def row_html(cells: list[str], tag: str = "td") -> str:
-            return "<tr>" + "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in cells) + "</tr>"
+        def row_html(cells: list[str], tag: str = "td", cls: str = "") -> str:
+            attr = f" class='{cls}'" if cls else ""
+            inner = "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in cells)
+            return f"<tr{attr}>{inner}</tr>"
 
         head = row_html(self._columns(), "th")
         body = "".join(row_html(self._cells(r)) for r in self.rows)
+        if self.probing is not None:
+            body += row_html(self._pending_cells(self.probing), cls="yl-Autotune-pending")
         return (
             f"<div class='yl-Autotune'><p>{html.escape(self._title())}</p>"
             f"<table><thead>{head}</thead><tbody>{body}</tbody></table>"
             f"<p><b>{html.escape(self.headline())}</b></p></div>"
         )
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        # yolo-lab's JupyterLab renders the JSON (a table with "Apply to the
+        # form"); anywhere else the HTML table shows.
+        return {
+            AUTOTUNE_MIME_TYPE: self.to_dict(),
+            "text/html": self._repr_html_(),
+            "text/plain": str(self),
+        }
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        # The cell that filled the table in live returns it too: one table.
+        if self._live.shown_in_this_cell():
+            self._live.show()
+            return
+        display(self._repr_mimebundle_(), raw=True)
+
+    def show_live(self) -> None:
+        """Display the table now, or update it (in IPython only): it fills in probe by probe."""
+        self._live.show()
 
 
 # -- the search ----------------------------------------------------------------------
@@ -462,7 +508,12 @@ class _Search:
         number = len(self.tried) + 1
         started = time.monotonic()
         deadline = self.t0 + self.result.budget_s + PROBE_GRACE_S
-        found = self.probe(self.setup, dict(settings), f"probe-{number}", deadline)
+        self.result.probing = dict(settings)
+        self.result.show_live()
+        try:
+            found = self.probe(self.setup, dict(settings), f"probe-{number}", deadline)
+        finally:
+            self.result.probing = None
         row = {
             "probe": number,
             "settings": dict(settings),
@@ -476,6 +527,7 @@ class _Search:
         self.result.rows.append(row)
         self.result.seconds = round(time.monotonic() - self.t0, 2)
         self.result.save()
+        self.result.show_live()
         if self.on_row is not None:
             self.on_row(dict(row))
         return row
@@ -834,4 +886,5 @@ def autotune(
     finally:
         result.seconds = round(time.monotonic() - search.t0, 2)
         result.save()
+        result.show_live()
     return result
