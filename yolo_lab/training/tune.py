@@ -25,7 +25,9 @@ are never tried again (with AMP off, too: it needs more memory); and the
 loader's knobs (more workers, a RAM cache) are tried only while the probes'
 own time split (``data_s`` against ``compute_s``) leaves them something to
 win: a step that waits for data 2% of its time gains at most 2% from a
-faster loader.
+faster loader. On the CPU the cache is tried whatever the split: decoding
+runs on the cores the step computes on, so a cache frees them (measured
+here: +43 % at batch 32 with 2 workers, the data wait already small).
 
 The search ends when no knob helps, or when the next probe would not end
 within the budget. Every probe is a row of the result, saved with the
@@ -579,8 +581,12 @@ class _Search:
         for value in values:
             if value == current[knob]:
                 continue
-            if knob == "cache" and value and not self.loader_may_gain(best):
-                continue  # the loader keeps up: a cache cannot speed a step
+            if knob == "cache" and value and self.setup.devices and not self.loader_may_gain(best):
+                # The loader keeps up with a GPU: a cache cannot speed its step.
+                # On the CPU it is always tried: decoding takes the cores the
+                # step computes on, so a cache can speed a step the loader
+                # keeps up with (measured: +43 % at batch 32, 2 workers).
+                continue
             candidate = {**current, knob: value}
             row = self.measure(candidate)
             if self.better(row, best):
