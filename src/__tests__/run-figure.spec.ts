@@ -1,6 +1,11 @@
 import { FALLBACK_THEME, type IChartTheme } from '../charts/theme';
 import type { ITelemetrySample } from '../telemetry/types';
-import { bucketMeans, runFigure } from '../training/figure';
+import {
+  batchPosition,
+  bucketMeans,
+  epochClock,
+  runFigure
+} from '../training/figure';
 import { RunModel } from '../training/model';
 import type { IRunEvent } from '../training/types';
 
@@ -210,6 +215,203 @@ describe('runFigure', () => {
       buckets: 600
     });
     expect(layout.yaxis6).toBeUndefined();
+  });
+});
+
+describe('runFigure on the epoch axis', () => {
+  const events = [
+    ...Array.from({ length: 30 }, (_, i) => batch(i)),
+    epoch(0),
+    epoch(1),
+    // Before the first batch ended, between batches 4 and 5, after the last.
+    telemetry(T0 - 1, 0),
+    telemetry(T0 + 4.5, 0),
+    telemetry(T0 + 40, 0)
+  ];
+  const byEpoch = (model: RunModel, buckets = 600) =>
+    runFigure(model, { theme: FALLBACK_THEME, buckets, x: 'epoch' });
+
+  it("places each batch at its end and each epoch's mAP at the epoch's end", () => {
+    const { data, layout } = byEpoch(run(events));
+    const [box, , , map50, map, ips] = data;
+    // Batch b of 10 in epoch e at e + (b + 1) / 10: epoch 1's last batch and
+    // its mAP share x = 1.
+    expect(box.x[0]).toBeCloseTo(0.1, 10);
+    expect(box.x[9]).toBeCloseTo(1, 10);
+    expect(box.x[10]).toBeCloseTo(1.1, 10);
+    expect(box.x[29]).toBeCloseTo(3, 10);
+    expect(ips.x).toEqual(box.x);
+    expect(map50.x).toEqual([1, 2]);
+    expect(map.x).toEqual([1, 2]);
+    expect(layout.xaxis).toMatchObject({
+      type: 'linear',
+      title: { text: 'epoch' },
+      dtick: 1,
+      autorange: true,
+      rangemode: 'tozero'
+    });
+  });
+
+  it('interpolates telemetry between batch ends, leaving out what lies outside', () => {
+    const { data } = byEpoch(run(events));
+    const cpu = data.find(t => t.name === 'CPU %')!;
+    // Halfway between batch 4 (x 0.5) and batch 5 (x 0.6).
+    expect(cpu.x).toHaveLength(1);
+    expect(cpu.x[0]).toBeCloseTo(0.55, 10);
+    expect(cpu.customdata).toEqual([1]);
+  });
+
+  it('shows the first epoch whole until it is done', () => {
+    const { layout } = byEpoch(run([batch(0), batch(1)]));
+    expect(layout.xaxis).toMatchObject({ range: [0, 1], autorange: false });
+  });
+
+  it('keeps a zoom per axis: switching axes resets it', () => {
+    const model = run(events);
+    const time = runFigure(model, { theme: FALLBACK_THEME, buckets: 600 });
+    expect(time.layout.uirevision).not.toEqual(
+      byEpoch(model).layout.uirevision
+    );
+    expect((time.layout.xaxis as any).type).toBe('date');
+  });
+
+  it('draws validation losses at epoch ends when the epochs carry them', () => {
+    const withVal = [0, 1].map(k => ({
+      ...epoch(k),
+      val_box: 0.2 - k / 100,
+      val_obj: 0.1,
+      val_cls: null
+    }));
+    const { data } = byEpoch(run([batch(0), ...withVal]));
+    const val = data.filter(t => t.name.startsWith('val '));
+    // After every other trace: their arrival moves no other's colour.
+    expect(data.slice(-2)).toEqual(val);
+    expect(val.map(t => [t.name, t.yaxis, t.mode])).toEqual([
+      ['val box loss', 'y', 'lines+markers'],
+      ['val obj loss', 'y', 'lines+markers']
+    ]);
+    expect(val[0].x).toEqual([1, 2]);
+    expect(val[0].y).toEqual([0.2, 0.19]);
+    expect(val[0].customdata).toEqual([1, 2]);
+  });
+});
+
+describe('run figure hover', () => {
+  const events = [
+    ...Array.from({ length: 30 }, (_, i) => batch(i)),
+    epoch(0),
+    epoch(1),
+    telemetry(T0 - 1, 0),
+    telemetry(T0 + 4.5, 0)
+  ];
+
+  it.each(['time', 'epoch'] as const)(
+    'names the epoch of every point on the %s axis',
+    x => {
+      const { data } = runFigure(run(events), {
+        theme: FALLBACK_THEME,
+        buckets: 600,
+        x
+      });
+      for (const trace of data) {
+        expect(trace.hovertemplate).toMatch(/epoch %\{customdata(\[0\])?\}/);
+        expect((trace.customdata as unknown[]).length).toBe(trace.x.length);
+        // On the time axis the hover starts with the time.
+        expect(
+          (trace.hovertemplate as string).startsWith('%{x|%H:%M:%S}')
+        ).toBe(x === 'time');
+      }
+      const [box, , , map50] = data;
+      expect(box.hovertemplate).toContain(
+        'epoch %{customdata[0]}, batch %{customdata[1]}/%{customdata[2]}'
+      );
+      // 1-based, as the log counts: batch 12 is epoch 2's third.
+      expect(box.customdata as unknown[][]).toContainEqual([2, 3, 10]);
+      expect((box.customdata as unknown[][])[0]).toEqual([1, 1, 10]);
+      expect(map50.customdata).toEqual([1, 2]);
+    }
+  );
+
+  it('says no epoch for telemetry from before the first batch', () => {
+    const { data } = runFigure(run(events), {
+      theme: FALLBACK_THEME,
+      buckets: 600
+    });
+    const cpu = data.find(t => t.name === 'CPU %')!;
+    expect(cpu.customdata).toEqual(['–', 1]);
+  });
+
+  it.each(['time', 'epoch'] as const)(
+    'keeps the hover data of the points a decimation keeps (%s axis)',
+    x => {
+      const long = Array.from({ length: 5000 }, (_, i) => batch(i));
+      const [box] = runFigure(run(long), {
+        theme: FALLBACK_THEME,
+        buckets: 100,
+        x
+      }).data;
+      expect(box.x.length).toBeLessThan(5000);
+      const custom = box.customdata as number[][];
+      expect(custom).toHaveLength(box.x.length);
+      box.x.forEach((v, k) => {
+        // The batch drawn at this point, from its x.
+        const i =
+          x === 'time' ? Math.round(v / 1000 - T0) : Math.round(v * 10) - 1;
+        expect(custom[k]).toEqual([Math.floor(i / 10) + 1, (i % 10) + 1, 10]);
+        expect(box.y[k]).toBeCloseTo(0.1 + (i % 7) / 100, 10);
+      });
+    }
+  );
+
+  it('names the epoch of the time-split band', () => {
+    const split = Array.from({ length: 20 }, (_, i) => ({
+      ...batch(i),
+      data_s: 0.03,
+      compute_s: 0.07
+    }));
+    for (const x of ['time', 'epoch'] as const) {
+      const band = runFigure(run(split), {
+        theme: FALLBACK_THEME,
+        buckets: 600,
+        x
+      }).data.filter(t => t.yaxis === 'y6');
+      expect(band[0].customdata).toEqual([
+        ...Array(10).fill(1),
+        ...Array(10).fill(2)
+      ]);
+    }
+  });
+});
+
+describe('epochClock', () => {
+  it('reads a time as a place on the epoch axis and the epoch running', () => {
+    const clock = epochClock(
+      Array.from({ length: 20 }, (_, i) => batch(i) as any)
+    );
+    expect(clock.position(T0)).toBeCloseTo(0.1, 10);
+    expect(clock.position(T0 + 9.5)).toBeCloseTo(1.05, 10);
+    expect(clock.position(T0 - 0.5)).toBeNull();
+    expect(clock.position(T0 + 19.5)).toBeNull();
+    // Batch 10 (epoch 2's first) runs until T0 + 10.
+    expect(clock.epoch(T0 + 9.5)).toBe(2);
+    expect(clock.epoch(T0 + 9)).toBe(1);
+    // After the last batch: its epoch (the final validation).
+    expect(clock.epoch(T0 + 100)).toBe(2);
+    expect(clock.epoch(T0 - 1)).toBeNull();
+  });
+
+  it('has no place for the time across a resume, where positions step back', () => {
+    // Stopped in epoch 1 (0-based) at batch 4; the resume redoes epoch 1.
+    const before = [batch(13), batch(14)] as any[];
+    const after = [
+      { ...batch(10), t: T0 + 100 },
+      { ...batch(11), t: T0 + 101 }
+    ] as any[];
+    const clock = epochClock([...before, ...after]);
+    expect(batchPosition(after[0])).toBeLessThan(batchPosition(before[1]));
+    expect(clock.position(T0 + 50)).toBeNull();
+    expect(clock.position(T0 + 100.5)).toBeCloseTo(1.15, 10);
+    expect(clock.epoch(T0 + 50)).toBe(2);
   });
 });
 

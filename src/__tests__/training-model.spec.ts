@@ -1,7 +1,13 @@
 import { Panel, Widget } from '@lumino/widgets';
 import { DEFAULT_FORM } from '../training/form';
 import { FormChange, TrainFormModel } from '../training/formModel';
+import { median, RunModel } from '../training/model';
 import { RunRegistry } from '../training/registry';
+import type {
+  IRunEvent,
+  IRunEventsMessage,
+  IRunStatus
+} from '../training/types';
 
 describe('TrainFormModel', () => {
   it("applies a speed verdict's fix by train() names, ignoring what does not fit", () => {
@@ -82,5 +88,178 @@ describe('RunRegistry', () => {
     b2.dispose();
     expect(registry.runsIn(notebookB)).toEqual(['/runs/b']);
     expect(changes).toBe(5);
+  });
+});
+
+describe('RunModel summary figures', () => {
+  const T0 = 1_764_000_000;
+  const RUN = '/runs/train/exp';
+
+  function batch(i: number, imgsPerS: number | null): IRunEvent {
+    return {
+      t: T0 + i,
+      kind: 'batch',
+      epoch: Math.floor(i / 4),
+      epochs: 3,
+      batch: i % 4,
+      batches: 4,
+      box: 0.1,
+      obj: 0.05,
+      cls: 0.02,
+      imgs_per_s: imgsPerS,
+      gpu_mem_gib: null
+    };
+  }
+
+  function epoch(k: number, map50: number, map: number, more = {}): IRunEvent {
+    return {
+      t: T0 + 4 * k + 3.5,
+      kind: 'epoch',
+      epoch: k,
+      epochs: 3,
+      precision: 0.5,
+      recall: 0.5,
+      map50,
+      map,
+      epoch_time_s: 4,
+      ...more
+    };
+  }
+
+  function message(
+    events: IRunEvent[],
+    status: IRunStatus = { status: 'running' },
+    history = false
+  ): IRunEventsMessage {
+    return { v: 1, type: 'run_events', run: RUN, history, status, events };
+  }
+
+  it('takes the epoch best.pt holds, its mAPs, the median speed and the weights', () => {
+    const model = new RunModel(RUN);
+    model.add(
+      message(
+        [
+          { t: T0 - 10, kind: 'start', params: {} },
+          // Warm-up batches (slow) are left out of the median.
+          batch(0, 5),
+          batch(1, 7),
+          ...[100, 300, 200, null, 0, 400].map((v, i) => batch(i + 2, v)),
+          // Epoch 1 has the higher mAP@0.5, epoch 2 the higher fitness
+          // (0.1 × mAP@0.5 + 0.9 × mAP@0.5:0.95), as YOLOv5 picks best.pt.
+          epoch(0, 0.2, 0.1),
+          epoch(1, 0.6, 0.2),
+          epoch(2, 0.5, 0.3)
+        ],
+        { status: 'running' },
+        true
+      )
+    );
+    model.add(
+      message(
+        [
+          {
+            t: T0 + 20,
+            kind: 'summary',
+            epoch: 2,
+            last: '/w/last.pt',
+            best: '/w/best.pt',
+            precision: 0.7,
+            recall: 0.6,
+            map50: 0.55,
+            map: 0.31
+          },
+          { t: T0 + 21, kind: 'end' }
+        ],
+        { status: 'finished', best: '/w/best.pt' }
+      )
+    );
+    expect(model.summaryTable()).toEqual({
+      bestEpoch: 2,
+      bestMap50: 0.5,
+      bestMap: 0.3,
+      epochsDone: 3,
+      epochsPlanned: 3,
+      final: { precision: 0.7, recall: 0.6, map50: 0.55, map: 0.31 },
+      timeS: 31,
+      // Of 100, 300, 200, 400 (null and 0 are not measures).
+      imgsPerS: 250,
+      weights: { best: '/w/best.pt', last: '/w/last.pt' }
+    });
+  });
+
+  it("prefers the epoch's own fitness, and the later epoch on a tie", () => {
+    const model = new RunModel(RUN);
+    model.add(
+      message(
+        [
+          epoch(0, 0.9, 0.1, { fitness: 0.4 }),
+          epoch(1, 0.2, 0.2, { fitness: 0.5 }),
+          epoch(2, 0.3, 0.3, { fitness: 0.5 })
+        ],
+        { status: 'stopped', last: '/w/last.pt' },
+        true
+      )
+    );
+    const figures = model.summaryTable();
+    expect(figures.bestEpoch).toBe(2);
+    expect(figures.bestMap50).toBe(0.3);
+    expect(figures.final).toBeNull();
+    expect(figures.imgsPerS).toBeNull();
+    expect(figures.weights).toEqual({ best: null, last: '/w/last.pt' });
+  });
+
+  it('counts the time the run ran, not the pause before a resume', () => {
+    const model = new RunModel(RUN);
+    model.add(
+      message(
+        [
+          { t: T0, kind: 'start' },
+          batch(0, 100),
+          { t: T0 + 100, kind: 'end' },
+          // Resumed an hour later; ran 50 s more.
+          { t: T0 + 3700, kind: 'start' },
+          { ...batch(1, 100), t: T0 + 3750 }
+        ],
+        { status: 'running' },
+        true
+      )
+    );
+    expect(model.timeS).toBe(150);
+    // A new history starts again.
+    model.add(message([batch(0, 100)], { status: 'running' }, true));
+    expect(model.timeS).toBe(0);
+  });
+
+  it('computes again only after a change', () => {
+    const model = new RunModel(RUN);
+    model.add(message([epoch(0, 0.1, 0.05)], { status: 'running' }, true));
+    const first = model.summaryTable();
+    expect(model.summaryTable()).toBe(first);
+    model.add(message([epoch(1, 0.2, 0.1)]));
+    expect(model.summaryTable()).not.toBe(first);
+    expect(model.summaryTable().bestEpoch).toBe(1);
+  });
+
+  it('has no best epoch before an epoch with mAP', () => {
+    const model = new RunModel(RUN);
+    model.add(message([batch(0, 10)], { status: 'failed' }, true));
+    expect(model.summaryTable()).toMatchObject({
+      bestEpoch: null,
+      bestMap50: null,
+      epochsDone: 0,
+      epochsPlanned: null,
+      // One batch, all of it warm-up: it counts.
+      imgsPerS: 10,
+      timeS: 0
+    });
+  });
+});
+
+describe('median', () => {
+  it('takes the middle of the measures, or the mean of the two middle ones', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(median([null, undefined, 0, -1, NaN, Infinity, 5])).toBe(5);
+    expect(median([])).toBeNull();
   });
 });

@@ -5,6 +5,7 @@
 import { DisposableDelegate, type IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 import type { Widget } from '@lumino/widgets';
+import type { RunModel } from './model';
 
 /**
  * The run views of the page, by run folder.
@@ -15,9 +16,13 @@ export class RunRegistry {
     return this._changed;
   }
 
-  /** A view shows `run` until the handle is disposed. */
-  add(run: string, view: Widget): IDisposable {
-    const entry = { run, view };
+  /**
+   * A view shows `run` until the handle is disposed; with the model it feeds,
+   * others (the status bar, the notices) can follow the run without
+   * subscribing to it again.
+   */
+  add(run: string, view: Widget, model?: RunModel): IDisposable {
+    const entry: IEntry = { run, view, model: model ?? null };
     this._entries.add(entry);
     this._changed.emit();
     return new DisposableDelegate(() => {
@@ -41,8 +46,25 @@ export class RunRegistry {
     return [...runs];
   }
 
-  private _entries = new Set<{ run: string; view: Widget }>();
+  /** The models the registered views hold, in the order they registered. */
+  models(): RunModel[] {
+    const models: RunModel[] = [];
+    for (const { model } of this._entries) {
+      if (model) {
+        models.push(model);
+      }
+    }
+    return models;
+  }
+
+  private _entries = new Set<IEntry>();
   private _changed = new Signal<this, void>(this);
+}
+
+interface IEntry {
+  run: string;
+  view: Widget;
+  model: RunModel | null;
 }
 
 function isInside(widget: Widget, container: Widget): boolean {

@@ -5,8 +5,10 @@
  * The output holds only which run to show; the events come from the run
  * folder through the kernel (history first, then live), so a reloaded page,
  * another browser or a restarted kernel rebuild the same charts from disk.
- * One plot, one time axis: losses per batch, mAP per epoch, images per
- * second, and GPU utilization and memory (CPU and RAM without a GPU).
+ * One plot, one x axis (epochs or time, the user's choice): losses per
+ * batch, mAP per epoch, images per second, and GPU utilization and memory
+ * (CPU and RAM without a GPU); once the run has ended, its figures as a
+ * table (best epoch, mAP, time, images/s, weights).
  */
 import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import {
@@ -18,10 +20,11 @@ import { Widget } from '@lumino/widgets';
 import type { ISchemaCheck } from '../protocol';
 import { PlotlyChart } from '../charts/chart';
 import type { IRuns } from './tokens';
-import { runFigure } from './figure';
-import { RunModel } from './model';
+import { runFigure, type RunAxis } from './figure';
+import { RunModel, type IRunSummaryFigures } from './model';
 import { IRunDisplay, RUN_MIME } from './types';
 import { el } from '../dom';
+import { formatDuration } from '../format';
 
 /** Name of the performance measure of each streamed chart update. */
 export const RUN_CHART_MEASURE = 'yolo-lab:run-chart-update';
@@ -49,23 +52,18 @@ export interface IRunViewOptions {
   applyFix?: (form: Record<string, unknown>) => void;
 }
 
-/** Seconds as "1 h 02 min", "3 min 05 s" or "12 s". */
-export function formatDuration(s: number): string {
-  const total = Math.max(0, Math.round(s));
-  const h = Math.floor(total / 3600);
-  const m = Math.floor((total % 3600) / 60);
-  const sec = total % 60;
-  if (h) {
-    return `${h} h ${String(m).padStart(2, '0')} min`;
-  }
-  if (m) {
-    return `${m} min ${String(sec).padStart(2, '0')} s`;
-  }
-  return `${sec} s`;
-}
-
 /** What the chart draws before a run's history has come. */
 const EMPTY_RUN = { batches: [], epochs: [], telemetry: [] };
+
+/**
+ * The x axis a new run view starts with: the last one chosen in any view of
+ * the page (epochs until then: a training chart reads against epochs).
+ * Each view keeps its own choice after that.
+ */
+let defaultAxis: RunAxis = 'epoch';
+
+/** The x axes the toggle offers, in its order. */
+const AXES: readonly RunAxis[] = ['time', 'epoch'];
 
 /**
  * Renders one run: header, progress, errors, buttons, the chart, weights.
@@ -110,10 +108,34 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
     );
     this._problem = el('div', 'yl-RunProblem jp-mod-error');
     this._problem.setAttribute('role', 'alert');
+    this._axisBar = el('div', 'yl-RunAxis');
+    this._axisBar.setAttribute('role', 'group');
+    this._axisBar.setAttribute('aria-label', this._trans.__('x axis'));
+    const axisLabel = el('span', 'yl-RunAxisLabel', this._trans.__('x axis:'));
+    // The group's aria-label says it to screen readers.
+    axisLabel.setAttribute('aria-hidden', 'true');
+    this._axisBar.append(axisLabel);
+    for (const axis of AXES) {
+      const button = el(
+        'button',
+        'jp-Button jp-mod-minimal yl-RunAxisButton',
+        axis === 'time' ? this._trans.__('time') : this._trans.__('epoch')
+      );
+      button.type = 'button';
+      button.dataset.axis = axis;
+      button.addEventListener('click', () => this._setAxis(axis));
+      this._axisButtons.push(button);
+      this._axisBar.append(button);
+    }
+    this._showAxis();
     this._chart = new PlotlyChart({
       className: 'yl-RunPlot',
       figure: ({ theme, buckets }) =>
-        runFigure(this._model ?? EMPTY_RUN, { theme, buckets }),
+        runFigure(this._model ?? EMPTY_RUN, {
+          theme,
+          buckets,
+          x: this._axis
+        }),
       // A redraw of this figure costs tens of milliseconds, and the run hub
       // sends events four times a second; the progress line and the rest
       // follow every event.
@@ -123,13 +145,17 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
       config: { modeBarButtonsToRemove: ['select2d', 'lasso2d'] }
     });
     this._weights = el('ul', 'yl-RunWeights');
+    this._summary = el('table', 'yl-RunSummary');
+    this._summary.hidden = true;
     this.node.append(
       head,
       this._progress,
       this._detail,
       this._advice,
       this._problem,
+      this._axisBar,
       this._chart.node,
+      this._summary,
       this._weights
     );
   }
@@ -137,6 +163,11 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
   /** The run shown, once rendered. */
   get model(): RunModel | null {
     return this._model;
+  }
+
+  /** The chart's x axis: time or epochs. */
+  get axis(): RunAxis {
+    return this._axis;
   }
 
   async renderModel(model: IRenderMime.IMimeModel): Promise<void> {
@@ -163,7 +194,11 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
       this._model?.add(m)
     );
     this._registration?.dispose();
-    this._registration = this._options.runs.registry.add(display.run, this);
+    this._registration = this._options.runs.registry.add(
+      display.run,
+      this,
+      this._model
+    );
     this._render();
   }
 
@@ -302,13 +337,13 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
     this._detail.textContent = details.join(' · ');
     this._showAdvice(model);
 
-    const summary = model.summary;
-    if (summary && status === 'finished') {
-      this._progress.textContent =
-        `final (epoch ${summary.epoch + 1}): P ${summary.precision.toFixed(3)} · ` +
-        `R ${summary.recall.toFixed(3)} · mAP@0.5 ${summary.map50.toFixed(3)} · ` +
-        `mAP@0.5:0.95 ${summary.map.toFixed(3)}`;
-    }
+    // An ended run's figures as a table, its weights among them; a running
+    // one's weights as a list (last.pt after each epoch).
+    const table =
+      model.loaded &&
+      !model.active &&
+      (model.summary !== null || model.epochs.length > 0);
+    this._showSummary(table ? model.summaryTable() : null);
 
     const problem =
       model.error ??
@@ -356,7 +391,7 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
       ['last.pt', weights.last],
       ['best.pt', weights.best]
     ] as const) {
-      if (path) {
+      if (path && !table) {
         const li = el('li', 'yl-RunWeight');
         li.dataset.weight = label;
         li.append(el('strong', '', `${label}: `), el('code', '', path));
@@ -373,6 +408,114 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
     if (this.isAttached && this._model?.loaded) {
       this._chart.update();
     }
+  }
+
+  /** Show the chart against `axis`, and start new views with it. */
+  private _setAxis(axis: RunAxis): void {
+    defaultAxis = axis;
+    if (axis === this._axis) {
+      return;
+    }
+    this._axis = axis;
+    this._showAxis();
+    // At once: the user asked (one plotly redraw; no-op before plotly loads).
+    if (this.isAttached && this._model?.loaded) {
+      void this._chart.redraw();
+    }
+  }
+
+  private _showAxis(): void {
+    for (const button of this._axisButtons) {
+      const pressed = button.dataset.axis === this._axis;
+      button.setAttribute('aria-pressed', String(pressed));
+    }
+  }
+
+  /**
+   * The summary table (null: none), rebuilt only when what it shows changed:
+   * an ended run's view renders on each status message.
+   */
+  private _showSummary(figures: IRunSummaryFigures | null): void {
+    const status = this._model?.status.status ?? 'ended';
+    const key = figures ? `${status} ${JSON.stringify(figures)}` : '';
+    if (key === this._summaryKey) {
+      return;
+    }
+    this._summaryKey = key;
+    this._summary.hidden = figures === null;
+    if (!figures) {
+      this._summary.replaceChildren();
+      return;
+    }
+    const fixed = (v: number | null, digits: number): string =>
+      v === null ? '–' : v.toFixed(digits);
+    const rows: Array<[string, Node | string, string?]> = [];
+    if (figures.bestEpoch !== null) {
+      rows.push([
+        this._trans.__('best epoch'),
+        figures.epochsPlanned
+          ? this._trans.__(
+              '%1 of %2',
+              figures.bestEpoch + 1,
+              figures.epochsPlanned
+            )
+          : String(figures.bestEpoch + 1)
+      ]);
+      rows.push(['mAP@0.5', fixed(figures.bestMap50, 3)]);
+      rows.push(['mAP@0.5:0.95', fixed(figures.bestMap, 3)]);
+    }
+    const final = figures.final;
+    if (final) {
+      rows.push([
+        this._trans.__('final validation'),
+        `P ${final.precision.toFixed(3)} · R ${final.recall.toFixed(3)} · ` +
+          `mAP@0.5 ${final.map50.toFixed(3)} · ` +
+          `mAP@0.5:0.95 ${final.map.toFixed(3)}`
+      ]);
+    }
+    if (figures.timeS !== null) {
+      rows.push([this._trans.__('time'), formatDuration(figures.timeS)]);
+    }
+    if (figures.imgsPerS !== null) {
+      rows.push([
+        this._trans.__('images/s'),
+        this._trans.__('%1 (median)', figures.imgsPerS.toFixed(1))
+      ]);
+    }
+    for (const [label, path] of [
+      ['best.pt', figures.weights.best],
+      ['last.pt', figures.weights.last]
+    ] as const) {
+      if (path) {
+        rows.push([label, el('code', '', path), label]);
+      }
+    }
+    const body = el('tbody');
+    for (const [label, value, weight] of rows) {
+      const th = el('th', '', label);
+      th.scope = 'row';
+      const tr = el(
+        'tr',
+        weight ? 'yl-RunWeight' : '',
+        th,
+        el('td', '', value)
+      );
+      if (weight) {
+        // As the running view's weights list: found the same way.
+        tr.dataset.weight = weight;
+      }
+      body.append(tr);
+    }
+    this._summary.replaceChildren(
+      el(
+        'caption',
+        '',
+        status === 'finished'
+          ? this._trans.__('Run summary')
+          : this._trans.__('Run summary (%1)', status)
+      ),
+      body
+    );
   }
 
   /** The advisor's verdicts: what it saw, the fix, the gain, and Apply. */
@@ -458,5 +601,10 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
   private _detail: HTMLDivElement;
   private _problem: HTMLDivElement;
   private _chart: PlotlyChart;
+  private _axis: RunAxis = defaultAxis;
+  private _axisBar: HTMLDivElement;
+  private _axisButtons: HTMLButtonElement[] = [];
   private _weights: HTMLUListElement;
+  private _summary: HTMLTableElement;
+  private _summaryKey = '';
 }
