@@ -66,13 +66,23 @@ export function addTrainingCommands(
         await controller.insertCell();
       })
   });
+  // Train and Stop are enabled only when they would act; their captions
+  // (the toolbar buttons' and palette items' tooltips) say why not. A
+  // disabled Train is disabled in the palette too: the sidebar shows the
+  // form's errors next to their fields, and execute() (called directly)
+  // still refuses with the same words.
   commands.addCommand(CommandIDs.train, {
     label: trans.__('Train'),
-    caption: trans.__(
-      'Train YOLOv5: write the training cell from the yolo-lab panel settings and run it'
-    ),
+    caption: () => {
+      const refusals = controller.refusals;
+      return refusals.length
+        ? trans.__('Cannot train yet: %1', refusals.join(' '))
+        : trans.__(
+            'Train YOLOv5: write the training cell from the yolo-lab panel settings and run it'
+          );
+    },
     icon: runIcon,
-    isEnabled: () => controller.canTrain,
+    isEnabled: () => controller.canTrain && controller.form.valid,
     execute: () =>
       tell(async () => {
         showPanel();
@@ -81,11 +91,19 @@ export function addTrainingCommands(
   });
   commands.addCommand(CommandIDs.stopTraining, {
     label: trans.__('Stop training'),
-    caption: trans.__(
-      'Stop the running training after its current batch (last.pt is saved)'
-    ),
+    caption: () =>
+      controller.canStop
+        ? trans.__(
+            'Stop the running training after its current batch (last.pt is saved)'
+          )
+        : trans.__('No training of this notebook is running.'),
     icon: stopIcon,
+    isEnabled: () => controller.canStop,
     execute: () => tell(() => controller.stop())
+  });
+  controller.stateChanged.connect(() => {
+    commands.notifyCommandChanged(CommandIDs.train);
+    commands.notifyCommandChanged(CommandIDs.stopTraining);
   });
   commands.addCommand(CommandIDs.resumeRun, {
     label: trans.__('Resume training run'),

@@ -65,6 +65,12 @@ export class TrainingController implements IDisposable {
     options.telemetry?.changed.connect(this._updateHardware, this);
     options.transport.targetChanged.connect(this._onTarget, this);
     options.transport.connectionChanged.connect(this._onConnection, this);
+    // Another notebook becoming current loads its form (form.changed), so
+    // these cover every input of canTrain and canStop.
+    this.form.changed.connect(this._emitState, this);
+    options.runs.activeChanged.connect(this._emitState, this);
+    options.runs.registry.changed.connect(this._emitState, this);
+    options.transport.targetChanged.connect(this._emitState, this);
     this._updateHardware();
   }
 
@@ -79,6 +85,14 @@ export class TrainingController implements IDisposable {
     return this._runsStale;
   }
 
+  /**
+   * Emits when `canTrain`, `canStop` or `refusals` may have changed: the
+   * form, the current notebook, the target, or which runs are going where.
+   */
+  get stateChanged(): ISignal<this, void> {
+    return this._stateChanged;
+  }
+
   /** Where runs go: the notebook's kernel, or a kernel on another server. */
   get where(): 'notebook' | 'server' {
     return this._options.transport.target.kind;
@@ -87,6 +101,25 @@ export class TrainingController implements IDisposable {
   /** Whether Train has somewhere to run. */
   get canTrain(): boolean {
     return this.where === 'server' || this._options.notebooks.current !== null;
+  }
+
+  /**
+   * Why Train would be refused now, translated (the form's errors first);
+   * empty when it would run.
+   */
+  get refusals(): string[] {
+    if (!this.form.valid) {
+      return this._formMessages();
+    }
+    if (!this.canTrain) {
+      return [this._trans.__('Open a notebook first: the cell goes into it.')];
+    }
+    return [];
+  }
+
+  /** Whether Stop has a run to stop: the runs `stop()` would stop. */
+  get canStop(): boolean {
+    return this._stoppable().length > 0;
   }
 
   /** The runs list of the form's runs folder. */
@@ -160,13 +193,7 @@ export class TrainingController implements IDisposable {
   /** Stop the runs of the current notebook (every followed run in server mode). */
   async stop(): Promise<void> {
     const runs = this._options.runs;
-    const active = new Set(runs.active());
-    const shown =
-      this.where === 'server'
-        ? [...active]
-        : this._options.runs.registry
-            .runsIn(this._options.notebooks.current)
-            .filter(run => active.has(run));
+    const shown = this._stoppable();
     if (!shown.length) {
       throw new Error(
         this._trans.__('No training of this notebook is running.')
@@ -216,6 +243,13 @@ export class TrainingController implements IDisposable {
     this._options.telemetry?.changed.disconnect(this._updateHardware, this);
     this._options.notebooks.formChanged.disconnect(this._onNotebookForm, this);
     this._options.transport.targetChanged.disconnect(this._onTarget, this);
+    this._options.transport.targetChanged.disconnect(this._emitState, this);
+    this._options.transport.connectionChanged.disconnect(
+      this._onConnection,
+      this
+    );
+    this._options.runs.activeChanged.disconnect(this._emitState, this);
+    this._options.runs.registry.changed.disconnect(this._emitState, this);
     Signal.clearData(this);
   }
 
@@ -231,11 +265,25 @@ export class TrainingController implements IDisposable {
     }
   }
 
+  /** The runs of the current notebook that are going (every one on a server). */
+  private _stoppable(): string[] {
+    const runs = this._options.runs;
+    const active = new Set(runs.active());
+    if (this.where === 'server') {
+      return [...active];
+    }
+    return runs.registry
+      .runsIn(this._options.notebooks.current)
+      .filter(run => active.has(run));
+  }
+
+  private _formMessages(): string[] {
+    return this.form.messages.map(m => this._trans.__(m));
+  }
+
   private _checkedCell(text: (form: ITrainForm) => string = cellText): string {
     if (!this.form.valid) {
-      throw new FormInvalidError(
-        this.form.messages.map(m => this._trans.__(m))
-      );
+      throw new FormInvalidError(this._formMessages());
     }
     if (!this.canTrain) {
       throw new Error(
@@ -268,6 +316,10 @@ export class TrainingController implements IDisposable {
     this.form.load(form);
   }
 
+  private _emitState(): void {
+    this._stateChanged.emit();
+  }
+
   private _onTarget(): void {
     this._runsStale.emit();
   }
@@ -295,5 +347,6 @@ export class TrainingController implements IDisposable {
   private _options: ITrainingControllerOptions;
   private _trans: TranslationBundle;
   private _runsStale = new Signal<this, void>(this);
+  private _stateChanged = new Signal<this, void>(this);
   private _isDisposed = false;
 }
