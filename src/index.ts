@@ -8,10 +8,12 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
+import { IStateDB } from '@jupyterlab/statedb';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry, MimeModel } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { IStatusBar } from '@jupyterlab/statusbar';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { refreshIcon, ToolbarButton } from '@jupyterlab/ui-components';
 import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
@@ -24,7 +26,17 @@ import { EnvironmentView } from './environment/view';
 import { yoloLabIcon } from './icons';
 import { loadDefinitionCheck } from './protocol';
 import { followSettings, KERNEL_SETTINGS, PANEL_SETTINGS } from './settings';
-import { ISidebar, Sidebar, SIDEBAR_ID } from './sidebar';
+import {
+  ISidebar,
+  rememberSections,
+  SECTION_SIZES,
+  Sidebar,
+  SIDEBAR_ID
+} from './sidebar';
+import { StatusItem } from './status/item';
+import { StatusModel } from './status/model';
+import { RunNotifier, showRun } from './status/notices';
+import { RunWatch } from './status/watch';
 import { TargetSection } from './target';
 import { DEFAULT_INTERVAL_S, TelemetryClient } from './telemetry/client';
 import { chartLabels } from './telemetry/labels';
@@ -40,6 +52,7 @@ import { NotebookCells } from './training/cells';
 import { addTrainingCommands, CommandIDs } from './training/commands';
 import { TrainingController } from './training/controller';
 import { AUTOTUNE_BUDGET_S } from './training/form';
+import { RunningMarks } from './training/runningMark';
 import { RunsClient } from './training/runs';
 import { TrainSection } from './training/section';
 import { IRuns } from './training/tokens';
@@ -86,19 +99,22 @@ const sidebarPlugin: JupyterFrontEndPlugin<ISidebar> = {
     'The yolo-lab sidebar: kernel, environment, telemetry, training.',
   autoStart: true,
   requires: [IKernelTransport],
-  optional: [ILayoutRestorer, ITranslator],
+  optional: [ILayoutRestorer, ITranslator, IStateDB],
   provides: ISidebar,
   activate: (
     app: JupyterFrontEnd,
     transport: IKernelTransport,
     restorer: ILayoutRestorer | null,
-    translator: ITranslator | null
+    translator: ITranslator | null,
+    state: IStateDB | null
   ): ISidebar => {
     const sidebar = new Sidebar(translator ?? nullTranslator);
     const trans = (translator ?? nullTranslator).load('yolo_lab');
     const target = new TargetSection(transport, undefined, trans);
     target.title.label = trans.__('Kernel');
-    sidebar.addSection(target, 0);
+    target.id = 'yl-section-kernel';
+    sidebar.addSection(target, 0, SECTION_SIZES.kernel);
+    rememberSections(sidebar, state);
     app.shell.add(sidebar, 'right', { rank: 600 });
     restorer?.add(sidebar, SIDEBAR_ID);
     return sidebar;
@@ -132,7 +148,8 @@ const environmentPlugin: JupyterFrontEndPlugin<IEnvironment> = {
     );
     const view = new EnvironmentView(environment.model, translator);
     view.title.label = trans.__('GPU environment');
-    sidebar.addSection(view, 10);
+    view.id = 'yl-section-environment';
+    sidebar.addSection(view, 10, SECTION_SIZES.environment);
     sidebar.addButton(
       'refresh',
       new ToolbarButton({
@@ -191,7 +208,8 @@ const telemetryPlugin: JupyterFrontEndPlugin<ITelemetry> = {
     if (sidebar) {
       const section = new TelemetrySection(telemetry, chartLabels(trans));
       section.title.label = trans.__('Telemetry');
-      sidebar.addSection(section, 20);
+      section.id = 'yl-section-telemetry';
+      sidebar.addSection(section, 20, SECTION_SIZES.telemetry);
     }
     return telemetry;
   }
@@ -271,7 +289,8 @@ const trainingPlugin: JupyterFrontEndPlugin<void> = {
       }
     });
     section.title.label = trans.__('Training');
-    sidebar.addSection(section, 30);
+    section.id = 'yl-section-training';
+    sidebar.addSection(section, 30, SECTION_SIZES.training);
     followSettings(
       app,
       settings,
@@ -283,6 +302,7 @@ const trainingPlugin: JupyterFrontEndPlugin<void> = {
       trans,
       showPanel: () => app.shell.activateById(sidebar.id)
     });
+    new RunningMarks({ panels: tracker, runs, trans });
     for (const command of [
       CommandIDs.insertTrainingCell,
       CommandIDs.train,
@@ -394,6 +414,76 @@ const runOutputPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
+/**
+ * The status bar item: the kernel's GPU (or CPU) use while telemetry flows,
+ * the current notebook's running run's epoch and ETA; a click opens the panel.
+ */
+const statusPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'yolo-lab:status',
+  description:
+    "The kernel's GPU use and the running run's epoch in the status bar.",
+  autoStart: true,
+  requires: [IStatusBar, IKernelTransport, IRuns, INotebookTracker],
+  optional: [ITelemetry, ISidebar, ITranslator],
+  activate: (
+    app: JupyterFrontEnd,
+    statusBar: IStatusBar,
+    transport: IKernelTransport,
+    runs: IRuns,
+    tracker: INotebookTracker,
+    telemetry: ITelemetry | null,
+    sidebar: ISidebar | null,
+    translator: ITranslator | null
+  ): void => {
+    const trans = (translator ?? nullTranslator).load('yolo_lab');
+    const model = new StatusModel({
+      telemetry: telemetry?.model ?? null,
+      watch: new RunWatch(runs.registry),
+      notebooks: tracker,
+      transport,
+      trans
+    });
+    const item = new StatusItem(model, {
+      trans,
+      onClick: () => app.shell.activateById(sidebar?.id ?? SIDEBAR_ID)
+    });
+    statusBar.registerStatusItem('yolo-lab:status', {
+      item,
+      align: 'left',
+      rank: 100,
+      isActive: () => model.visible,
+      activeStateChanged: model.changed
+    });
+  }
+};
+
+/** Notices when a run the user is not looking at finishes, fails or stops. */
+const noticesPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'yolo-lab:notices',
+  description: 'Notifications when training runs finish, fail or stop.',
+  autoStart: true,
+  requires: [IRuns],
+  optional: [ITranslator],
+  activate: (
+    app: JupyterFrontEnd,
+    runs: IRuns,
+    translator: ITranslator | null
+  ): void => {
+    new RunNotifier({
+      watch: new RunWatch(runs.registry),
+      current: () => app.shell.currentWidget,
+      open: run =>
+        void showRun(run, {
+          registry: runs.registry,
+          mainWidgets: () => app.shell.widgets('main'),
+          activate: id => app.shell.activateById(id),
+          openRun: r => app.commands.execute(CommandIDs.openRun, { run: r })
+        }),
+      trans: (translator ?? nullTranslator).load('yolo_lab')
+    });
+  }
+};
+
 export default [
   transportPlugin,
   sidebarPlugin,
@@ -402,5 +492,7 @@ export default [
   runsPlugin,
   trainingPlugin,
   inlineTelemetryPlugin,
-  runOutputPlugin
+  runOutputPlugin,
+  statusPlugin,
+  noticesPlugin
 ];

@@ -1,1 +1,3 @@
 import './base.css';
+import './status.css';
+import './sidebar.css';

@@ -1,6 +1,7 @@
 import { Widget } from '@lumino/widgets';
 import { EnvironmentModel } from '../environment/model';
-import { EnvironmentView, formatBytes } from '../environment/view';
+import { EnvironmentView } from '../environment/view';
+import { formatBytes } from '../format';
 import { FINDINGS, makeReport } from './fixtures';
 
 describe('EnvironmentView', () => {

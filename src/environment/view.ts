@@ -10,18 +10,7 @@ import { Widget } from '@lumino/widgets';
 import type { EnvironmentModel, IEnvironmentState } from './model';
 import type { IDoctorReport, IFinding } from '../protocol';
 import { el } from '../dom';
-
-/** Format a byte count as GiB/MiB for people. */
-export function formatBytes(bytes: number | null): string {
-  if (bytes === null || !Number.isFinite(bytes)) {
-    return 'unknown';
-  }
-  const gib = bytes / 2 ** 30;
-  if (gib >= 1) {
-    return `${gib.toFixed(1)} GiB`;
-  }
-  return `${Math.round(bytes / 2 ** 20)} MiB`;
-}
+import { formatBytes } from '../format';
 
 /**
  * Shows the environment model: the connection phase, the findings and the
@@ -50,15 +39,73 @@ export class EnvironmentView extends Widget {
     const state = this._model.state;
     this.node.dataset.phase = state.phase;
     this.node.dataset.generatedAt = String(state.report?.generated_at ?? '');
-    const parts = [
+    const report = state.report;
+    if (!report) {
+      const parts = [this._header(state), this._status(state)];
+      this.node.replaceChildren(
+        ...parts.filter((p): p is HTMLElement => p !== null)
+      );
+      return;
+    }
+    // A report: one summary line; the rest (findings with their fixes, the
+    // versions, the GPUs) behind it, open by default only for an error.
+    const findings = this._model.findings;
+    const worst = findings[0] ?? null;
+    if (this._open === null || this._worst !== (worst?.severity ?? null)) {
+      this._open = worst?.severity === 'error';
+    }
+    this._worst = worst?.severity ?? null;
+    const details = el(
+      'details',
+      'yl-EnvDetails',
+      el('summary', 'yl-EnvSummary', this._summary(state, report, worst)),
       this._header(state),
       this._status(state),
-      state.report ? this._findings(this._model.findings) : null,
-      state.report ? this._environment(state.report) : null
-    ];
-    this.node.replaceChildren(
-      ...parts.filter((p): p is HTMLElement => p !== null)
+      this._findings(findings),
+      this._environment(report)
     );
+    details.open = this._open;
+    details.addEventListener('toggle', () => (this._open = details.open));
+    this.node.replaceChildren(details);
+  }
+
+  /** Kernel · GPUs · the worst finding (or that there is none). */
+  private _summary(
+    state: IEnvironmentState,
+    report: IDoctorReport,
+    worst: IFinding | null
+  ): HTMLElement {
+    const trans = this._trans;
+    const gpus = report.gpus;
+    const gpuText =
+      gpus.length === 0
+        ? trans.__('no GPU')
+        : gpus.length === 1
+          ? gpus[0].name
+          : trans.__(
+              '%1 GPUs (%2)',
+              gpus.length,
+              [...new Set(gpus.map(g => g.name))].join(', ')
+            );
+    const line = el(
+      'span',
+      `yl-EnvSummary-text yl-mod-${worst?.severity ?? 'ok'}`,
+      el('span', 'yl-Value', state.kernelName ?? trans.__('kernel')),
+      ' · ',
+      el('span', 'yl-EnvSummary-gpus', gpuText),
+      ' · ',
+      worst
+        ? el(
+            'span',
+            'yl-EnvSummary-worst',
+            el('span', 'yl-Severity', worst.severity),
+            ' ',
+            worst.title,
+            findings(trans, this._model.findings.length)
+          )
+        : el('span', 'yl-EnvSummary-worst', trans.__('no problems found'))
+    );
+    return line;
   }
 
   private _header(state: IEnvironmentState): HTMLElement {
@@ -252,6 +299,14 @@ export class EnvironmentView extends Widget {
     );
   }
 
+  /** Whether the details are open (null: not decided yet). */
+  private _open: boolean | null = null;
+  private _worst: string | null = null;
   private _model: EnvironmentModel;
   private _trans: TranslationBundle;
+}
+
+/** " (+N more)" after the worst finding when there are others. */
+function findings(trans: TranslationBundle, count: number): string {
+  return count > 1 ? trans.__(' (+%1 more)', count - 1) : '';
 }

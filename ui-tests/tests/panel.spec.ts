@@ -48,6 +48,7 @@ test.describe('yolo-lab panel', () => {
     await waitForReport(page);
 
     const view = page.locator(VIEW);
+    await view.locator('summary.yl-EnvSummary').click();
     await expect(view.locator('tr[data-key="torch"] td')).toHaveText(
       torchVersion
     );
@@ -67,6 +68,91 @@ test.describe('yolo-lab panel', () => {
     await page.screenshot({ path: path.join(testInfo.outputDir, 'lab.png') });
   });
 
+  test('the sidebar fits: Train in view from the narrowest to a wide panel; closed sections are remembered', async ({
+    page
+  }, testInfo) => {
+    await page.setViewportSize({ width: 1600, height: 1000 });
+    await page.notebook.createNew(undefined, { kernel: 'python3' });
+    await openPanelFromToolbar(page);
+    await waitForReport(page);
+    const panel = page.locator(PANEL);
+    const view = page.locator(VIEW);
+    // The environment is one line (kernel, GPUs, the worst finding) that opens.
+    const summary = view.locator('summary.yl-EnvSummary');
+    await expect(summary).toContainText('no GPU');
+    await expect(summary).toContainText('No GPU visible');
+    const noGpu = view.locator('li.yl-Finding[data-finding-id="no_gpu"]');
+    await expect(noGpu).toBeHidden();
+    await summary.click();
+    await expect(noGpu).toBeVisible();
+    await summary.press('Enter');
+    await expect(noGpu).toBeHidden();
+
+    const train = panel.getByRole('button', { name: 'Train', exact: true });
+    const handle = page
+      .locator('#jp-main-split-panel > .lm-SplitPanel-handle:visible')
+      .last();
+    for (const [label, x] of [
+      ['narrowest', 1600],
+      ['wide', 900]
+    ] as const) {
+      const box = (await handle.boundingBox())!;
+      await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+      await page.mouse.down();
+      await page.mouse.move(x, box.y + box.height / 2, { steps: 8 });
+      await page.mouse.up();
+      const width = (await panel.boundingBox())!.width;
+      // Train is on screen and on top at its centre: not scrolled away, not
+      // clipped by its section.
+      const onTop = await train.evaluate(button => {
+        const r = button.getBoundingClientRect();
+        const at = document.elementFromPoint(
+          r.left + r.width / 2,
+          r.top + r.height / 2
+        );
+        return (
+          r.bottom <= window.innerHeight &&
+          (at === button || button.contains(at))
+        );
+      });
+      expect(onTop, `Train hidden at the ${label} panel (${width} px)`).toBe(
+        true
+      );
+      // The chart has a readable height.
+      const chart = (await panel.locator('.yl-ChartPlot').boundingBox())!;
+      expect(chart.height).toBeGreaterThanOrEqual(120);
+      await testInfo.attach(`panel-${label}`, {
+        body: await page.screenshot(),
+        contentType: 'image/png'
+      });
+    }
+
+    // Close the telemetry section: it stays closed after a reload (with the
+    // notebook closed, as Galata's reload waits for the Launcher).
+    await page.notebook.save();
+    await page.notebook.close();
+    const title = panel.locator('.jp-AccordionPanel-title', {
+      hasText: 'Telemetry'
+    });
+    await expect(title).toHaveAttribute('aria-expanded', 'true');
+    const saved = page.waitForRequest(
+      r =>
+        r.url().includes('/api/workspaces') &&
+        r.method() === 'PUT' &&
+        (r.postData() ?? '').includes('yl-section-telemetry')
+    );
+    await title.click();
+    await expect(title).toHaveAttribute('aria-expanded', 'false');
+    await saved;
+    await page.reload();
+    // The panel comes back open (the layout), its telemetry section closed.
+    await expect(panel).toBeVisible();
+    await expect(title).toHaveAttribute('aria-expanded', 'false');
+    await expect(
+      panel.locator('.jp-AccordionPanel-title', { hasText: 'Training' })
+    ).toHaveAttribute('aria-expanded', 'true');
+  });
+
   test.describe('kernel restart', () => {
     // Galata's kernel tracker answers POST /api/kernels/<id>/restart with
     // 201, which JupyterLab rejects ("Invalid response: 201 Created") and the
@@ -78,6 +164,8 @@ test.describe('yolo-lab panel', () => {
       await page.notebook.createNew(undefined, { kernel: 'python3' });
       await openPanelFromToolbar(page);
       await waitForReport(page);
+      // Open the details: they stay open when the report comes again.
+      await page.locator(`${VIEW} summary.yl-EnvSummary`).click();
       const view = page.locator(VIEW);
       const before = await view.getAttribute('data-generated-at');
       expect(before).toBeTruthy();

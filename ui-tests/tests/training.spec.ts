@@ -445,7 +445,7 @@ test.describe('training', () => {
     });
   });
 
-  test('a data-bound run says so, and its fix fills the form in one click', async ({
+  test('a data-bound run: the status bar, its end as a notice, its verdict and one-click fix', async ({
     page
   }) => {
     test.setTimeout(480000);
@@ -459,8 +459,29 @@ test.describe('training', () => {
     await fill(page, 'name', 'slow');
     await section.locator('button.yl-Train').click();
     const view = page.locator('.yl-RunView');
+    await expect(view).toHaveAttribute('data-run', /slow$/, {
+      timeout: 60000
+    });
+    // Looking elsewhere (a launcher) while it runs: the status bar still
+    // follows the notebook's run, and its end comes as a notice.
+    await page.evaluate(async () => {
+      await (window as any).jupyterapp.commands.execute('launcher:create');
+    });
+    const status = page.locator('#jp-main-statusbar .yl-StatusItem');
+    await expect(status).toContainText(/epoch [12]\/2/, { timeout: 300000 });
+    await expect(status).toHaveAttribute('aria-label', /yolo-lab: .*epoch/);
+    const notice = page
+      .locator('.Toastify__toast')
+      .filter({ hasText: 'Run slow finished' });
+    await expect(notice).toBeVisible({ timeout: 400000 });
+    await expect(notice).toContainText('mAP@0.5');
+    await notice.getByRole('button', { name: 'Open' }).click();
+    await expect(view).toBeVisible();
+    await expect(view).toHaveAttribute('data-status', 'finished');
+    // Ended: the status bar says no epoch any more; a click opens the panel.
+    await expect(status).not.toContainText('epoch');
     const verdict = view.locator('.yl-RunVerdict[data-code="data_bound"]');
-    await expect(verdict).toBeVisible({ timeout: 300000 });
+    await expect(verdict).toBeVisible({ timeout: 30000 });
     await expect(verdict).toContainText('Waiting for data.');
     await expect(verdict).toContainText('with workers=0');
     await verdict.getByRole('button', { name: 'Apply to the form' }).click();
@@ -469,9 +490,6 @@ test.describe('training', () => {
       await section.locator('input[name="workers"]').inputValue()
     );
     expect(workers).toBeGreaterThanOrEqual(2);
-    await expect(view).toHaveAttribute('data-status', 'finished', {
-      timeout: 300000
-    });
   });
 
   test('the toolbar Train with an invalid batch size writes no cell', async ({
