@@ -7,7 +7,11 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
+import {
+  ICommandPalette,
+  MainAreaWidget,
+  Notification
+} from '@jupyterlab/apputils';
 import { IStateDB } from '@jupyterlab/statedb';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { INotebookTracker } from '@jupyterlab/notebook';
@@ -21,6 +25,7 @@ import {
   DEFAULT_ENVIRONMENT_SETTINGS,
   EnvironmentClient
 } from './environment/client';
+import { DoctorNotices } from './environment/notice';
 import { IEnvironment } from './environment/tokens';
 import { EnvironmentView } from './environment/view';
 import { yoloLabIcon } from './icons';
@@ -146,6 +151,20 @@ const environmentPlugin: JupyterFrontEndPlugin<IEnvironment> = {
       DEFAULT_ENVIRONMENT_SETTINGS,
       s => environment.configure(s)
     );
+    new DoctorNotices(environment.model, {
+      seen: () => sidebar.isVisible,
+      notify: notice =>
+        Notification.error(notice.message, {
+          autoClose: false,
+          actions: [
+            {
+              label: trans.__('Open the panel'),
+              callback: () => app.shell.activateById(sidebar.id)
+            }
+          ]
+        }),
+      trans
+    });
     const view = new EnvironmentView(environment.model, translator);
     view.title.label = trans.__('GPU environment');
     view.id = 'yl-section-environment';

@@ -32,6 +32,8 @@ export const SIDEBAR_ID = 'yolo-lab-panel';
 export interface ISidebar {
   /** The panel's id, to activate it. */
   readonly id: string;
+  /** Whether the panel is shown now. */
+  readonly isVisible: boolean;
   /**
    * Add a section; lower ranks sit higher. `size` is its share of the
    * panel's height against the other sections' (default 1); the section's
