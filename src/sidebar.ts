@@ -7,6 +7,7 @@ import type { ITranslator } from '@jupyterlab/translation';
 import { SidePanel } from '@jupyterlab/ui-components';
 import { Token } from '@lumino/coreutils';
 import { ISignal, Signal } from '@lumino/signaling';
+import type { Message } from '@lumino/messaging';
 import { AccordionPanel, Widget } from '@lumino/widgets';
 import { yoloLabIcon } from './icons';
 
@@ -24,6 +25,10 @@ export const SECTION_SIZES = {
 
 /** Where the closed sections are remembered (JupyterLab's state database). */
 export const SECTIONS_STATE_KEY = 'yolo-lab:panel-sections';
+
+/** What keyboard focus can land on, in document order. */
+const FOCUSABLE =
+  'input:not([disabled]), select:not([disabled]), button:not([disabled]), summary, [tabindex="0"]';
 
 /** The id of the sidebar panel (kept: the layout restorer knows it). */
 export const SIDEBAR_ID = 'yolo-lab-panel';
@@ -82,6 +87,24 @@ export class Sidebar extends SidePanel implements ISidebar {
         accordion.collapse(at);
       }
     }
+  }
+
+  /**
+   * Activated (its tab, a command): keyboard focus goes into the panel, to
+   * its first section's first control, unless it is there already.
+   */
+  protected onActivateRequest(msg: Message): void {
+    super.onActivateRequest(msg);
+    const focus = (): void => {
+      if (this.isVisible && !this.node.contains(document.activeElement)) {
+        const first = this.content.node.querySelector<HTMLElement>(FOCUSABLE);
+        (first ?? this.node).focus();
+      }
+    };
+    focus();
+    // The command palette, closing after the command that opened the
+    // panel, gives focus back to the notebook: take it once more.
+    requestAnimationFrame(focus);
   }
 
   addButton(name: string, button: Widget): void {

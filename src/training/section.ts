@@ -35,6 +35,9 @@ export interface ITrainSectionOptions {
   stopDetached?: (run: string) => Promise<void>;
 }
 
+/** Ids of the form's hints (aria-describedby), unique in the page. */
+let hintIds = 0;
+
 /**
  * The training form, its buttons and the runs list.
  */
@@ -129,9 +132,26 @@ export class TrainSection extends Widget {
   ): HTMLElement {
     const row = el('label', 'yl-FormRow');
     row.dataset.field = key;
-    row.append(el('span', 'yl-FormLabel', this._trans.__(label)), control);
+    const name = this._trans.__(label);
+    row.append(el('span', 'yl-FormLabel', name), control);
+    // The control's name is the label alone (not its hint, not a button in
+    // the row); the hint describes it.
+    const inside = control.querySelectorAll<HTMLElement>('input, select');
+    const input = control.matches('input, select')
+      ? control
+      : control.getAttribute('role') === 'group'
+        ? control // a group of checkboxes: the group is named
+        : inside.length === 1
+          ? inside[0]
+          : null;
+    if (input && !input.hasAttribute('aria-label')) {
+      input.setAttribute('aria-label', name);
+    }
     if (hint) {
-      row.append(el('span', 'yl-FormHint', this._trans.__(hint)));
+      const note = el('span', 'yl-FormHint', this._trans.__(hint));
+      note.id = `yl-hint-${key}-${++hintIds}`;
+      input?.setAttribute('aria-describedby', note.id);
+      row.append(note);
     }
     return row;
   }

@@ -83,7 +83,8 @@ async function expectLossStreaming(view: Locator): Promise<void> {
 
 /** The run chart's legend entry of the box loss. */
 function lossLegend(view: Locator): Locator {
-  return view.locator('.yl-RunPlot .legendtext', { hasText: 'box loss' });
+  // Exactly: the validation's "val box loss" is another entry.
+  return view.locator('.yl-RunPlot .legendtext', { hasText: /^box loss$/ });
 }
 
 /**
@@ -495,6 +496,8 @@ test.describe('training', () => {
   test('the toolbar Train with an invalid batch size writes no cell', async ({
     page
   }) => {
+    // Wide enough for the whole notebook toolbar (no overflow menu).
+    await page.setViewportSize({ width: 1600, height: 1000 });
     await page.notebook.createNew(undefined, { kernel: 'python3' });
     await page
       .locator('.jp-NotebookPanel-toolbar')
@@ -515,13 +518,22 @@ test.describe('training', () => {
     const cells = page.locator('.jp-NotebookPanel .jp-Cell');
     await expect(cells).toHaveCount(1);
 
-    // The toolbar's Train (also when it overflowed into the popup).
-    await openToolbarOverflow(page);
-    await toolbarButton(page, /^Train/).click();
+    // The toolbar's Train (also when it overflowed into the popup) is
+    // disabled, the form's reason as its tooltip.
+    const train = page.locator(
+      '.jp-NotebookPanel-toolbar [data-command="yolo-lab:train"]'
+    );
+    // A jp-button: disabled by its attributes.
+    await expect(train).toHaveAttribute('aria-disabled', 'true');
+    await expect(train).toHaveAttribute('title', /is not a number/);
+    // Run anyway (a shortcut, another extension): refused with the reason.
+    await page.evaluate(() =>
+      (window as any).jupyterapp.commands.execute('yolo-lab:train')
+    );
     const notice = page
       .locator('.Toastify__toast')
       .filter({ hasText: 'is not a number' });
-    await expect(notice).toContainText(said);
+    await expect(notice.first()).toContainText(said);
     // The palette's "Insert training cell" is refused the same way.
     await page.evaluate(() =>
       (window as any).jupyterapp.commands.execute(
@@ -532,6 +544,9 @@ test.describe('training', () => {
     // No cell was written or run: one empty cell, no batch_size=NaN.
     await expect(cells).toHaveCount(1);
     await expect(cells.first().locator('.cm-content')).toHaveText('');
+    // A valid batch enables Train again.
+    await fill(page, 'batchSize', '8');
+    await expect(train).not.toHaveAttribute('aria-disabled', 'true');
   });
 
   test('the speed table fills in from one click in the panel', async ({
@@ -570,6 +585,97 @@ test.describe('training', () => {
     await expect(page.locator('.jp-OutputArea-output .yl-Bench')).toHaveCount(
       1
     );
+  });
+});
+
+/**
+ * Press Tab (or Shift+Tab) until `target` has keyboard focus; fails when it
+ * is not reached within `max` presses (not reachable by keyboard).
+ */
+async function tabTo(
+  page: Page,
+  target: Locator,
+  max = 60,
+  key = 'Tab'
+): Promise<void> {
+  for (let i = 0; i < max; i++) {
+    if (await target.evaluate(node => node === document.activeElement)) {
+      return;
+    }
+    await page.keyboard.press(key);
+  }
+  throw new Error(`not reached by ${key} in ${max} presses`);
+}
+
+/** Run a command from the palette, by keyboard. */
+async function paletteByKeyboard(page: Page, label: string): Promise<void> {
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('Control+Shift+C');
+  await page.keyboard.type(label);
+  await page.keyboard.press('Enter');
+}
+
+test.describe('keyboard', () => {
+  test('keyboard only: open the panel, fill the form, train and stop', async ({
+    page
+  }) => {
+    test.setTimeout(480000);
+    await page.notebook.createNew(undefined, { kernel: 'python3' });
+    // Setup, not under test: the kernel writes a small dataset.
+    await page.notebook.setCell(
+      0,
+      'code',
+      'from yolo_lab.shapes import make_shapes_dataset; print(make_shapes_dataset("shapes", train=16, val=8, image_size=64, overwrite=True))'
+    );
+    await page.notebook.runCell(0);
+    await expect(page.locator('.jp-OutputArea-output').first()).toContainText(
+      'data.yaml',
+      { timeout: 60000 }
+    );
+    // The palette opens the panel and focus goes into it.
+    await paletteByKeyboard(page, 'Check GPU environment');
+    const panel = page.locator(PANEL);
+    await expect(panel).toBeVisible();
+    await expect
+      .poll(() => panel.evaluate(node => node.contains(document.activeElement)))
+      .toBe(true);
+    const section = page.locator(SECTION);
+    const field = (name: string): Locator =>
+      section.getByRole('textbox', { name, exact: true });
+    for (const [name, value] of [
+      ['Dataset yaml', 'shapes/data.yaml'],
+      ['Batch size', '8'],
+      ['Epochs', '30'],
+      ['Image size', '64'],
+      ['Workers', '0'],
+      ['Run name', 'keys']
+    ]) {
+      await tabTo(page, field(name));
+      await page.keyboard.press('Control+A');
+      await page.keyboard.type(value);
+      await expect(field(name)).toHaveValue(value);
+    }
+    // Back up the form to Train (its buttons follow the form), by keyboard.
+    const train = section.getByRole('button', { name: 'Train', exact: true });
+    await tabTo(page, train);
+    // Focus is visible on it.
+    const outline = await train.evaluate(
+      node => getComputedStyle(node).outlineStyle
+    );
+    expect(outline).not.toBe('none');
+    await page.keyboard.press('Enter');
+    const view = page.locator('.yl-RunView');
+    await expect(view).toHaveAttribute('data-status', 'running', {
+      timeout: 180000
+    });
+    // Stop from the panel: the palette brings focus back into it.
+    await paletteByKeyboard(page, 'Check GPU environment');
+    const stop = section.getByRole('button', { name: 'Stop', exact: true });
+    await tabTo(page, stop, 80);
+    await page.keyboard.press('Enter');
+    await expect(view).toHaveAttribute('data-status', 'stopped', {
+      timeout: 180000
+    });
   });
 });
 
