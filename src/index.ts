@@ -38,6 +38,7 @@ import {
   Sidebar,
   SIDEBAR_ID
 } from './sidebar';
+import { DetachedCount } from './status/detached';
 import { StatusItem } from './status/item';
 import { StatusModel } from './status/model';
 import { RunNotifier, showRun } from './status/notices';
@@ -56,6 +57,7 @@ import { AUTOTUNE_MIME, AutotuneView } from './training/autotune';
 import { NotebookCells } from './training/cells';
 import { addTrainingCommands, CommandIDs } from './training/commands';
 import { TrainingController } from './training/controller';
+import { fetchDetachedRuns } from './training/detached';
 import { AUTOTUNE_BUDGET_S } from './training/form';
 import { RunningMarks } from './training/runningMark';
 import { RunsClient } from './training/runs';
@@ -460,6 +462,7 @@ const statusPlugin: JupyterFrontEndPlugin<void> = {
       watch: new RunWatch(runs.registry),
       notebooks: tracker,
       transport,
+      detached: new DetachedCount({ list: () => fetchDetachedRuns() }),
       trans
     });
     const item = new StatusItem(model, {

@@ -1,12 +1,14 @@
 import { Notification } from '@jupyterlab/apputils';
 import { Signal } from '@lumino/signaling';
 import { Panel, Widget } from '@lumino/widgets';
+import { DetachedCount } from '../status/detached';
 import { MIN_STALE_MS, StatusModel } from '../status/model';
 import { isSeen, RunNotifier, runNotice, showRun } from '../status/notices';
 import { RunWatch } from '../status/watch';
 import { TelemetryModel } from '../telemetry/model';
 import type { ITelemetrySample } from '../telemetry/types';
 import type { IKernelTarget } from '../tokens';
+import type { IDetachedRun } from '../training/detached';
 import { RunModel } from '../training/model';
 import { RunRegistry } from '../training/registry';
 import type { IRunEvent, IRunStatus } from '../training/types';
@@ -232,6 +234,100 @@ describe('StatusModel', () => {
     transport.target = { kind: 'server', url: 'http://gpu:8888' };
     transport.targetChanged.emit(transport.target);
     expect(status.text).toBe('epoch 1/50');
+  });
+});
+
+describe('the detached runs count', () => {
+  /** A live detached run, as GET /yolo-lab/runs lists it. */
+  function detachedRun(name: string, done: number): IDetachedRun {
+    return {
+      run: `/work/runs/train/${name}`,
+      name,
+      status: 'running',
+      epochs_done: done,
+      epochs: 30,
+      last: null,
+      best: null,
+      pid: 4242,
+      detached: true
+    };
+  }
+
+  /** Wait (real timers) until `condition` holds; fail after two seconds. */
+  async function until(condition: () => boolean): Promise<void> {
+    for (let waited = 0; !condition(); waited += 5) {
+      if (waited > 2000) {
+        throw new Error(`not true in 2 s: ${condition}`);
+      }
+      await new Promise(done => setTimeout(done, 5));
+    }
+  }
+
+  it('says how many runs keep going without a kernel, and names them', async () => {
+    let listed: IDetachedRun[] = [];
+    let reads = 0;
+    const count = new DetachedCount({
+      list: async () => {
+        reads++;
+        return listed;
+      },
+      intervalMs: 60000
+    });
+    const registry = new RunRegistry();
+    const watch = new RunWatch(registry);
+    const status = new StatusModel({
+      telemetry: null,
+      watch,
+      notebooks: { currentWidget: null, currentChanged: new Signal({}) },
+      transport: {
+        target: { kind: 'notebook' },
+        targetChanged: new Signal({})
+      },
+      detached: count
+    });
+    await until(() => reads >= 1);
+    expect(status.text).toBe('');
+    expect(status.visible).toBe(false);
+
+    listed = [detachedRun('night', 12), detachedRun('day', 3)];
+    await count.refresh();
+    await until(() => status.text !== '');
+    expect(status.text).toBe('2 detached runs');
+    expect(status.visible).toBe(true);
+    expect(status.tooltip).toContain(
+      '2 runs keep going on the server without a kernel:'
+    );
+    expect(status.tooltip).toContain('night: running, 12/30 epochs');
+    expect(status.tooltip).toContain('Click to open the yolo-lab panel.');
+
+    // A run of this page starting reads the list again (it may be detached).
+    const before = reads;
+    const { model } = notebookWithRun(registry, RUN);
+    feed(model, 'running', [batch(1, 0, 0)], true);
+    await until(() => reads > before);
+
+    // A failed read (no server extension) counts none.
+    let failed = 0;
+    const fail = new DetachedCount({
+      list: () => {
+        failed++;
+        return Promise.reject(new Error('HTTP 404'));
+      },
+      intervalMs: 60000
+    });
+    await until(() => failed >= 1);
+    expect(fail.runs).toEqual([]);
+    fail.dispose();
+
+    // The runs end: the count goes.
+    listed = [];
+    await count.refresh();
+    await until(() => !status.text.includes('detached'));
+    status.dispose();
+    count.dispose();
+    watch.dispose();
+    expect(count.isDisposed).toBe(true);
+    document.body.innerHTML = '';
   });
 });
 

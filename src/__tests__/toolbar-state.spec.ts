@@ -17,6 +17,7 @@ import { TrainingController } from '../training/controller';
 import { DEFAULT_FORM, type ITrainForm } from '../training/form';
 import { RunRegistry } from '../training/registry';
 import { RUNNING_CLASS, RunningMarks } from '../training/runningMark';
+import { TrainSection } from '../training/section';
 import type { INotebookCells, IRuns, OutputBundles } from '../training/tokens';
 import type { IRunStopResultMessage, IRunSummary } from '../training/types';
 import { KernelTransport } from '../transport';
@@ -258,6 +259,31 @@ describe('the Stop button', () => {
     a.views[0].dispose();
     expect(s.changed).toContain(STOP);
     expect(s.commands.isEnabled(STOP)).toBe(false);
+    s.dispose();
+  });
+
+  it("the panel's own Stop follows it, with the reason as its tooltip", () => {
+    const s = setup();
+    const a = notebook(s.runs, 'a.ipynb', RUN_A);
+    s.notebooks.show(a.panel);
+    const section = new TrainSection({
+      controller: s.controller,
+      selectedFile: () => null,
+      listDetached: async () => []
+    });
+    const stop =
+      section.node.querySelector<HTMLButtonElement>('.yl-StopTraining')!;
+    expect(stop.disabled).toBe(true);
+    expect(stop.title).toMatch(/No training of this notebook/);
+    s.runs.setActive(RUN_A);
+    expect(stop.disabled).toBe(false);
+    expect(stop.title).toMatch(/^Stop the running training/);
+    s.runs.setActive();
+    expect(stop.disabled).toBe(true);
+    // Once the section is gone it no longer listens.
+    section.dispose();
+    s.runs.setActive(RUN_A);
+    expect(stop.disabled).toBe(true);
     s.dispose();
   });
 

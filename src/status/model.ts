@@ -21,6 +21,7 @@ import type { ITelemetrySample } from '../telemetry/types';
 import type { IKernelTarget } from '../tokens';
 import type { RunModel } from '../training/model';
 import type { ITelemetryEvent } from '../training/types';
+import type { DetachedCount } from './detached';
 import type { RunWatch } from './watch';
 
 /**
@@ -55,6 +56,8 @@ export interface IStatusModelOptions {
   notebooks: ICurrentNotebook;
   /** Where runs go: a kernel on another server shows its runs anywhere. */
   transport: IRunTarget;
+  /** The server's detached runs (none counted without it). */
+  detached?: DetachedCount | null;
   /** The user's language (English without one). */
   trans?: TranslationBundle;
 }
@@ -70,6 +73,7 @@ export class StatusModel implements IDisposable {
     options.watch.changed.connect(this._update, this);
     options.notebooks.currentChanged.connect(this._update, this);
     options.transport.targetChanged.connect(this._update, this);
+    options.detached?.changed.connect(this._update, this);
     this._update();
   }
 
@@ -113,6 +117,7 @@ export class StatusModel implements IDisposable {
     o.watch.changed.disconnect(this._update, this);
     o.notebooks.currentChanged.disconnect(this._update, this);
     o.transport.targetChanged.disconnect(this._update, this);
+    o.detached?.changed.disconnect(this._update, this);
     Signal.clearData(this);
   }
 
@@ -245,6 +250,7 @@ export class StatusModel implements IDisposable {
         );
       }
     }
+    this._countDetached(text, tip);
     if (text.length) {
       tip.push(trans.__('Click to open the yolo-lab panel.'));
     }
@@ -263,7 +269,48 @@ export class StatusModel implements IDisposable {
     }
   }
 
+  /**
+   * Say how many runs the server keeps going without a kernel, and read
+   * that list again when a run of this page starts or ends (it may be one).
+   */
+  private _countDetached(text: string[], tip: string[]): void {
+    const detached = this._options.detached;
+    if (!detached) {
+      return;
+    }
+    const going = JSON.stringify(
+      this._options.watch.running().map(model => model.run)
+    );
+    if (going !== this._going) {
+      this._going = going;
+      void detached.refresh();
+    }
+    const runs = detached.runs;
+    if (!runs.length) {
+      return;
+    }
+    const trans = this._trans;
+    text.push(trans._n('%1 detached run', '%1 detached runs', runs.length));
+    tip.push(
+      trans._n(
+        '%1 run keeps going on the server without a kernel:',
+        '%1 runs keep going on the server without a kernel:',
+        runs.length
+      ),
+      ...runs.map(run =>
+        trans.__(
+          '  %1: %2, %3/%4 epochs',
+          run.name,
+          run.status,
+          run.epochs_done,
+          run.epochs ?? '?'
+        )
+      )
+    );
+  }
+
   private _options: IStatusModelOptions;
+  private _going = '[]';
   private _trans: TranslationBundle;
   private _text = '';
   private _tooltip = '';

@@ -81,7 +81,9 @@ export class TrainSection extends Widget {
     );
     this._controller.form.changed.connect(this._onFormChanged, this);
     this._controller.runsStale.connect(this._onRunsStale, this);
+    this._controller.stateChanged.connect(this._showStop, this);
     this._render();
+    this._showStop();
   }
 
   dispose(): void {
@@ -90,6 +92,7 @@ export class TrainSection extends Widget {
     }
     this._controller.form.changed.disconnect(this._onFormChanged, this);
     this._controller.runsStale.disconnect(this._onRunsStale, this);
+    this._controller.stateChanged.disconnect(this._showStop, this);
     super.dispose();
   }
 
@@ -130,7 +133,10 @@ export class TrainSection extends Widget {
     control: HTMLElement,
     hint?: string
   ): HTMLElement {
-    const row = el('label', 'yl-FormRow');
+    // A group (the device checkboxes, each with its own label) sits in a
+    // plain row: labels do not nest.
+    const group = control.getAttribute('role') === 'group';
+    const row = el(group ? 'div' : 'label', 'yl-FormRow');
     row.dataset.field = key;
     const name = this._trans.__(label);
     row.append(el('span', 'yl-FormLabel', name), control);
@@ -139,7 +145,7 @@ export class TrainSection extends Widget {
     const inside = control.querySelectorAll<HTMLElement>('input, select');
     const input = control.matches('input, select')
       ? control
-      : control.getAttribute('role') === 'group'
+      : group
         ? control // a group of checkboxes: the group is named
         : inside.length === 1
           ? inside[0]
@@ -334,6 +340,17 @@ export class TrainSection extends Widget {
     }
   }
 
+  /** Stop acts only on a run of this notebook (or target) that is going. */
+  private _showStop(): void {
+    const can = this._controller.canStop;
+    this._stopButton.disabled = !can;
+    this._stopButton.title = can
+      ? this._trans.__(
+          'Stop the running training after its current batch (last.pt is saved)'
+        )
+      : this._trans.__('No training of this notebook is running.');
+  }
+
   private _showSuggestion(): void {
     if (!this._suggestion) {
       return;
@@ -492,6 +509,7 @@ export class TrainSection extends Widget {
     );
     open.type = 'button';
     open.title = this._trans.__('Show %1', run.run);
+    open.setAttribute('aria-label', this._trans.__('Open %1', run.name));
     open.addEventListener(
       'click',
       () => void this._act(() => this._controller.open(run.run))
@@ -512,6 +530,7 @@ export class TrainSection extends Widget {
         'Stop %1 after its current batch (last.pt is saved)',
         run.name
       );
+      stop.setAttribute('aria-label', this._trans.__('Stop %1', run.name));
       stop.addEventListener(
         'click',
         () =>
