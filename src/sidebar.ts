@@ -65,6 +65,8 @@ export class Sidebar extends SidePanel implements ISidebar {
     this.id = SIDEBAR_ID;
     this.title.icon = yoloLabIcon;
     this.title.caption = trans.__('yolo-lab: GPU environment');
+    // A named region: a name alone is not allowed on a plain div.
+    this.node.setAttribute('role', 'region');
     this.node.setAttribute('aria-label', trans.__('yolo-lab panel'));
     this.addClass('yl-Panel');
     const heading = document.createElement('h2');

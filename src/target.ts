@@ -76,9 +76,11 @@ export class TargetSection extends Widget {
     this._url.type = 'text';
     this._url.name = 'serverUrl';
     this._url.placeholder = 'http://127.0.0.1:8890/?token=…';
+    this._url.setAttribute('aria-label', trans.__('Server URL'));
     this._token.type = 'password';
     this._token.name = 'serverToken';
     this._token.placeholder = trans.__('token (if not in the URL)');
+    this._token.setAttribute('aria-label', trans.__('Server token'));
     this._connect.type = this._disconnect.type = 'button';
     this._connect.addEventListener('click', () => void this._onConnect());
     this._disconnect.addEventListener('click', () => void this._onDisconnect());
@@ -148,6 +150,7 @@ export class TargetSection extends Widget {
           this._trans.__('Use')
         );
         use.type = 'button';
+        use.setAttribute('aria-label', this._trans.__('Use %1', server.name));
         use.disabled = server.alive === false;
         use.title =
           server.alive === false

@@ -22,12 +22,17 @@ function kernelTorchVersion(): string {
 const PANEL = '#yolo-lab-panel';
 const VIEW = `${PANEL} .yl-EnvironmentView`;
 
+/** The panel, as assistive technology finds it: a named region. */
+function panelOf(page: Page) {
+  return page.getByRole('region', { name: 'yolo-lab panel' });
+}
+
 async function openPanelFromToolbar(page: Page): Promise<void> {
   await page
     .locator('.jp-NotebookPanel-toolbar')
     .getByRole('button', { name: /Check GPU environment/ })
     .click();
-  await expect(page.locator(PANEL)).toBeVisible();
+  await expect(panelOf(page)).toBeVisible();
 }
 
 async function waitForReport(page: Page): Promise<void> {
@@ -60,7 +65,7 @@ test.describe('yolo-lab panel', () => {
     await expect(noGpu.locator('.yl-Fix')).not.toBeEmpty();
     await expect(view.locator('.yl-Gpus')).toContainText('none');
 
-    const shot = await page.locator(PANEL).screenshot();
+    const shot = await panelOf(page).screenshot();
     await testInfo.attach('panel', { body: shot, contentType: 'image/png' });
     fs.mkdirSync(testInfo.outputDir, { recursive: true });
     fs.writeFileSync(path.join(testInfo.outputDir, 'panel.png'), shot);
@@ -75,7 +80,7 @@ test.describe('yolo-lab panel', () => {
     await page.notebook.createNew(undefined, { kernel: 'python3' });
     await openPanelFromToolbar(page);
     await waitForReport(page);
-    const panel = page.locator(PANEL);
+    const panel = panelOf(page);
     const view = page.locator(VIEW);
     // The environment is one line (kernel, GPUs, the worst finding) that opens.
     const summary = view.locator('summary.yl-EnvSummary');
@@ -219,7 +224,7 @@ test.describe('yolo-lab panel', () => {
       .locator('.lm-CommandPalette-item', { hasText: 'Check GPU environment' })
       .first()
       .click();
-    await expect(page.locator(PANEL)).toBeVisible();
+    await expect(panelOf(page)).toBeVisible();
     await waitForReport(page);
   });
 
@@ -239,7 +244,7 @@ test.describe('yolo-lab panel', () => {
     await expect(page.locator(VIEW)).toContainText('No kernel attached');
     await saved;
     await page.reload();
-    await expect(page.locator(PANEL)).toBeVisible();
+    await expect(panelOf(page)).toBeVisible();
     await expect(page.locator(VIEW)).toHaveAttribute('data-phase', 'no-kernel');
   });
 

@@ -181,7 +181,9 @@ async function trainThere(page: Page, server: IServer): Promise<void> {
     .click();
   const target = page.locator(`${PANEL} .yl-TargetSection`);
   await expect(target).toHaveAttribute('data-target', 'notebook');
-  await expect(target.locator('button.yl-TargetDisconnect')).toBeHidden();
+  await expect(
+    target.getByRole('button', { name: "Back to the notebook's kernel" })
+  ).toBeHidden();
   const host = new URL(server.url).host;
 
   if (server.launched) {
@@ -191,22 +193,22 @@ async function trainThere(page: Page, server: IServer): Promise<void> {
     const listed = page.waitForResponse(r =>
       new URL(r.url()).pathname.endsWith('/yolo-lab/servers')
     );
-    await target.locator('button.yl-ServersRefresh').click();
+    await target.getByRole('button', { name: 'Refresh' }).click();
     expect(await (await listed).text()).not.toContain(server.token);
     const item = target.locator(
       `.yl-LaunchedServer[data-name="${server.launched}"]`
     );
     await expect(item).toHaveAttribute('data-alive', 'true');
-    await item.locator('button.yl-UseServer').click();
+    await item.getByRole('button', { name: /^Use / }).click();
   } else {
     // A wrong token is refused with what to check.
-    await target.locator('input[name="serverUrl"]').fill(server.url);
-    await target.locator('input[name="serverToken"]').fill('wrong');
-    await target.locator('button.yl-TargetConnect').click();
+    await target.getByRole('textbox', { name: 'Server URL' }).fill(server.url);
+    await target.getByLabel('Server token').fill('wrong');
+    await target.getByRole('button', { name: 'Connect', exact: true }).click();
     await expect(target.locator('.yl-TargetMessage')).toContainText('token');
 
-    await target.locator('input[name="serverToken"]').fill(server.token);
-    await target.locator('button.yl-TargetConnect').click();
+    await target.getByLabel('Server token').fill(server.token);
+    await target.getByRole('button', { name: 'Connect', exact: true }).click();
   }
   await expect(target).toHaveAttribute('data-target', 'server');
   const view = page.locator(`${PANEL} .yl-EnvironmentView`);
@@ -218,14 +220,26 @@ async function trainThere(page: Page, server: IServer): Promise<void> {
   // The server's kernel trains; the run opens in the main area and its
   // files land in the server's folder.
   const section = page.locator(`${PANEL} .yl-TrainSection`);
-  await section.locator('input[name="data"]').fill(server.data);
-  await section.locator('input[name="batchSize"]').fill('8');
-  await section.locator('input[name="epochs"]').fill('1');
-  await section.locator('input[name="imgsz"]').fill('64');
-  await section.locator('input[name="workers"]').fill('0');
-  await section.locator('input[name="name"]').fill('remote');
-  await section.locator('input[name="project"]').fill(server.project);
-  await section.locator('button.yl-Train').click();
+  await section
+    .getByRole('textbox', { name: 'Dataset yaml', exact: true })
+    .fill(server.data);
+  await section
+    .getByRole('textbox', { name: 'Batch size', exact: true })
+    .fill('8');
+  await section.getByRole('textbox', { name: 'Epochs', exact: true }).fill('1');
+  await section
+    .getByRole('textbox', { name: 'Image size', exact: true })
+    .fill('64');
+  await section
+    .getByRole('textbox', { name: 'Workers', exact: true })
+    .fill('0');
+  await section
+    .getByRole('textbox', { name: 'Run name', exact: true })
+    .fill('remote');
+  await section
+    .getByRole('textbox', { name: 'Runs folder', exact: true })
+    .fill(server.project);
+  await section.getByRole('button', { name: 'Train', exact: true }).click();
   const run = page.locator('.jp-MainAreaWidget .yl-RunView');
   await expect(run).toHaveAttribute('data-status', 'finished', {
     timeout: 240000
@@ -238,7 +252,9 @@ async function trainThere(page: Page, server: IServer): Promise<void> {
   ).toBeGreaterThan(100000);
 
   // Back to the notebook's kernel.
-  await target.locator('button.yl-TargetDisconnect').click();
+  await target
+    .getByRole('button', { name: "Back to the notebook's kernel" })
+    .click();
   await expect(target).toHaveAttribute('data-target', 'notebook');
   await expect(view).toHaveAttribute('data-phase', 'ready', {
     timeout: 90000

@@ -8,7 +8,8 @@ import {
   IJupyterLabPageFixture,
   test
 } from '@jupyterlab/galata';
-import type { Locator, Page } from '@playwright/test';
+import AxeBuilder from '@axe-core/playwright';
+import type { Locator, Page, TestInfo } from '@playwright/test';
 import * as path from 'path';
 
 const PANEL = '#yolo-lab-panel';
@@ -16,9 +17,133 @@ const SECTION = `${PANEL} .yl-TrainSection`;
 
 test.use({ autoGoto: true });
 
+/** The training form's text fields, by the key of the form and the label a user reads. */
+const LABELS: Record<string, string> = {
+  data: 'Dataset yaml',
+  batchSize: 'Batch size',
+  epochs: 'Epochs',
+  imgsz: 'Image size',
+  workers: 'Workers',
+  name: 'Run name',
+  project: 'Runs folder',
+  nproc: 'Processes'
+};
+
 async function fill(page: Page, field: string, value: string): Promise<void> {
-  const input = page.locator(`${SECTION} input[name="${field}"]`);
-  await input.fill(value);
+  await page
+    .locator(SECTION)
+    .getByRole('textbox', { name: LABELS[field], exact: true })
+    .fill(value);
+}
+
+/**
+ * JupyterLab's own ToolbarButton (the panel's refresh button) renders a
+ * `jp-button` host with `aria-pressed`, which axe does not allow on an
+ * element without a button role; it is JupyterLab's markup, not ours.
+ */
+function upstream(rule: string, html: string): boolean {
+  return (
+    rule === 'aria-allowed-attr' &&
+    html.startsWith('<jp-button') &&
+    html.includes('jp-ToolbarButtonComponent')
+  );
+}
+
+/** WCAG contrast ratios of each run badge's text on its own background. */
+async function badgeContrasts(page: Page): Promise<number[]> {
+  return page.locator('.yl-RunBadge').evaluateAll(nodes => {
+    const luminance = (css: string): number => {
+      const [r, g, b] = (css.match(/[\d.]+/g) ?? []).slice(0, 3).map(v => {
+        const c = Number(v) / 255;
+        return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+      });
+      return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    };
+    return nodes.map(node => {
+      const style = getComputedStyle(node);
+      const [a, b] = [luminance(style.color), luminance(style.backgroundColor)];
+      return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    });
+  });
+}
+
+/**
+ * axe-core's WCAG 2 A and AA rules (contrast, names, roles, labels) on the
+ * yolo-lab panel and run views, in the light and then the dark theme; a
+ * screenshot of each theme is kept. Returns to the light theme.
+ */
+async function expectAccessibleInBothThemes(
+  page: Page,
+  testInfo: TestInfo
+): Promise<void> {
+  for (const light of [true, false]) {
+    const theme = light ? 'light' : 'dark';
+    await page.evaluate(
+      async id => {
+        await (window as any).jupyterapp.commands.execute(
+          'apputils:change-theme',
+          { theme: id }
+        );
+      },
+      `JupyterLab ${light ? 'Light' : 'Dark'}`
+    );
+    await expect(page.locator('body')).toHaveAttribute(
+      'data-jp-theme-light',
+      String(light)
+    );
+    // The theme's stylesheet is in once a themed colour is computed.
+    await expect
+      .poll(() =>
+        page.evaluate(
+          () =>
+            getComputedStyle(document.body)
+              .getPropertyValue('--jp-layout-color0')
+              .trim() === 'white'
+        )
+      )
+      .toBe(light);
+    const results = await new AxeBuilder({ page })
+      .include(PANEL)
+      .include('.yl-RunView')
+      .withTags(['wcag2a', 'wcag2aa'])
+      .analyze();
+    await testInfo.attach(`${theme} theme`, {
+      body: await page.screenshot(),
+      contentType: 'image/png'
+    });
+    const found = results.violations.flatMap(v =>
+      v.nodes
+        .filter(n => !upstream(v.id, n.html))
+        .map(
+          n => `${v.id}: ${n.target.join(' ')}: ${n.failureSummary ?? v.help}`
+        )
+    );
+    // What axe could not decide (text over a chart, say) is kept to read.
+    await testInfo.attach(`${theme} theme: axe could not decide`, {
+      body: JSON.stringify(
+        results.incomplete.map(v => ({
+          rule: v.id,
+          nodes: v.nodes.map(n => `${n.target.join(' ')}: ${n.html}`)
+        })),
+        null,
+        2
+      ),
+      contentType: 'application/json'
+    });
+    // The status badges, whatever axe decided: 4.5:1 at least.
+    for (const ratio of await badgeContrasts(page)) {
+      expect(
+        ratio,
+        `a run badge's contrast in the ${theme} theme`
+      ).toBeGreaterThanOrEqual(4.5);
+    }
+    expect(found, `WCAG A/AA findings in the ${theme} theme`).toEqual([]);
+  }
+  await page.evaluate(async () => {
+    await (window as any).jupyterapp.commands.execute('apputils:change-theme', {
+      theme: 'JupyterLab Light'
+    });
+  });
 }
 
 /** A notebook toolbar button, also when it overflowed into the "more" popup. */
@@ -140,18 +265,20 @@ test.describe('training', () => {
     await expect(
       section.locator('.yl-FormError[data-field="batchSize"]')
     ).toContainText('at least 1');
-    await expect(section.locator('button.yl-Train')).toBeDisabled();
+    await expect(
+      section.getByRole('button', { name: 'Train', exact: true })
+    ).toBeDisabled();
     await fill(page, 'batchSize', '8');
     await expect(
       section.locator('.yl-FormError[data-field="batchSize"]')
     ).toHaveCount(0);
 
     // AMP on the CPU is refused with what to do.
-    await section.locator('input[name="amp"]').check();
+    await section.getByRole('checkbox', { name: 'AMP' }).check();
     await expect(
       section.locator('.yl-FormError[data-field="amp"]')
     ).toContainText('needs a CUDA device');
-    await section.locator('input[name="amp"]').uncheck();
+    await section.getByRole('checkbox', { name: 'AMP' }).uncheck();
 
     await fill(page, 'data', 'shapes/data.yaml');
     await fill(page, 'epochs', '200');
@@ -160,7 +287,7 @@ test.describe('training', () => {
     await fill(page, 'name', 'galata');
     await expect(section.locator('.yl-FormError')).toHaveCount(0);
 
-    await section.locator('button.yl-Train').click();
+    await section.getByRole('button', { name: 'Train', exact: true }).click();
 
     // The written cell is the one the form stands for.
     const cell = page.locator('.jp-Notebook .jp-Cell').nth(1);
@@ -180,7 +307,7 @@ test.describe('training', () => {
 
     // Stop: the run ends after its batch, with last.pt saved and listed.
     // The notebook toolbar's Stop (the view has its own Stop button too).
-    await expect(view.locator('button.yl-RunStop')).toBeVisible();
+    await expect(view.getByRole('button', { name: /^Stop/ })).toBeVisible();
     await openToolbarOverflow(page);
     await toolbarButton(
       page,
@@ -192,8 +319,8 @@ test.describe('training', () => {
     await expect(
       view.locator('.yl-RunWeight[data-weight="last.pt"]')
     ).toContainText('runs/train/galata/weights/last.pt');
-    await expect(view.locator('button.yl-RunResume')).toBeVisible();
-    await expect(view.locator('button.yl-RunStop')).toBeHidden();
+    await expect(view.getByRole('button', { name: 'Resume' })).toBeVisible();
+    await expect(view.getByRole('button', { name: /^Stop/ })).toBeHidden();
     // The window with the stopped run, as in the README.
     await page.screenshot({
       path: path.join(testInfo.outputDir, 'training.png')
@@ -235,10 +362,15 @@ test.describe('training', () => {
       .getByRole('button', { name: /Check GPU environment/ })
       .click();
     await expect(
-      page.locator(`${SECTION} input[name="batchSize"]`)
+      page
+        .locator(SECTION)
+        .getByRole('textbox', { name: 'Batch size', exact: true })
     ).toHaveValue('8');
     // The runs list shows the run.
-    await page.locator(`${PANEL} button.yl-RunsRefresh`).click();
+    await page
+      .locator(SECTION)
+      .getByRole('button', { name: 'Refresh' })
+      .click();
     await expect(
       page.locator(`${PANEL} .yl-RunItem[data-status="stopped"]`)
     ).toContainText('galata');
@@ -256,7 +388,9 @@ test.describe('training', () => {
     await expect(
       section.locator('.yl-FormError[data-field="batchSize"]')
     ).toContainText('3 processes of the DDP run');
-    await expect(section.locator('button.yl-Train')).toBeDisabled();
+    await expect(
+      section.getByRole('button', { name: 'Train', exact: true })
+    ).toBeDisabled();
     await fill(page, 'nproc', '2');
     await fill(page, 'data', 'shapes/data.yaml');
     await fill(page, 'epochs', '200');
@@ -264,7 +398,7 @@ test.describe('training', () => {
     await fill(page, 'workers', '0');
     await fill(page, 'name', 'ddp');
     await expect(section.locator('.yl-FormError')).toHaveCount(0);
-    await section.locator('button.yl-Train').click();
+    await section.getByRole('button', { name: 'Train', exact: true }).click();
 
     const cell = page.locator('.jp-Notebook .jp-Cell').nth(1);
     await expect(cell.locator('.jp-Editor')).toContainText('nproc=2');
@@ -287,7 +421,7 @@ test.describe('training', () => {
     await expect(view.locator('.yl-RunProgress')).toContainText('epoch');
 
     // The view's Stop reaches both ranks: the run ends stopped, last.pt saved.
-    await view.locator('button.yl-RunStop').click();
+    await view.getByRole('button', { name: /^Stop/ }).click();
     await expect(view).toHaveAttribute('data-status', 'stopped', {
       timeout: 60000
     });
@@ -311,9 +445,11 @@ test.describe('training', () => {
       await fill(page, 'imgsz', '64');
       await fill(page, 'workers', '0');
       await fill(page, 'name', 'detached');
-      await section.locator('input[name="detach"]').check();
+      await section
+        .getByRole('checkbox', { name: 'Keep running when the kernel stops' })
+        .check();
       await expect(section.locator('.yl-FormError')).toHaveCount(0);
-      await section.locator('button.yl-Train').click();
+      await section.getByRole('button', { name: 'Train', exact: true }).click();
       const cell = page.locator('.jp-Notebook .jp-Cell').nth(1);
       await expect(cell.locator('.jp-Editor')).toContainText('detach=True');
       const view = page.locator('.yl-RunView').first();
@@ -334,7 +470,10 @@ test.describe('training', () => {
       await expect
         .poll(
           async () => {
-            await page.locator(`${PANEL} button.yl-RunsRefresh`).click();
+            await page
+              .locator(SECTION)
+              .getByRole('button', { name: 'Refresh' })
+              .click();
             return item.getAttribute('data-status', { timeout: 5000 });
           },
           { timeout: 60000 }
@@ -342,9 +481,16 @@ test.describe('training', () => {
         .toBe('running');
       const progress = await item.locator('.yl-RunMeta').textContent();
       expect(progress).toMatch(/\d+\/500 epochs · detached/);
+      // The status bar counts it, from the server's list.
+      const status = page.locator('#jp-main-statusbar .yl-StatusItem');
+      await expect(status).toContainText('1 detached run', { timeout: 60000 });
+      await expect(status).toHaveAttribute(
+        'title',
+        /1 run keeps going on the server without a kernel:\n\s+detached: running/
+      );
 
       // Open: a new cell shows it live from the restarted kernel.
-      await item.locator('button.yl-RunOpen').click();
+      await item.getByRole('button', { name: /^Open / }).click();
       const reopened = page.locator('.yl-RunView').last();
       await expect(page.locator('.yl-RunView')).toHaveCount(2, {
         timeout: 60000
@@ -355,7 +501,7 @@ test.describe('training', () => {
       await expectLossStreaming(reopened);
 
       // Stop from the list: it ends after its batch with last.pt saved.
-      await item.locator('button.yl-RunStop').click();
+      await item.getByRole('button', { name: /^Stop/ }).click();
       await expect(reopened).toHaveAttribute('data-status', 'stopped', {
         timeout: 120000
       });
@@ -366,9 +512,14 @@ test.describe('training', () => {
       const ended = page.locator(`${PANEL} .yl-RunItem`, {
         hasText: 'detached'
       });
-      await page.locator(`${PANEL} button.yl-RunsRefresh`).click();
+      await page
+        .locator(SECTION)
+        .getByRole('button', { name: 'Refresh' })
+        .click();
       await expect(ended).toHaveAttribute('data-status', 'stopped');
       await expect(ended).toHaveAttribute('data-detached', 'false');
+      // No detached run left to count (read again within a poll).
+      await expect(status).not.toContainText('detached', { timeout: 60000 });
     });
   });
 
@@ -409,13 +560,13 @@ test.describe('training', () => {
     await expect(
       crashed.locator('.yl-RunWeight[data-weight="last.pt"]')
     ).toContainText('crashed/weights/last.pt');
-    await expect(crashed.locator('button.yl-RunResume')).toBeHidden();
+    await expect(crashed.getByRole('button', { name: 'Resume' })).toBeHidden();
 
     const view = page.locator('.yl-RunView').nth(1);
     await expect(view).toHaveAttribute('data-status', 'stopped', {
       timeout: 60000
     });
-    const resume = view.locator('button.yl-RunResume');
+    const resume = view.getByRole('button', { name: 'Resume' });
     await expect(resume).toBeVisible();
     const cells = await page.locator('.jp-Notebook .jp-Cell').count();
 
@@ -440,15 +591,15 @@ test.describe('training', () => {
     await expect(view).toHaveAttribute('data-status', /starting|running/, {
       timeout: 120000
     });
-    await view.locator('button.yl-RunStop').click();
+    await view.getByRole('button', { name: /^Stop/ }).click();
     await expect(view).toHaveAttribute('data-status', 'stopped', {
       timeout: 120000
     });
   });
 
-  test('a data-bound run: the status bar, its end as a notice, its verdict and one-click fix', async ({
+  test('a data-bound run: the status bar, its end as a notice, its verdict and one-click fix; contrast in both themes', async ({
     page
-  }) => {
+  }, testInfo) => {
     test.setTimeout(480000);
     // 1280-px images trained at 64 px with no workers: decoding dominates.
     const section = await panelWithShapes(page, 40, 1280);
@@ -458,7 +609,7 @@ test.describe('training', () => {
     await fill(page, 'imgsz', '64');
     await fill(page, 'workers', '0');
     await fill(page, 'name', 'slow');
-    await section.locator('button.yl-Train').click();
+    await section.getByRole('button', { name: 'Train', exact: true }).click();
     const view = page.locator('.yl-RunView');
     await expect(view).toHaveAttribute('data-run', /slow$/, {
       timeout: 60000
@@ -486,11 +637,19 @@ test.describe('training', () => {
     await expect(verdict).toContainText('Waiting for data.');
     await expect(verdict).toContainText('with workers=0');
     await verdict.getByRole('button', { name: 'Apply to the form' }).click();
-    await expect(section.locator('input[name="workers"]')).not.toHaveValue('0');
+    await expect(
+      section.getByRole('textbox', { name: 'Workers', exact: true })
+    ).not.toHaveValue('0');
     const workers = Number(
-      await section.locator('input[name="workers"]').inputValue()
+      await section
+        .getByRole('textbox', { name: 'Workers', exact: true })
+        .inputValue()
     );
     expect(workers).toBeGreaterThanOrEqual(2);
+    // The panel and a finished run with its verdict and summary read well
+    // in both themes.
+    await expect(view.locator('.yl-RunSummary')).toBeVisible();
+    await expectAccessibleInBothThemes(page, testInfo);
   });
 
   test('the toolbar Train with an invalid batch size writes no cell', async ({
@@ -713,14 +872,20 @@ test.describe('autotune', () => {
     const fastest = table.locator('tr.yl-mod-fastest td');
     const batch = (await fastest.nth(1).textContent()) ?? '';
     const workers = (await fastest.nth(2).textContent()) ?? '';
-    await expect(section.locator('input[name="batchSize"]')).toHaveValue(batch);
-    await expect(section.locator('input[name="workers"]')).toHaveValue(workers);
+    await expect(
+      section.getByRole('textbox', { name: 'Batch size', exact: true })
+    ).toHaveValue(batch);
+    await expect(
+      section.getByRole('textbox', { name: 'Workers', exact: true })
+    ).toHaveValue(workers);
     await expect(section).toContainText('the form now holds');
     // One table in the cell: the live one, not a second copy at the end.
     await expect(table).toHaveCount(1);
     // The button in the output puts the winner back after a change.
     await fill(page, 'batchSize', '3');
     await table.getByRole('button', { name: 'Apply to the form' }).click();
-    await expect(section.locator('input[name="batchSize"]')).toHaveValue(batch);
+    await expect(
+      section.getByRole('textbox', { name: 'Batch size', exact: true })
+    ).toHaveValue(batch);
   });
 });
