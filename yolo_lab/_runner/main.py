@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .._yolov5 import import_yolov5, yolov5_opt
+from ..gpu_share import apply_memory_fraction
 from ..training.rundir import (
     DETACHED_ENV,
     LOG_FILE,
@@ -264,6 +265,7 @@ def main(argv: list[str]) -> int:
     if not detached:
         set_pdeathsig()
     run_dir = Path(argv[1]).resolve()
+    apply_memory_fraction()  # a classroom's share of a shared GPU, before any allocation
     spec = normalize_spec(json.loads((run_dir / SPEC_FILE).read_text(encoding="utf-8")))
     runner = Runner(run_dir, spec)
     stop_on_signals(runner.request_stop)
