@@ -48,13 +48,16 @@ step "Python packages (torch, YOLOv5, JupyterLab, test tools)"
 # disk; a torch without its matching torchvision breaks YOLOv5 at import.
 # YOLOv5 7.0 needs numpy < 2.4 (np.trapz), setuptools < 81 (pkg_resources) and
 # Pillow < 10 (FreeTypeFont.getsize labels its plots).
+# jupyterhub and dockerspawner: the class Hub's test (launcher/test/classroom.test.ts);
+# jupyterhub's major.minor matches docker/Dockerfile's JUPYTERHUB_SPEC.
 pipq pip install -q --disable-pip-version-check \
   "torch==2.14.1" "torchvision==0.29.1" \
   "jupyterlab>=4.6,<5" "hatchling>=1.5" "hatch-jupyter-builder>=0.9" \
   "hatch-nodejs-version>=0.3.2" \
   "pytest>=8" "jupyter_client>=8" "nbclient>=0.10" "nbformat>=5.9" \
   "nvidia-ml-py>=12" "psutil>=5.9" "jsonschema>=4" "ruff>=0.6" \
-  "yolov5>=7.0,<8" "numpy<2.4" "setuptools<81" "pillow<10"
+  "yolov5>=7.0,<8" "numpy<2.4" "setuptools<81" "pillow<10" \
+  "jupyterhub>=6.1,<6.2" "dockerspawner>=14,<15"
 
 step "npm packages and the extension build"
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

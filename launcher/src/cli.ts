@@ -3,12 +3,23 @@ import { resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { build, defaultRepo } from './build';
+import { classroomCommand } from './classroom';
 import { doctor, down, logs, status } from './commands';
-import { connect } from './engine';
+import { connect, sshAddress, type EngineTarget } from './engine';
 import { UserError, errorText } from './errors';
-import { checkoutDir, DEFAULT_IMAGE, DEFAULT_SHM, existingDir, loadConfig, type UpOptions } from './options';
+import {
+  checkoutDir,
+  DEFAULT_IMAGE,
+  DEFAULT_SHM,
+  existingDir,
+  loadConfig,
+  type ConfigFile,
+  type UpOptions
+} from './options';
 import { Progress } from './progress';
+import { readServer } from './registry';
 import { execCommand, shell } from './shell';
+import { connectTunnel, holdTunnel } from './tunnel';
 import { up } from './up';
 
 const USAGE = `yolo-lab: JupyterLab with yolo-lab and YOLOv5 in a PyTorch-CUDA container
@@ -36,6 +47,14 @@ const USAGE = `yolo-lab: JupyterLab with yolo-lab and YOLOv5 in a PyTorch-CUDA c
       --timeout SECONDS        how long to wait for Jupyter (default 120)
       --config FILE            options as JSON (default ./yolo-lab.json if present)
       --json                   print the result as JSON on stdout
+      --host ssh://USER@HOST[:PORT]
+                               run it on a GPU server over SSH (also: "host" in yolo-lab.json, or
+                               DOCKER_HOST=ssh://...): paths are that host's, Jupyter listens on its
+                               127.0.0.1, and the URL printed is a tunnel on this machine's 127.0.0.1
+      --identity FILE          SSH key to log in with besides the agent (or YOLO_LAB_SSH_KEY)
+  yolo-lab connect [NAME] [--host ssh://...] [--port N] [--attach]
+                               reopen the SSH tunnel to a container on a GPU server (after the laptop
+                               slept) and print its URL; --attach keeps it in this terminal
   yolo-lab down [--force] [NAME...]
                                stop the trainings inside (last.pt saved), then stop and remove the
                                named containers (default: all the launcher started); refuses one
@@ -53,8 +72,12 @@ const USAGE = `yolo-lab: JupyterLab with yolo-lab and YOLOv5 in a PyTorch-CUDA c
   yolo-lab build [--tag NAME] [--base-image IMAGE] [--build-arg K=V ...] [--network host]
                  [--ca-cert FILE] [--no-cache] [--repo PATH]
                                build the image from docker/ (needs dist/yolo_lab-*.whl)
+  yolo-lab classroom init [options]
+                               write a JupyterHub configuration for a class: one yolo-lab container
+                               per student (DockerSpawner); \`yolo-lab classroom --help\` lists its options
 
-The engine is DOCKER_HOST, or the local socket.`;
+The engine is --host (ssh://...; status, down, logs, doctor, build and connect take it too, with
+--identity), else "host" in ./yolo-lab.json, else DOCKER_HOST, else the local socket.`;
 
 /** An origin ("http://127.0.0.1:8888"): scheme, host and port only, never "*". */
 function checkOrigin(value: string | undefined): string | undefined {
@@ -90,6 +113,31 @@ function callerUser(): string {
   const gid = process.getgid?.();
   if (uid === undefined || gid === undefined || uid === 0) return IMAGE_USER;
   return `${uid}:${gid}`;
+}
+
+/** --host and --identity, on every command that talks to an engine. */
+const ENGINE_FLAGS = {
+  host: { type: 'string' },
+  identity: { type: 'string' }
+} as const;
+
+/**
+ * The engine a command talks to: --host, else "host" in the config file
+ * (./yolo-lab.json unless given), else DOCKER_HOST; a key file relative to
+ * where it was named.
+ */
+function engineTarget(
+  values: { host?: string; identity?: string },
+  loaded: { config: ConfigFile; dir: string } = loadConfig(undefined)
+): EngineTarget {
+  const { config, dir } = loaded;
+  const identity =
+    values.identity !== undefined
+      ? resolvePath(process.cwd(), values.identity)
+      : config.identity !== undefined
+        ? resolvePath(dir, config.identity)
+        : undefined;
+  return { host: values.host ?? config.host, identity };
 }
 
 /** `shell [NAME]`: at most one name, no flags. */
@@ -133,11 +181,22 @@ export function execArgs(args: string[]): { name: string | undefined; cmd: strin
   return { name: before[0], cmd };
 }
 
-/** Flags and yolo-lab.json merged into what `up` starts. */
-export function upOptions(args: string[]): { opts: UpOptions; json: boolean } {
+/**
+ * Flags and yolo-lab.json merged into what `up` starts, and where. For a
+ * host over SSH the paths are that host's: kept as given here, checked
+ * there (remotepaths.ts); `userGiven` says whether --user was passed.
+ */
+export function upOptions(args: string[]): {
+  opts: UpOptions;
+  json: boolean;
+  target: EngineTarget;
+  remote: boolean;
+  userGiven: boolean;
+} {
   const { values } = parseArgs({
     args,
     options: {
+      ...ENGINE_FLAGS,
       image: { type: 'string' },
       gpus: { type: 'string' },
       'shm-size': { type: 'string' },
@@ -162,7 +221,10 @@ export function upOptions(args: string[]): { opts: UpOptions; json: boolean } {
     },
     strict: true
   });
-  const { config, dir } = loadConfig(values.config);
+  const loaded = loadConfig(values.config);
+  const { config, dir } = loaded;
+  const target = engineTarget(values, loaded);
+  const remote = sshAddress(target) !== undefined;
   const cwd = process.cwd();
   const ipc = values.ipc ?? config.ipc;
   if (ipc !== undefined && ipc !== 'host') {
@@ -187,22 +249,28 @@ export function upOptions(args: string[]): { opts: UpOptions; json: boolean } {
     fromConfig: string | undefined,
     name: string
   ): string | undefined => {
+    if (remote) return flag ?? fromConfig;
     if (flag !== undefined) return existingDir(flag, name, cwd);
     if (fromConfig !== undefined) return existingDir(fromConfig, name, dir);
     return undefined;
   };
-  const runs =
-    values.runs !== undefined ? resolvePath(cwd, values.runs) : resolvePath(dir, config.runs ?? 'runs');
-  // The notebooks: the flag's folder, the config's, or the one up runs in.
-  const notebooks = path(values.notebooks, config.notebooks, '--notebooks') ?? cwd;
+  const runs = remote
+    ? (values.runs ?? config.runs ?? 'runs')
+    : values.runs !== undefined
+      ? resolvePath(cwd, values.runs)
+      : resolvePath(dir, config.runs ?? 'runs');
+  // The notebooks: the flag's folder, the config's, or the one up runs in
+  // (on a remote host: the SSH user's home there).
+  const notebooks = path(values.notebooks, config.notebooks, '--notebooks') ?? (remote ? '.' : cwd);
   const opts: UpOptions = {
     image: values.image ?? config.image ?? DEFAULT_IMAGE,
     notebooks,
     gpus: values.gpus ?? config.gpus ?? 'all',
     shm: values['shm-size'] ?? config.shm ?? DEFAULT_SHM,
     ipcHost: ipc === 'host',
-    code:
-      values.code !== undefined
+    code: remote
+      ? (values.code ?? config.code)
+      : values.code !== undefined
         ? checkoutDir(values.code, cwd)
         : config.code !== undefined
           ? checkoutDir(config.code, dir)
@@ -221,47 +289,115 @@ export function upOptions(args: string[]): { opts: UpOptions; json: boolean } {
     name: values.name ?? config.name,
     timeoutS: intOption(values.timeout, '--timeout', 1) ?? config.timeoutS ?? 120
   };
-  return { opts, json: values.json ?? false };
+  const userGiven = values.user !== undefined || config.user !== undefined;
+  return { opts, json: values.json ?? false, target, remote, userGiven };
+}
+
+/**
+ * `connect [NAME]`: reopen the tunnel to a container on a host over SSH.
+ * --attach holds it in this process (what the background tunnel process
+ * runs; spawned with an IPC channel, it reports its record or its error there).
+ */
+async function connectCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: {
+      ...ENGINE_FLAGS,
+      attach: { type: 'boolean' },
+      port: { type: 'string' },
+      json: { type: 'boolean' }
+    },
+    allowPositionals: true
+  });
+  if (positionals.length > 1) {
+    throw new UserError(
+      `connect takes one container name, not ${positionals.length} (${positionals.join(' ')}).`
+    );
+  }
+  const name = positionals[0];
+  let target = engineTarget(values);
+  // After the laptop slept, the record knows where the container is.
+  const recorded = name !== undefined ? readServer(name) : undefined;
+  if (sshAddress(target) === undefined && recorded?.host !== undefined) {
+    target = { ...target, host: recorded.host };
+  }
+  if (sshAddress(target) === undefined) {
+    throw new UserError(
+      'connect opens a tunnel to a container on a GPU server: pass --host ssh://user@host ' +
+        '(a local container needs none: `yolo-lab status` shows its URL).'
+    );
+  }
+  const localPort = intOption(values.port, '--port', 0);
+  if (values.attach) {
+    try {
+      const engine = await connect(target);
+      await holdTunnel(engine, name, localPort ?? recorded?.tunnel?.port ?? 0, (url, record) => {
+        if (process.connected) process.send!({ record });
+        else process.stdout.write(`${url}\n`);
+      });
+    } catch (error) {
+      if (process.connected) process.send!({ error: errorText(error) });
+      throw error;
+    }
+    return 0;
+  }
+  const progress = new Progress();
+  const engine = await connect(target);
+  const { url, reopened } = await connectTunnel(engine, target.identity, name, localPort);
+  engine.close();
+  progress.step(reopened ? `tunnel opened: ${url}` : `the tunnel is open: ${url}`);
+  process.stdout.write(values.json ? `${JSON.stringify({ url, reopened })}\n` : `${url}\n`);
+  return 0;
 }
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'up': {
-      const { opts, json } = upOptions(rest);
-      const docker = await connect();
+      const { opts, json, target, userGiven } = upOptions(rest);
+      const engine = await connect(target);
       // The URL goes to stdout as soon as Jupyter answers; --json prints everything at the end.
       const result = await up(
-        docker,
+        engine.docker,
         opts,
         new Progress(),
-        json ? undefined : url => process.stdout.write(`${url}\n`)
+        json ? undefined : url => process.stdout.write(`${url}\n`),
+        engine.remote !== undefined
+          ? { remote: engine.remote, host: engine.host!, identity: target.identity, userGiven }
+          : undefined
       );
+      engine.close();
       if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
       return 0;
     }
     case 'down': {
       const { values, positionals } = parseArgs({
         args: rest,
-        options: { force: { type: 'boolean' } },
+        options: { ...ENGINE_FLAGS, force: { type: 'boolean' } },
         allowPositionals: true
       });
-      const docker = await connect();
-      await down(docker, positionals, new Progress(), values.force ?? false);
+      const engine = await connect(engineTarget(values));
+      await down(engine.docker, positionals, new Progress(), values.force ?? false);
+      engine.close();
       return 0;
     }
     case 'status': {
-      const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' } } });
-      const docker = await connect();
-      const entries = await status(docker);
+      const { values } = parseArgs({ args: rest, options: { ...ENGINE_FLAGS, json: { type: 'boolean' } } });
+      const engine = await connect(engineTarget(values));
+      const entries = await status(engine.docker, engine.remote !== undefined);
+      engine.close();
       if (values.json) {
         process.stdout.write(`${JSON.stringify(entries)}\n`);
       } else if (entries.length === 0) {
         process.stdout.write('no yolo-lab containers\n');
       } else {
         for (const e of entries) {
+          const reopen =
+            e.tunnel === 'closed' && e.state === 'running'
+              ? `\n  tunnel closed: yolo-lab connect --host ${engine.host} ${e.name}`
+              : '';
           process.stdout.write(
-            `${e.name}  ${e.state}  ${e.status}  ${e.image}${e.url ? `\n  ${e.url}` : ''}\n`
+            `${e.name}  ${e.state}  ${e.status}  ${e.image}${e.url ? `\n  ${e.url}` : ''}${reopen}\n`
           );
         }
       }
@@ -270,36 +406,39 @@ async function main(argv: string[]): Promise<number> {
     case 'logs': {
       const { values, positionals } = parseArgs({
         args: rest,
-        options: { 'no-follow': { type: 'boolean' }, tail: { type: 'string' } },
+        options: { ...ENGINE_FLAGS, 'no-follow': { type: 'boolean' }, tail: { type: 'string' } },
         allowPositionals: true
       });
-      const docker = await connect();
-      await logs(docker, positionals[0], !values['no-follow'], intOption(values.tail, '--tail', 0));
+      const engine = await connect(engineTarget(values));
+      await logs(engine.docker, positionals[0], !values['no-follow'], intOption(values.tail, '--tail', 0));
+      engine.close();
       return 0;
     }
     case 'doctor': {
       const { values, positionals } = parseArgs({
         args: rest,
-        options: { json: { type: 'boolean' } },
+        options: { ...ENGINE_FLAGS, json: { type: 'boolean' } },
         allowPositionals: true
       });
-      const docker = await connect();
-      const report = await doctor(docker, positionals[0], values.json ?? false);
+      const engine = await connect(engineTarget(values));
+      const report = await doctor(engine.docker, positionals[0], values.json ?? false);
+      engine.close();
       if (values.json) process.stdout.write(`${JSON.stringify(report)}\n`);
       return 0;
     }
     case 'shell': {
       const { name } = shellArgs(rest);
-      return shell(await connect(), name);
+      return shell((await connect(engineTarget({}))).docker, name);
     }
     case 'exec': {
       const { name, cmd } = execArgs(rest);
-      return execCommand(await connect(), name, cmd);
+      return execCommand((await connect(engineTarget({}))).docker, name, cmd);
     }
     case 'build': {
       const { values } = parseArgs({
         args: rest,
         options: {
+          ...ENGINE_FLAGS,
           tag: { type: 'string' },
           'base-image': { type: 'string' },
           'build-arg': { type: 'string', multiple: true },
@@ -316,10 +455,11 @@ async function main(argv: string[]): Promise<number> {
         if (eq <= 0) throw new UserError(`--build-arg takes KEY=VALUE, not "${pair}".`);
         buildArgs[pair.slice(0, eq)] = pair.slice(eq + 1);
       }
-      const { config } = loadConfig(values.config);
-      const docker = await connect();
+      const loaded = loadConfig(values.config);
+      const { config } = loaded;
+      const engine = await connect(engineTarget(values, loaded));
       await build(
-        docker,
+        engine.docker,
         {
           tag: values.tag ?? config.image ?? DEFAULT_IMAGE,
           repo: values.repo ?? defaultRepo(),
@@ -331,8 +471,13 @@ async function main(argv: string[]): Promise<number> {
         },
         new Progress()
       );
+      engine.close();
       return 0;
     }
+    case 'connect':
+      return connectCommand(rest);
+    case 'classroom':
+      return classroomCommand(rest);
     case undefined:
     case 'help':
     case '--help':

@@ -7,7 +7,8 @@ import { LABEL, containerName, launcherContainers, pickContainer, statusCode } f
 import { UserError } from './errors';
 import { serverUrl } from './options';
 import type { Progress } from './progress';
-import { forgetServer } from './registry';
+import { forgetServer, readServer } from './registry';
+import { endTunnel, tunnelAlive } from './tunnel';
 
 /** One launcher container as `status` shows it. */
 export interface StatusEntry {
@@ -17,6 +18,11 @@ export interface StatusEntry {
   status: string;
   image: string;
   url: string | null;
+  /**
+   * On a host over SSH: whether the tunnel `url` goes through is open here
+   * (closed: `yolo-lab connect NAME` reopens it; `url` is then null).
+   */
+  tunnel?: 'open' | 'closed';
 }
 
 /** The token a container was started with (from its environment). */
@@ -26,12 +32,21 @@ async function tokenOf(docker: Docker, id: string): Promise<string | null> {
   return entry ? entry.slice('JUPYTER_TOKEN='.length) : null;
 }
 
-/** The launcher's containers, with the URL of the running ones. */
-export async function status(docker: Docker): Promise<StatusEntry[]> {
+/**
+ * The launcher's containers, with the URL of the running ones. On a host
+ * over SSH (`remote`), the URL is the tunnelled one on this machine, from
+ * the record the tunnel process keeps.
+ */
+export async function status(docker: Docker, remote = false): Promise<StatusEntry[]> {
   const entries: StatusEntry[] = [];
   for (const info of await launcherContainers(docker)) {
     let url: string | null = null;
-    if (info.State === 'running') {
+    let tunnel: 'open' | 'closed' | undefined;
+    if (remote) {
+      const record = readServer(containerName(info));
+      tunnel = info.State === 'running' && tunnelAlive(record) ? 'open' : 'closed';
+      url = tunnel === 'open' ? record!.url : null;
+    } else if (info.State === 'running') {
       const token = await tokenOf(docker, info.Id);
       const port = Number(info.Labels[LABEL.port]);
       if (token && port > 0) {
@@ -49,7 +64,8 @@ export async function status(docker: Docker): Promise<StatusEntry[]> {
       state: info.State,
       status: info.Status,
       image: info.Image,
-      url
+      url,
+      ...(tunnel !== undefined ? { tunnel } : {})
     });
   }
   return entries;
@@ -154,6 +170,8 @@ export async function down(
     } catch (error) {
       if (statusCode(error) !== 404 && statusCode(error) !== 304) throw error;
     }
+    // A tunnel to it (a container on a host over SSH) ends with it.
+    endTunnel(readServer(name));
     forgetServer(name);
     removed.push(name);
   }

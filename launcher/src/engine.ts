@@ -1,6 +1,7 @@
 import Docker from 'dockerode';
 
 import { UserError, errorText } from './errors';
+import { isSshAddress, parseSshTarget, Remote } from './remote';
 
 /** Labels on every container the launcher starts; status and down find them by these. */
 export const LABEL = {
@@ -55,8 +56,54 @@ export function engineUnreachable(error: unknown): UserError | undefined {
   }
 }
 
+/** Which engine a command talks to, as the user named it. */
+export interface EngineTarget {
+  /** ssh://user@host[:port] (--host, or "host" in yolo-lab.json); else DOCKER_HOST, else the local socket. */
+  host?: string;
+  /** A private key file for SSH (--identity, or YOLO_LAB_SSH_KEY), besides the agent. */
+  identity?: string;
+}
+
+/** An engine that answered: the client, and for a host over SSH the connection (tunnels, paths). */
+export interface Engine {
+  docker: Docker;
+  remote?: Remote;
+  /** ssh://user@host:port for a remote engine. */
+  host?: string;
+  /** Ends the SSH connection, if any. */
+  close(): void;
+}
+
+/** The SSH address the target names (flag or config, else an ssh:// DOCKER_HOST), if any. */
+export function sshAddress(target: EngineTarget, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (target.host !== undefined && target.host !== '') {
+    if (!isSshAddress(target.host)) {
+      throw new UserError(
+        `--host takes ssh://user@host[:port], not "${target.host}" (for another local engine, set DOCKER_HOST).`
+      );
+    }
+    return target.host;
+  }
+  return isSshAddress(env.DOCKER_HOST) ? env.DOCKER_HOST : undefined;
+}
+
+/**
+ * The engine the target names, after a ping that proves it answers: over
+ * SSH (logged in with the agent or the key, Docker checked there), or
+ * DOCKER_HOST, or the local socket.
+ */
+export async function connect(target: EngineTarget = {}): Promise<Engine> {
+  const ssh = sshAddress(target);
+  if (ssh !== undefined) {
+    const parsed = parseSshTarget(ssh);
+    const remote = await Remote.open(parsed, target.identity ?? (process.env.YOLO_LAB_SSH_KEY || undefined));
+    return { docker: remote.docker(), remote, host: parsed.address, close: () => remote.close() };
+  }
+  return { docker: await connectLocal(), close: () => undefined };
+}
+
 /** A dockerode client for DOCKER_HOST (or the local socket), after a ping that proves it answers. */
-export async function connect(): Promise<Docker> {
+async function connectLocal(): Promise<Docker> {
   let docker: Docker;
   try {
     docker = new Docker();

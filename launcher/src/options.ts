@@ -54,7 +54,13 @@ export interface UpOptions {
 }
 
 /** The config file's keys (yolo-lab.json): the same names as the flags, camelCase. */
-export type ConfigFile = Partial<Omit<UpOptions, 'ipcHost'>> & { ipc?: string };
+export type ConfigFile = Partial<Omit<UpOptions, 'ipcHost'>> & {
+  ipc?: string;
+  /** ssh://user@host[:port]: the engine on a GPU server (as --host). */
+  host?: string;
+  /** An SSH key file, relative to the config file (as --identity). */
+  identity?: string;
+};
 
 /** Each key yolo-lab.json may hold, and the JSON type its value must have. */
 const CONFIG_KEYS: Record<keyof ConfigFile, 'string' | 'boolean' | 'port' | 'seconds'> = {
@@ -76,7 +82,9 @@ const CONFIG_KEYS: Record<keyof ConfigFile, 'string' | 'boolean' | 'port' | 'sec
   allowOrigin: 'string',
   workdir: 'string',
   name: 'string',
-  timeoutS: 'seconds'
+  timeoutS: 'seconds',
+  host: 'string',
+  identity: 'string'
 };
 
 /**
@@ -311,4 +319,52 @@ export function checkoutDir(path: string, base: string): string {
     );
   }
   return abs;
+}
+
+/** Whether uid:gid may write a folder with these owner, group and mode bits. */
+export function writableBy(
+  st: { uid: number; gid: number; mode: number },
+  uid: number,
+  gid: number
+): boolean {
+  return (
+    uid === 0 ||
+    (st.uid === uid && (st.mode & 0o200) !== 0) ||
+    (st.gid === gid && (st.mode & 0o020) !== 0) ||
+    (st.mode & 0o002) !== 0
+  );
+}
+
+/**
+ * The notebooks folder must be writable by the container's user, or every
+ * save fails with "Permission denied" inside JupyterLab: refused up front.
+ * `where` names the machine the folder is on (" on gpu-box"), or nothing here.
+ */
+export function checkNotebooksStat(
+  opts: UpOptions,
+  st: { uid: number; gid: number; mode: number },
+  where = ''
+): void {
+  const [uid, gid] = opts.user.split(':').map(Number);
+  if (!writableBy(st, uid, gid)) {
+    throw new UserError(
+      `The notebooks folder ${opts.notebooks}${where} belongs to uid ${st.uid}, and the container would run as ` +
+        `${opts.user}, which cannot save there. Pass --user ${st.uid}:${st.gid} (files then stay yours), ` +
+        '--notebooks a folder that user can write, or chown the folder.'
+    );
+  }
+}
+
+/** The warning for an existing runs folder the container's user will likely not write. */
+export function runsWarning(
+  opts: UpOptions,
+  st: { uid: number; gid: number; mode: number },
+  where = ''
+): string | undefined {
+  const [uid, gid] = opts.user.split(':').map(Number);
+  if (writableBy(st, uid, gid)) return undefined;
+  return (
+    `warning: ${opts.runs}${where} belongs to uid ${st.uid}; the container runs as ${opts.user} and may not write there ` +
+    `(pass --user ${st.uid}:${st.gid}, or chown the folder)`
+  );
 }

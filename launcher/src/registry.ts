@@ -5,7 +5,7 @@
  * readable by this user only: it holds the token, as Jupyter's own runtime
  * files do. `down` removes it.
  */
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -17,6 +17,15 @@ export interface IServerRecord {
   serverOnly: boolean;
   image: string;
   started: number;
+  /** For a container on a host over SSH: that host (ssh://user@host:port). */
+  host?: string;
+  /**
+   * The tunnel `url` goes through: the background process holding it
+   * (`yolo-lab connect NAME --attach`, ended by `down`; pid 0 once it
+   * ended), the local port `url` is on, and Jupyter's port on the remote's
+   * 127.0.0.1.
+   */
+  tunnel?: { pid: number; port: number; remotePort: number };
 }
 
 /** Where the records live: $YOLO_LAB_STATE_DIR, else $XDG_DATA_HOME/yolo-lab/servers. */
@@ -36,6 +45,15 @@ export function recordServer(record: IServerRecord, dir = stateDir()): string | 
     return null;
   } catch (error) {
     return error instanceof Error ? error.message : String(error);
+  }
+}
+
+/** The record of a server, if there is one. */
+export function readServer(name: string, dir = stateDir()): IServerRecord | undefined {
+  try {
+    return JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as IServerRecord;
+  } catch {
+    return undefined;
   }
 }
 

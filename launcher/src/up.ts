@@ -6,10 +6,21 @@ import { createServer } from 'node:net';
 import { formatDoctor, runDoctor } from './doctor';
 import { engineMessage, statusCode } from './engine';
 import { UserError, errorText } from './errors';
-import { baseUrl, createOptions, MOUNT_TARGETS, serverUrl, type UpOptions } from './options';
+import {
+  baseUrl,
+  checkNotebooksStat,
+  createOptions,
+  MOUNT_TARGETS,
+  runsWarning,
+  serverUrl,
+  type UpOptions
+} from './options';
 import type { Progress } from './progress';
+import type { Remote } from './remote';
+import { remoteMounts } from './remotepaths';
 import { lastLogLines } from './streams';
-import { recordServer } from './registry';
+import { forgetServer, readServer, recordServer } from './registry';
+import { endTunnel, startTunnelProcess } from './tunnel';
 
 /** What `up` reports once the server answers. */
 export interface UpResult {
@@ -18,6 +29,9 @@ export interface UpResult {
   url: string;
   port: number;
   token: string;
+  /** For a host over SSH: that host, and the local port of the tunnel `url` is on. */
+  host?: string;
+  tunnelPort?: number;
   /** Seconds from the start of `up` until /api/status answered. */
   readySeconds: number;
   doctor?: unknown;
@@ -99,37 +113,16 @@ async function removeQuietly(container: Docker.Container): Promise<void> {
   }
 }
 
+/** A notebooks folder the container's user cannot write is refused up front (see checkNotebooksStat). */
+function checkNotebooks(opts: UpOptions): void {
+  checkNotebooksStat(opts, statSync(opts.notebooks));
+}
+
 /**
  * Create the runs folder if missing, owned by the container's user when
  * root runs the launcher (so the container can write there); warn when an
  * existing folder will likely refuse that user.
  */
-/** Whether uid:gid may write a folder with these owner, group and mode bits. */
-function writableBy(st: { uid: number; gid: number; mode: number }, uid: number, gid: number): boolean {
-  return (
-    uid === 0 ||
-    (st.uid === uid && (st.mode & 0o200) !== 0) ||
-    (st.gid === gid && (st.mode & 0o020) !== 0) ||
-    (st.mode & 0o002) !== 0
-  );
-}
-
-/**
- * The notebooks folder must be writable by the container's user, or every
- * save fails with "Permission denied" inside JupyterLab: refused up front.
- */
-function checkNotebooks(opts: UpOptions): void {
-  const [uid, gid] = opts.user.split(':').map(Number);
-  const st = statSync(opts.notebooks);
-  if (!writableBy(st, uid, gid)) {
-    throw new UserError(
-      `The notebooks folder ${opts.notebooks} belongs to uid ${st.uid}, and the container would run as ` +
-        `${opts.user}, which cannot save there. Pass --user ${st.uid}:${st.gid} (files then stay yours), ` +
-        '--notebooks a folder that user can write, or chown the folder.'
-    );
-  }
-}
-
 function prepareRuns(opts: UpOptions, progress: Progress): void {
   const [uid, gid] = opts.user.split(':').map(Number);
   const callerIsRoot = process.getuid?.() === 0;
@@ -142,12 +135,8 @@ function prepareRuns(opts: UpOptions, progress: Progress): void {
   if (!st.isDirectory()) {
     throw new UserError(`The --runs path ${opts.runs} is not a folder.`);
   }
-  if (!writableBy(st, uid, gid)) {
-    progress.note(
-      `warning: ${opts.runs} belongs to uid ${st.uid}; the container runs as ${opts.user} and may not write there ` +
-        `(pass --user ${st.uid}:${st.gid}, or chown the folder)`
-    );
-  }
+  const warning = runsWarning(opts, st);
+  if (warning !== undefined) progress.note(warning);
 }
 
 /** Wait until Jupyter answers /api/status with the token, watching the container meanwhile. */
@@ -203,15 +192,30 @@ function indent(text: string): string {
         .join('\n');
 }
 
+/** For `up --host`: the SSH connection, and how the tunnel process logs in again. */
+export interface RemoteUp {
+  remote: Remote;
+  /** ssh://user@host:port */
+  host: string;
+  identity?: string;
+  /** --user was passed; else the SSH user's uid:gid there. */
+  userGiven: boolean;
+}
+
 /**
  * Start JupyterLab (or a Jupyter server) with yolo-lab in a container.
  * On any failure after the container exists, the container is removed.
+ * With `remoteUp`, the container runs on that host: mount paths checked
+ * there, a free port found there, and the URL is a tunnel to it held by a
+ * background process (removed with the container on failure).
  */
+
 export async function up(
   docker: Docker,
   opts: UpOptions,
   progress: Progress,
-  onReady?: (url: string) => void
+  onReady?: (url: string) => void,
+  remoteUp?: RemoteUp
 ): Promise<UpResult> {
   const started = Date.now();
 
@@ -242,21 +246,35 @@ export async function up(
     }
   }
 
-  checkNotebooks(opts);
-  progress.note(`notebooks: ${opts.notebooks} -> ${opts.workdir}`);
-  prepareRuns(opts, progress);
-  progress.note(`runs: ${opts.runs} -> /runs`);
-  if (opts.code !== undefined) {
-    progress.note(`code: ${opts.code} -> ${MOUNT_TARGETS.code}${opts.codeWritable ? '' : ' (read-only)'}`);
+  if (remoteUp !== undefined) {
+    // The paths are the remote's: checked there, before anything is created.
+    progress.step(`checking the mount paths on ${remoteUp.remote.target.host}`);
+    opts = await remoteMounts(remoteUp.remote, opts, remoteUp.userGiven, progress);
+  } else {
+    checkNotebooks(opts);
+    progress.note(`notebooks: ${opts.notebooks} -> ${opts.workdir}`);
+    prepareRuns(opts, progress);
+    progress.note(`runs: ${opts.runs} -> /runs`);
+    if (opts.code !== undefined) {
+      progress.note(`code: ${opts.code} -> ${MOUNT_TARGETS.code}${opts.codeWritable ? '' : ' (read-only)'}`);
+    }
+    if (opts.datasets !== undefined)
+      progress.note(`datasets: ${opts.datasets} -> /datasets${opts.datasetsWritable ? '' : ' (read-only)'}`);
   }
-  if (opts.datasets !== undefined)
-    progress.note(`datasets: ${opts.datasets} -> /datasets${opts.datasetsWritable ? '' : ' (read-only)'}`);
 
-  const port = await choosePort(opts.bind, opts.port);
+  const port =
+    remoteUp !== undefined
+      ? await remoteUp.remote.freePort(opts.bind, opts.port)
+      : await choosePort(opts.bind, opts.port);
   const resolved: UpOptions = { ...opts, port };
   const token = randomBytes(24).toString('hex');
   const name = opts.name ?? `yolo-lab-${port}-${randomBytes(3).toString('hex')}`;
-  if (opts.bind !== '127.0.0.1' && opts.bind !== '::1' && opts.bind !== 'localhost') {
+  if (
+    remoteUp === undefined &&
+    opts.bind !== '127.0.0.1' &&
+    opts.bind !== '::1' &&
+    opts.bind !== 'localhost'
+  ) {
     progress.note(`warning: Jupyter will be reachable from other machines on ${opts.bind} (token required)`);
   }
 
@@ -266,8 +284,15 @@ export async function up(
   // Ctrl-C from here on removes the container, even one still being created.
   let created: Docker.Container | undefined;
   let interrupted = false;
+  const endOurTunnel = (): void => {
+    if (remoteUp !== undefined) {
+      endTunnel(readServer(name));
+      forgetServer(name);
+    }
+  };
   const cleanup = (): void => {
     interrupted = true;
+    endOurTunnel();
     if (created !== undefined) void removeQuietly(created).finally(() => process.exit(130));
   };
   process.once('SIGINT', cleanup);
@@ -293,12 +318,23 @@ export async function up(
         new UserError(`The container did not start: ${engineMessage(error).trim()}`)
       );
     }
-    const base = baseUrl(opts.bind, port);
+    let base = baseUrl(opts.bind, port);
+    let url = serverUrl(opts.bind, port, token, opts.serverOnly);
+    let tunnelPort: number | undefined;
+    if (remoteUp !== undefined) {
+      // Jupyter listens on the remote's 127.0.0.1: reached through the tunnel
+      // process, which outlives this command (`down` ends it).
+      progress.step(`opening the SSH tunnel to ${opts.bind}:${port} on ${remoteUp.remote.target.host}`);
+      const record = await startTunnelProcess(remoteUp.host, remoteUp.identity, name, 0);
+      tunnelPort = record.tunnel!.port;
+      base = baseUrl('127.0.0.1', tunnelPort);
+      url = record.url;
+      progress.note(`127.0.0.1:${tunnelPort} here -> ${opts.bind}:${port} on ${remoteUp.remote.target.host}`);
+    }
     progress.step(`waiting for Jupyter at ${base}`);
     await waitForServer(docker, container, base, token, opts.timeoutS);
     const readySeconds = (Date.now() - started) / 1000;
     progress.note(`answered after ${readySeconds.toFixed(1)} s`);
-    const url = serverUrl(opts.bind, port, token, opts.serverOnly);
     // Usable from here on: the doctor below takes seconds (it imports torch
     // and YOLOv5), and need not hold up opening JupyterLab.
     onReady?.(url);
@@ -313,21 +349,39 @@ export async function up(
       progress.note(`warning: ${errorText(error)}`);
     }
 
-    const notRecorded = recordServer({
-      name,
-      url,
-      token,
-      serverOnly: opts.serverOnly,
-      image: opts.image,
-      started: Date.now() / 1000
-    });
+    // Over SSH the tunnel process recorded the server (its pid with it).
+    const notRecorded =
+      remoteUp !== undefined
+        ? null
+        : recordServer({
+            name,
+            url,
+            token,
+            serverOnly: opts.serverOnly,
+            image: opts.image,
+            started: Date.now() / 1000
+          });
     if (notRecorded !== null) {
       progress.note(`warning: the panel will not list this server (${notRecorded})`);
     }
     progress.step(`ready in ${progress.elapsed()} s: ${url}`);
-    progress.note(`stop it with: yolo-lab down ${name}`);
-    return { id: container.id, name, url, port, token, readySeconds, doctor };
+    const hostFlag = remoteUp !== undefined ? ` --host ${remoteUp.host}` : '';
+    progress.note(`stop it with: yolo-lab down${hostFlag} ${name}`);
+    if (remoteUp !== undefined) {
+      progress.note(`after the laptop slept, reopen the tunnel with: yolo-lab connect${hostFlag} ${name}`);
+    }
+    return {
+      id: container.id,
+      name,
+      url,
+      port,
+      token,
+      readySeconds,
+      doctor,
+      ...(remoteUp !== undefined ? { host: remoteUp.host, tunnelPort } : {})
+    };
   } catch (error) {
+    endOurTunnel();
     await removeQuietly(container);
     throw error;
   } finally {

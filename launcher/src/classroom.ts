@@ -1,0 +1,300 @@
+/**
+ * `yolo-lab classroom init`: a JupyterHub configuration for a class on one
+ * GPU server, one yolo-lab container per student (DockerSpawner).
+ *
+ * The configuration is a real Python file, templates/jupyterhub_config.py,
+ * commented for the teacher who reads it; this module only fills in its
+ * settings block (between the two marker lines) from the command's options,
+ * checked here so a mistake is named before the Hub ever starts.
+ */
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeFileSync
+} from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+import { UserError } from './errors';
+import { DEFAULT_IMAGE, parseSize } from './options';
+
+/** How the students share the server's GPUs. */
+export type GpuPolicy = 'none' | 'each' | 'round-robin' | 'shared';
+
+const POLICIES: readonly GpuPolicy[] = ['none', 'each', 'round-robin', 'shared'];
+
+/** Everything the settings block of jupyterhub_config.py holds. */
+export interface ClassroomSettings {
+  image: string;
+  hubIp: string;
+  hubPort: number;
+  students: string[];
+  admins: string[];
+  studentsDir: string;
+  datasetsDir: string | null;
+  notebooksDir: string | null;
+  gpuPolicy: GpuPolicy;
+  gpuIds: string[];
+  memFraction: number | null;
+  shmSize: string;
+  firstUid: number;
+  auth: 'placeholder' | 'dummy';
+  passwordEnv: string;
+}
+
+/** The file `classroom init` writes in --out. */
+export const CONFIG_NAME = 'jupyterhub_config.py';
+/** The variable the dummy authenticator's shared password is read from (never a command-line flag). */
+export const PASSWORD_ENV = 'YOLO_LAB_HUB_PASSWORD';
+/** The template: launcher/templates/, from lib/src/ (compiled) and src/ alike. */
+export const TEMPLATE = join(__dirname, '..', '..', 'templates', CONFIG_NAME);
+
+const BEGIN = '# ---- settings: written by `yolo-lab classroom init`; change them here ----';
+const END = '# ---- end of settings ----';
+
+export const CLASSROOM_USAGE = `yolo-lab classroom init [options]
+  write jupyterhub_config.py: JupyterHub with DockerSpawner, one yolo-lab container per student
+      --out DIR                where to write it (default: the current folder)
+      --force                  replace an existing one (kept as jupyterhub_config.py.bak)
+      --image NAME             the students' image (default ${DEFAULT_IMAGE})
+      --students a,b,...       the user names allowed in (the order gives --gpus each its GPUs)
+      --admins t,...           teachers (Hub admins)
+      --students-dir DIR       one folder per student for notebooks and runs (default /srv/yolo-lab/students)
+      --datasets DIR           shared datasets, read-only at /datasets
+      --notebooks DIR          course notebooks, copied into each new student's folder once
+      --gpus none|each|round-robin|shared
+                               none (default); each: one GPU per student (--gpu-ids, one per student);
+                               round-robin: student n on GPU n mod count; shared: all on the same
+                               GPU(s) with --mem-fraction each
+      --gpu-ids 0,1|GPU-..|MIG-..
+                               the GPUs to hand out (nvidia-smi -L)
+      --mem-fraction F         each student's share of a GPU's memory (0 < F <= 1)
+      --shm-size SIZE          /dev/shm per container (default 8g)
+      --ip ADDRESS             the Hub's address (default 127.0.0.1: put a TLS proxy in front)
+      --port N                 the Hub's port (default 8000)
+      --auth placeholder|dummy placeholder (default): choose a real authenticator in the file;
+                               dummy: one shared password from $${PASSWORD_ENV}, for tests only`;
+
+/** A Python literal for a string, number, list of strings or null (JSON's escapes are Python's). */
+function py(value: string | number | string[] | null): string {
+  if (value === null) return 'None';
+  if (Array.isArray(value)) return `[${value.map(v => JSON.stringify(v)).join(', ')}]`;
+  return JSON.stringify(value);
+}
+
+/** The settings block, the template's own comments kept on each line. */
+export function renderConfig(template: string, s: ClassroomSettings): string {
+  const start = template.indexOf(BEGIN);
+  const end = template.indexOf(END);
+  if (start < 0 || end < start) throw new Error(`${TEMPLATE} has no settings block`);
+  const values: Record<string, string> = {
+    IMAGE: py(s.image),
+    HUB_IP: py(s.hubIp),
+    HUB_PORT: py(s.hubPort),
+    STUDENTS: py(s.students),
+    ADMINS: py(s.admins),
+    STUDENTS_DIR: py(s.studentsDir),
+    DATASETS_DIR: py(s.datasetsDir),
+    NOTEBOOKS_DIR: py(s.notebooksDir),
+    GPU_POLICY: py(s.gpuPolicy),
+    GPU_IDS: py(s.gpuIds),
+    MEM_FRACTION: s.memFraction === null ? 'None' : String(s.memFraction),
+    SHM_SIZE: py(s.shmSize),
+    FIRST_UID: py(s.firstUid),
+    AUTH: py(s.auth),
+    PASSWORD_ENV: py(s.passwordEnv)
+  };
+  const seen = new Set<string>();
+  const block = template
+    .slice(start, end)
+    .split('\n')
+    .map(line => {
+      const m = /^([A-Z_]+) = .*?(\s+#.*)?$/.exec(line);
+      if (!m || !(m[1] in values)) return line;
+      seen.add(m[1]);
+      return `${m[1]} = ${values[m[1]]}${m[2] ?? ''}`;
+    })
+    .join('\n');
+  const missing = Object.keys(values).filter(k => !seen.has(k));
+  if (missing.length > 0) throw new Error(`${TEMPLATE} lacks the settings ${missing.join(', ')}`);
+  return template.slice(0, start) + block + template.slice(end);
+}
+
+function list(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map(s => s.trim())
+    .filter(s => s.length > 0);
+}
+
+function names(value: string | undefined, flag: string): string[] {
+  const found = list(value);
+  for (const name of found) {
+    // JupyterHub lower-cases the names people log in with.
+    if (!/^[a-z0-9][a-z0-9._@-]*$/.test(name)) {
+      throw new UserError(`${flag}: "${name}" is not a user name (lower-case letters, digits, . _ @ -).`);
+    }
+  }
+  if (new Set(found).size !== found.length) throw new UserError(`${flag} names someone twice.`);
+  return found;
+}
+
+function absolute(path: string | undefined, base: string): string | null {
+  if (path === undefined) return null;
+  return isAbsolute(path) ? path : resolve(base, path);
+}
+
+function folder(path: string | undefined, flag: string, base: string): string | null {
+  const abs = absolute(path, base);
+  if (abs !== null && !(existsSync(abs) && statSync(abs).isDirectory())) {
+    throw new UserError(`${flag} ${abs} is not a folder on this machine.`);
+  }
+  return abs;
+}
+
+/** The settings from the command's arguments, every mistake named. */
+export function classroomSettings(
+  args: string[],
+  cwd: string
+): { settings: ClassroomSettings; out: string; force: boolean } {
+  const { values } = parseArgs({
+    args,
+    options: {
+      out: { type: 'string' },
+      force: { type: 'boolean' },
+      image: { type: 'string' },
+      students: { type: 'string' },
+      admins: { type: 'string' },
+      'students-dir': { type: 'string' },
+      datasets: { type: 'string' },
+      notebooks: { type: 'string' },
+      gpus: { type: 'string' },
+      'gpu-ids': { type: 'string' },
+      'mem-fraction': { type: 'string' },
+      'shm-size': { type: 'string' },
+      ip: { type: 'string' },
+      port: { type: 'string' },
+      auth: { type: 'string' }
+    }
+  });
+  const policy = (values.gpus ?? 'none') as GpuPolicy;
+  if (!POLICIES.includes(policy)) {
+    throw new UserError(`--gpus takes ${POLICIES.join(', ')}, not "${values.gpus}".`);
+  }
+  const gpuIds = list(values['gpu-ids']);
+  for (const id of gpuIds) {
+    if (!/^(\d+|(GPU|MIG)-[0-9A-Za-z/-]+)$/.test(id)) {
+      throw new UserError(`--gpu-ids: "${id}" is neither a GPU index nor a GPU-/MIG- UUID (nvidia-smi -L).`);
+    }
+  }
+  const students = names(values.students, '--students');
+  if ((policy === 'each' || policy === 'round-robin') && gpuIds.length === 0) {
+    throw new UserError(
+      `--gpus ${policy} hands out the GPUs named by --gpu-ids (for example --gpu-ids 0,1).`
+    );
+  }
+  if (policy === 'each' && students.length > gpuIds.length) {
+    throw new UserError(
+      `--gpus each gives every student a GPU of their own: ${students.length} students, ` +
+        `${gpuIds.length} GPUs. Name more GPUs (MIG slices count), or use round-robin or shared.`
+    );
+  }
+  if (policy === 'each' && students.length === 0) {
+    throw new UserError('--gpus each hands out GPUs in the order of --students: name the students.');
+  }
+  let memFraction: number | null = null;
+  if (values['mem-fraction'] !== undefined) {
+    memFraction = Number(values['mem-fraction']);
+    if (!/^\d*\.?\d+$/.test(values['mem-fraction']) || !(memFraction > 0 && memFraction <= 1)) {
+      throw new UserError(
+        `--mem-fraction takes a share of a GPU's memory, 0 < F <= 1, not "${values['mem-fraction']}".`
+      );
+    }
+  } else if (policy === 'shared') {
+    throw new UserError(
+      "--gpus shared needs each student's share of the GPU memory: --mem-fraction 0.2 lets five students train at once."
+    );
+  }
+  const shmSize = values['shm-size'] ?? '8g';
+  parseSize(shmSize);
+  const port = Number(values.port ?? '8000');
+  if (!/^\d+$/.test(values.port ?? '8000') || port < 1 || port > 65535) {
+    throw new UserError(`--port takes a port number, not "${values.port}".`);
+  }
+  const auth = values.auth ?? 'placeholder';
+  if (auth !== 'placeholder' && auth !== 'dummy') {
+    throw new UserError(
+      `--auth takes placeholder or dummy, not "${auth}". Real authenticators (GitHub, GitLab, LTI, ` +
+        'NativeAuthenticator) are set up in the file: see its "Who may log in" part.'
+    );
+  }
+  return {
+    out: absolute(values.out, cwd) ?? cwd,
+    force: values.force ?? false,
+    settings: {
+      image: values.image ?? DEFAULT_IMAGE,
+      hubIp: values.ip ?? '127.0.0.1',
+      hubPort: port,
+      students,
+      admins: names(values.admins, '--admins'),
+      studentsDir: absolute(values['students-dir'], cwd) ?? '/srv/yolo-lab/students',
+      datasetsDir: folder(values.datasets, '--datasets', cwd),
+      notebooksDir: folder(values.notebooks, '--notebooks', cwd),
+      gpuPolicy: policy,
+      gpuIds,
+      memFraction,
+      shmSize,
+      firstUid: 20000,
+      auth,
+      passwordEnv: PASSWORD_ENV
+    }
+  };
+}
+
+/**
+ * Write the configuration; an existing one is kept unless `force`, and then
+ * moved to jupyterhub_config.py.bak first. Returns the file written.
+ */
+export function writeClassroomConfig(out: string, settings: ClassroomSettings, force: boolean): string {
+  const file = join(out, CONFIG_NAME);
+  const text = renderConfig(readFileSync(TEMPLATE, 'utf8'), settings);
+  mkdirSync(out, { recursive: true });
+  if (existsSync(file)) {
+    if (!force) {
+      throw new UserError(
+        `${file} exists: nothing was written. Pass --force to replace it (the old one is kept as .bak).`
+      );
+    }
+    copyFileSync(file, `${file}.bak`);
+  }
+  // Written whole, then renamed: a reader never sees half a file.
+  const partial = `${file}.partial`;
+  writeFileSync(partial, text, { mode: 0o644 });
+  renameSync(partial, file);
+  return file;
+}
+
+/** `yolo-lab classroom ...`: the CLI's entry; returns the exit status. */
+export function classroomCommand(args: string[]): number {
+  const [sub, ...rest] = args;
+  if (sub === undefined || sub === 'help' || sub === '--help' || sub === '-h') {
+    process.stdout.write(`${CLASSROOM_USAGE}\n`);
+    return sub === undefined ? 2 : 0;
+  }
+  if (sub !== 'init') throw new UserError(`Unknown classroom command "${sub}".\n\n${CLASSROOM_USAGE}`);
+  const { settings, out, force } = classroomSettings(rest, process.cwd());
+  const file = writeClassroomConfig(out, settings, force);
+  process.stderr.write(
+    [
+      `==> wrote ${file}`,
+      `    read it (README.md, "A class on one GPU server"), ${settings.auth === 'placeholder' ? 'choose an authenticator in it, ' : ''}then start the Hub from ${out}:`,
+      '    jupyterhub -f jupyterhub_config.py'
+    ].join('\n') + '\n'
+  );
+  process.stdout.write(`${file}\n`);
+  return 0;
+}

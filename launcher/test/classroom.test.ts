@@ -1,0 +1,503 @@
+/**
+ * `yolo-lab classroom init` and the Hub it configures, for real: the
+ * configuration written here starts the real JupyterHub (pip) with the real
+ * configurable-http-proxy (npm) and DockerSpawner on this Docker engine (host
+ * networking: it has no bridge). Two students log in with the test
+ * authenticator's shared password, each gets a yolo-lab container of their
+ * own, trains in it through the Hub's proxy, and neither can read the
+ * other's files or reach the other's server. The GPU policies are checked on
+ * the configuration itself: this engine has no NVIDIA runtime.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync
+} from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import Docker from 'dockerode';
+
+import { IMAGE, yoloLab, type Run } from './helpers';
+import { KernelClient } from './kernel';
+
+const docker = new Docker();
+/** The venv with jupyterhub and dockerspawner (scripts/setup.sh): $YOLO_LAB_PYTHON's, else the repository's. */
+const VENV_BIN = process.env.YOLO_LAB_PYTHON
+  ? dirname(process.env.YOLO_LAB_PYTHON)
+  : join(__dirname, '..', '..', '..', '.venv', 'bin');
+const PROXY = join(__dirname, '..', '..', 'node_modules', '.bin', 'configurable-http-proxy');
+const PASSWORD = randomBytes(12).toString('hex');
+const SERVICE_TOKEN = randomBytes(24).toString('hex');
+/** Container names of this run only: a real class on this machine is never touched. */
+const PREFIX = `yolo-lab-class-test-${randomBytes(3).toString('hex')}`;
+
+const work = mkdtempSync(join(tmpdir(), 'yolo-lab-classroom-test-'));
+chmodSync(work, 0o755);
+const hubDir = join(work, 'hub');
+const studentsDir = join(work, 'students');
+const datasetsDir = join(work, 'datasets');
+const courseDir = join(work, 'course');
+
+function explain(run: Run): string {
+  return `exit ${run.code}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => done(port));
+    });
+  });
+}
+
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    // A failed assertion in the probe ends the wait; a refused connection does not.
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > end)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${hubLog.slice(-4000)}`);
+    await new Promise(done => setTimeout(done, 250));
+  }
+}
+
+/** Whether a process runs (a zombie waiting for its parent does not). */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+let hub: ChildProcess | undefined;
+let hubLog = '';
+let origin = '';
+
+function api(path: string, token: string, init: RequestInit = {}): Promise<Response> {
+  return fetch(`${origin}${path}`, {
+    ...init,
+    headers: { Authorization: `token ${token}`, 'Content-Type': 'application/json' }
+  });
+}
+
+/** Log in through the Hub's REST API with the shared password; returns the user's token. */
+async function login(name: string, password: string): Promise<Response> {
+  return fetch(`${origin}/hub/api/users/${name}/tokens`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ auth: { username: name, password }, note: 'classroom test', expires_in: 3600 })
+  });
+}
+
+async function startServer(name: string, token: string): Promise<void> {
+  const started = await api(`/hub/api/users/${name}/server`, token, { method: 'POST' });
+  assert.ok([201, 202].includes(started.status), `${started.status} ${await started.text()}`);
+  await until(`${name}'s server`, 120_000, async () => {
+    const user = (await (await api(`/hub/api/users/${name}`, token)).json()) as {
+      servers?: Record<string, { ready: boolean }>;
+    };
+    return user.servers?.['']?.ready ? true : undefined;
+  });
+}
+
+async function stopServer(name: string, token: string): Promise<void> {
+  const stopped = await api(`/hub/api/users/${name}/server`, token, { method: 'DELETE' });
+  assert.ok([202, 204].includes(stopped.status), `${stopped.status} ${await stopped.text()}`);
+  await until(`${name}'s server to stop`, 60_000, async () => {
+    const user = (await (await api(`/hub/api/users/${name}`, token)).json()) as {
+      servers?: Record<string, unknown>;
+    };
+    return user.servers?.[''] === undefined ? true : undefined;
+  });
+}
+
+async function classContainers(): Promise<Docker.ContainerInfo[]> {
+  const all = await docker.listContainers({ all: true, filters: { label: ['yolo-lab.classroom=1'] } });
+  return all.filter(c => c.Names.some(n => n.startsWith(`/${PREFIX}-`)));
+}
+
+describe('yolo-lab classroom init: the file and its checks', () => {
+  test('writes a commented jupyterhub_config.py and refuses to replace it without --force', async () => {
+    const out = join(work, 'init');
+    const first = await yoloLab([
+      'classroom',
+      'init',
+      '--out',
+      out,
+      '--students',
+      'ann,ben',
+      '--gpus',
+      'none'
+    ]);
+    assert.equal(first.code, 0, explain(first));
+    const file = join(out, 'jupyterhub_config.py');
+    const text = readFileSync(file, 'utf8');
+    assert.match(text, /^STUDENTS = \["ann", "ben"\]/m);
+    assert.match(text, /raise SystemExit\("jupyterhub_config.py: choose an authenticator/);
+    writeFileSync(file, text + '# the teacher edited this\n');
+    const again = await yoloLab(['classroom', 'init', '--out', out]);
+    assert.equal(again.code, 2, explain(again));
+    assert.match(again.stderr, /exists: nothing was written\. Pass --force/);
+    assert.match(readFileSync(file, 'utf8'), /the teacher edited this/, 'nothing lost');
+    const forced = await yoloLab(['classroom', 'init', '--out', out, '--force']);
+    assert.equal(forced.code, 0, explain(forced));
+    assert.match(readFileSync(`${file}.bak`, 'utf8'), /the teacher edited this/, 'the old one kept as .bak');
+  });
+
+  test('names a GPU plan that cannot work before the Hub ever starts', async () => {
+    for (const [args, message] of [
+      [['--gpus', 'each', '--gpu-ids', '0', '--students', 'a,b'], /2 students, 1 GPUs/],
+      [['--gpus', 'shared'], /--mem-fraction 0\.2/],
+      [['--gpus', 'round-robin'], /--gpu-ids/],
+      [['--gpus', 'shared', '--mem-fraction', '1.5'], /0 < F <= 1/],
+      [['--gpu-ids', 'cuda:0', '--gpus', 'each'], /neither a GPU index nor/],
+      [['--auth', 'github'], /set up in the file/]
+    ] as const) {
+      const run = await yoloLab(['classroom', 'init', '--out', join(work, 'refused'), ...args]);
+      assert.equal(run.code, 2, explain(run));
+      assert.match(run.stderr, message);
+    }
+    assert.ok(!existsSync(join(work, 'refused', 'jupyterhub_config.py')));
+  });
+
+  test('each GPU policy becomes the DeviceRequests and share the file says (no NVIDIA runtime here)', async () => {
+    const plans: Record<string, unknown> = {};
+    for (const [policy, extra] of [
+      ['each', ['--gpu-ids', '0,MIG-5c9b1a2e-0001']],
+      ['round-robin', ['--gpu-ids', '0,1']],
+      ['shared', ['--gpu-ids', '1', '--mem-fraction', '0.25']]
+    ] as const) {
+      const out = join(work, `gpus-${policy}`);
+      const run = await yoloLab([
+        'classroom',
+        'init',
+        '--out',
+        out,
+        '--students',
+        'ann,ben',
+        '--gpus',
+        policy,
+        ...extra
+      ]);
+      assert.equal(run.code, 0, explain(run));
+      // The file as the Hub loads it (get_config gives a traitlets Config),
+      // then its gpu_plan for the first student, the second, and a teacher
+      // (not in STUDENTS) whose Hub user id is 3.
+      const python = spawnSync(
+        join(VENV_BIN, 'python'),
+        [
+          '-c',
+          [
+            'import json, sys',
+            'from traitlets.config import Config',
+            "ns = {'get_config': Config, '__file__': sys.argv[1]}",
+            "src = open(sys.argv[1]).read().replace('raise SystemExit', 'pass  #')",
+            "exec(compile(src, sys.argv[1], 'exec'), ns)",
+            'plans = []',
+            'for index in (0, 1, None):',
+            '    try: plans.append(ns["gpu_plan"](index, 3))',
+            '    except ValueError as e: plans.append(str(e))',
+            'print(json.dumps(plans))'
+          ].join('\n'),
+          join(out, 'jupyterhub_config.py')
+        ],
+        { encoding: 'utf8' }
+      );
+      assert.equal(python.status, 0, python.stderr);
+      plans[policy] = JSON.parse(python.stdout);
+    }
+    const gpu = (ids: string[]) => [{ Driver: 'nvidia', Capabilities: [['gpu']], DeviceIDs: ids }];
+    const each = plans.each as unknown[];
+    assert.deepEqual(each.slice(0, 2), [
+      [gpu(['0']), {}],
+      [gpu(['MIG-5c9b1a2e-0001']), {}]
+    ]);
+    assert.match(String(each[2]), /not one of them/, 'a user outside STUDENTS gets no GPU under "each"');
+    assert.deepEqual(plans['round-robin'], [
+      [gpu(['0']), {}],
+      [gpu(['1']), {}],
+      [gpu(['1']), {}]
+    ]);
+    const share = { YOLO_LAB_GPU_MEMORY_FRACTION: '0.25' };
+    assert.deepEqual(plans.shared, [
+      [gpu(['1']), share],
+      [gpu(['1']), share],
+      [gpu(['1']), share]
+    ]);
+  });
+});
+
+describe('the class Hub: two students, each in a yolo-lab container of their own', () => {
+  const tokens: Record<string, string> = {};
+  let port = 0;
+
+  before(async () => {
+    await docker.ping();
+    await docker.getImage(IMAGE).inspect();
+    for (const tool of [join(VENV_BIN, 'jupyterhub'), PROXY]) {
+      if (!existsSync(tool)) {
+        throw new Error(
+          `${tool} is missing: bash scripts/setup.sh installs jupyterhub and dockerspawner; npm ci in launcher/ the proxy`
+        );
+      }
+    }
+    for (const dir of [studentsDir, datasetsDir, courseDir]) mkdirSync(dir, { mode: 0o755 });
+    writeFileSync(join(datasetsDir, 'classes.txt'), 'circle\nsquare\n');
+    const notebook = { cells: [], metadata: {}, nbformat: 4, nbformat_minor: 5 };
+    writeFileSync(join(courseDir, 'lesson1.ipynb'), JSON.stringify(notebook));
+    port = await freePort();
+    const [hubApi, proxyApi] = [await freePort(), await freePort()];
+    origin = `http://127.0.0.1:${port}`;
+    const init = await yoloLab([
+      'classroom',
+      'init',
+      '--out',
+      hubDir,
+      '--image',
+      IMAGE,
+      '--students',
+      'alice,bob',
+      '--students-dir',
+      studentsDir,
+      '--datasets',
+      datasetsDir,
+      '--notebooks',
+      courseDir,
+      '--shm-size',
+      '1g',
+      '--port',
+      String(port),
+      '--auth',
+      'dummy'
+    ]);
+    assert.equal(init.code, 0, explain(init));
+    // The generated file unchanged, loaded by a test file that adds what a
+    // test needs: free ports, the proxy from launcher/node_modules, an admin
+    // service token (from the environment), this run's container names.
+    writeFileSync(
+      join(hubDir, 'test_config.py'),
+      [
+        'import os',
+        'load_subconfig("jupyterhub_config.py")  # noqa: F821',
+        'c = get_config()  # noqa: F821',
+        `c.JupyterHub.hub_port = ${hubApi}`,
+        `c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:${proxyApi}"`,
+        `c.ConfigurableHTTPProxy.command = [${JSON.stringify(PROXY)}]`,
+        'c.JupyterHub.services = [{"name": "classroom-test", "api_token": os.environ["CLASSROOM_TEST_TOKEN"]}]',
+        'c.JupyterHub.load_roles = [{"name": "classroom-test", "scopes": ["admin:users", "admin:servers"], "services": ["classroom-test"]}]',
+        `c.DockerSpawner.name_template = "${PREFIX}-{username}"`,
+        ''
+      ].join('\n')
+    );
+    hub = spawn(join(VENV_BIN, 'jupyterhub'), ['-f', 'test_config.py'], {
+      cwd: hubDir,
+      env: {
+        ...process.env,
+        PATH: `${VENV_BIN}:${process.env.PATH}`,
+        YOLO_LAB_HUB_PASSWORD: PASSWORD,
+        CLASSROOM_TEST_TOKEN: SERVICE_TOKEN
+      },
+      stdio: ['ignore', 'pipe', 'pipe']
+    });
+    hub.stdout!.on('data', chunk => (hubLog += chunk));
+    hub.stderr!.on('data', chunk => (hubLog += chunk));
+    await until('the Hub', 60_000, async () => {
+      assert.equal(hub!.exitCode, null, `the Hub exited:\n${hubLog}`);
+      const response = await fetch(`${origin}/hub/api/`).catch(() => undefined);
+      return response?.status === 200 ? true : undefined;
+    });
+  });
+
+  after(async () => {
+    // Stop the servers, then the Hub (it stops its proxy); whatever
+    // survives is ended by its pid, and the containers removed.
+    for (const name of ['alice', 'bob']) {
+      await api(`/hub/api/users/${name}/server`, SERVICE_TOKEN, { method: 'DELETE' }).catch(() => undefined);
+    }
+    const proxyPidFile = join(hubDir, 'jupyterhub-proxy.pid');
+    const proxyPid = existsSync(proxyPidFile) ? Number(readFileSync(proxyPidFile, 'utf8').trim()) : undefined;
+    if (hub?.pid !== undefined && hub.exitCode === null) {
+      const exited = new Promise(done => hub!.once('exit', done));
+      hub.kill('SIGTERM');
+      await Promise.race([exited, new Promise(done => setTimeout(done, 30_000))]);
+      if (hub.exitCode === null && hub.signalCode === null) hub.kill('SIGKILL');
+    }
+    // Only the proxy this Hub started: its pid file, and its command line says so.
+    const ours = (pid: number): boolean => {
+      try {
+        return alive(pid) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('configurable-http-proxy');
+      } catch {
+        return false;
+      }
+    };
+    if (proxyPid !== undefined && ours(proxyPid)) process.kill(proxyPid, 'SIGTERM');
+    for (let i = 0; i < 50 && proxyPid !== undefined && alive(proxyPid); i++) {
+      await new Promise(done => setTimeout(done, 100));
+    }
+    for (const c of await classContainers()) await docker.getContainer(c.Id).remove({ force: true });
+    assert.deepEqual(await classContainers(), [], 'no student container left');
+    assert.ok(proxyPid === undefined || !alive(proxyPid), 'the proxy ended');
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  test('alice and bob log in through the Hub API with the shared password; a wrong one is refused', async () => {
+    for (const name of ['alice', 'bob']) {
+      const response = await login(name, PASSWORD);
+      const body = await response.text();
+      assert.equal(response.status, 201, body);
+      tokens[name] = (JSON.parse(body) as { token: string }).token;
+    }
+    assert.equal((await login('alice', 'not-the-password')).status, 403);
+    assert.equal((await login('mallory', PASSWORD)).status, 403, 'only the listed students');
+  });
+
+  test('each server runs in a yolo-lab container of its own, unprivileged, as its student, on 127.0.0.1', async () => {
+    await Promise.all(['alice', 'bob'].map(name => startServer(name, tokens[name])));
+    const uids = new Set<string>();
+    for (const name of ['alice', 'bob']) {
+      const info = await docker.getContainer(`${PREFIX}-${name}`).inspect();
+      assert.equal(info.Config.Image, IMAGE);
+      assert.equal(info.State.Running, true);
+      assert.equal(info.HostConfig.Privileged, false);
+      assert.deepEqual(info.HostConfig.CapDrop, ['ALL']);
+      assert.deepEqual(info.HostConfig.SecurityOpt, ['no-new-privileges']);
+      assert.equal(info.HostConfig.ShmSize, 2 ** 30);
+      assert.equal(info.HostConfig.NetworkMode, 'host');
+      assert.equal(info.HostConfig.AutoRemove, true);
+      const user = info.Config.User;
+      assert.match(user, /^2\d{4}:2\d{4}$/, "a uid of the student's own, not root");
+      uids.add(user);
+      const env = info.Config.Env ?? [];
+      assert.ok(
+        env.some(e => e.startsWith(`JUPYTERHUB_SERVICE_URL=http://127.0.0.1:`)),
+        'the server listens on 127.0.0.1 only'
+      );
+      const mounts = Object.fromEntries(info.Mounts.map(m => [m.Destination, m]));
+      assert.equal(mounts['/workspace'].Source, join(studentsDir, name));
+      assert.equal(mounts['/workspace'].RW, true);
+      assert.equal(mounts['/runs'].Source, join(studentsDir, name, 'runs'));
+      assert.equal(mounts['/datasets'].Source, datasetsDir);
+      assert.equal(mounts['/datasets'].RW, false, 'the datasets read-only');
+      assert.deepEqual(Object.keys(mounts).sort(), ['/datasets', '/runs', '/workspace']);
+    }
+    assert.equal(uids.size, 2, 'alice and bob run as different uids');
+  });
+
+  test("the course notebooks were copied into each new student's folder, which only they can read", () => {
+    for (const name of ['alice', 'bob']) {
+      const folder = join(studentsDir, name);
+      const stat = statSync(folder);
+      assert.equal(stat.mode & 0o777, 0o700);
+      assert.ok(stat.uid >= 20000);
+      assert.equal(statSync(join(folder, 'lesson1.ipynb')).uid, stat.uid, "the copy is the student's");
+    }
+    assert.notEqual(statSync(join(studentsDir, 'alice')).uid, statSync(join(studentsDir, 'bob')).uid);
+  });
+
+  test("each trains YOLOv5 in their own container through the Hub proxy; neither sees the other's files", async () => {
+    const kernels = await Promise.all(
+      ['alice', 'bob'].map(name => KernelClient.start(`${origin}/user/${name}`, tokens[name]))
+    );
+    try {
+      const replies = await Promise.all(
+        kernels.map((kernel, i) =>
+          kernel.execute(
+            [
+              'import os, socket',
+              "open('/workspace/mine.txt', 'w').write(os.environ['JUPYTERHUB_USER'])",
+              "print('user', os.environ['JUPYTERHUB_USER'], os.getuid(), socket.gethostname() != '')",
+              "print('datasets', open('/datasets/classes.txt').read().split(), os.access('/datasets', os.W_OK))",
+              `other = ${JSON.stringify(join(studentsDir, i === 0 ? 'bob' : 'alice'))}`,
+              "print('other', os.path.exists(other), other in open('/proc/self/mountinfo').read())",
+              'from yolo_lab import train',
+              'from yolo_lab.shapes import make_shapes_dataset',
+              "data = make_shapes_dataset('/runs/shapes', train=16, val=8, image_size=64)",
+              "run = train(data, device='cpu', batch_size=8, epochs=1, imgsz=64, workers=0, project='/runs', name='e2e')",
+              "print('status', run.wait())",
+              "print(open(run.log).read()[-3000:] if run.status != 'finished' else '')"
+            ].join('\n'),
+            300_000
+          )
+        )
+      );
+      for (const [i, name] of ['alice', 'bob'].entries()) {
+        const reply = replies[i];
+        assert.equal(reply.status, 'ok', JSON.stringify(reply));
+        assert.match(reply.stdout, new RegExp(`^user ${name} 2\\d{4} True$`, 'm'));
+        assert.match(reply.stdout, /^datasets \['circle', 'square'\] False$/m);
+        // Only the student's own folder is mounted: the other's path does not exist in there.
+        assert.match(reply.stdout, /^other False False$/m, reply.stdout);
+        assert.match(reply.stdout, /^status finished$/m, reply.stdout);
+        const folder = join(studentsDir, name);
+        assert.equal(readFileSync(join(folder, 'mine.txt'), 'utf8'), name);
+        assert.ok(
+          statSync(join(folder, 'runs', 'e2e', 'weights', 'last.pt')).size > 100_000,
+          'weights on the host'
+        );
+        assert.equal(statSync(join(folder, 'runs', 'e2e')).uid, statSync(folder).uid);
+      }
+    } finally {
+      await Promise.all(kernels.map(k => k.shutdown()));
+    }
+  });
+
+  test("alice cannot reach bob's server with her token, through the proxy or on its port", async () => {
+    const own = await api('/user/alice/api/status', tokens.alice);
+    assert.equal(own.status, 200, await own.text());
+    const other = await api('/user/bob/api/status', tokens.alice);
+    assert.equal(other.status, 403, await other.text());
+    const contents = await api('/user/bob/api/contents/mine.txt', tokens.alice);
+    assert.equal(contents.status, 403);
+    const bob = await docker.getContainer(`${PREFIX}-bob`).inspect();
+    const url = (bob.Config.Env ?? []).find(e => e.startsWith('JUPYTERHUB_SERVICE_URL='))!.split('=')[1];
+    const direct = await fetch(`${url.replace(/\/$/, '')}/api/contents/mine.txt`, {
+      headers: { Authorization: `token ${tokens.alice}` }
+    });
+    assert.equal(direct.status, 403, 'not even on the port of the shared host network');
+    const start = await api('/hub/api/users/bob/server', tokens.alice, { method: 'DELETE' });
+    assert.ok([403, 404].includes(start.status), `alice may not stop bob's server: ${start.status}`);
+  });
+
+  test("alice's notebook survives her server being stopped and started; the course is copied only once", async () => {
+    const saved = await api('/user/alice/api/contents/saved.ipynb', tokens.alice, {
+      method: 'PUT',
+      body: JSON.stringify({
+        type: 'notebook',
+        format: 'json',
+        content: { cells: [], metadata: {}, nbformat: 4, nbformat_minor: 5 }
+      })
+    });
+    assert.equal(saved.status, 201, await saved.text());
+    const removed = await api('/user/alice/api/contents/lesson1.ipynb', tokens.alice, { method: 'DELETE' });
+    assert.equal(removed.status, 204);
+    const before = (await docker.getContainer(`${PREFIX}-alice`).inspect()).Id;
+    await stopServer('alice', tokens.alice);
+    assert.ok(!(await classContainers()).some(c => c.Id === before), 'the stopped container is gone');
+    await startServer('alice', tokens.alice);
+    const after = (await docker.getContainer(`${PREFIX}-alice`).inspect()).Id;
+    assert.notEqual(after, before, 'a new container');
+    const again = await api('/user/alice/api/contents/saved.ipynb', tokens.alice);
+    assert.equal(again.status, 200, await again.text());
+    assert.ok(
+      !readdirSync(join(studentsDir, 'alice')).includes('lesson1.ipynb'),
+      'a deleted lesson is not copied back'
+    );
+  });
+});
