@@ -12,6 +12,7 @@ import {
   MainAreaWidget,
   Notification
 } from '@jupyterlab/apputils';
+import { PageConfig } from '@jupyterlab/coreutils';
 import { IStateDB } from '@jupyterlab/statedb';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { INotebookTracker } from '@jupyterlab/notebook';
@@ -38,6 +39,9 @@ import {
   Sidebar,
   SIDEBAR_ID
 } from './sidebar';
+import { ClassModel } from './classroom/model';
+import { ClassSection } from './classroom/section';
+import { replyFromYoloLab } from './serverApi';
 import { DetachedCount } from './status/detached';
 import { StatusItem } from './status/item';
 import { StatusModel } from './status/model';
@@ -506,6 +510,38 @@ const noticesPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
+/**
+ * Under JupyterHub: the Class section (a teacher's view of every student's
+ * server and training, and each user's GPU share), read from the server
+ * extension, which asks the Hub with this server's own token.
+ */
+const classroomPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'yolo-lab:classroom',
+  description: "A class on JupyterHub: the teacher's view, the GPU share.",
+  autoStart: true,
+  requires: [ISidebar],
+  optional: [ITranslator],
+  activate: (
+    _app: JupyterFrontEnd,
+    sidebar: ISidebar,
+    translator: ITranslator | null
+  ): void => {
+    if (!PageConfig.getOption('hubUser')) {
+      return; // not a JupyterHub server: no class
+    }
+    const trans = (translator ?? nullTranslator).load('yolo_lab');
+    let section: ClassSection | null = null;
+    const model = new ClassModel({
+      request: path => replyFromYoloLab([path]),
+      isShown: () => section?.isVisible ?? false
+    });
+    section = new ClassSection(model, trans);
+    section.title.label = trans.__('Class');
+    section.id = 'yl-section-class';
+    sidebar.addSection(section, 40, SECTION_SIZES.classroom);
+  }
+};
+
 export default [
   transportPlugin,
   sidebarPlugin,
@@ -516,5 +552,6 @@ export default [
   inlineTelemetryPlugin,
   runOutputPlugin,
   statusPlugin,
-  noticesPlugin
+  noticesPlugin,
+  classroomPlugin
 ];

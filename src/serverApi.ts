@@ -41,3 +41,29 @@ export async function requestYoloLab<T>(
   }
   return (await response.json()) as T;
 }
+
+/**
+ * GET `/yolo-lab/<path...>` as its HTTP status and JSON body (null when it
+ * has none), for callers that answer each status in their own words.
+ */
+export async function replyFromYoloLab(
+  path: string[],
+  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+): Promise<{ status: number; body: unknown }> {
+  const response = await ServerConnection.makeRequest(
+    URLExt.join(
+      settings.baseUrl,
+      'yolo-lab',
+      ...path.map(part => encodeURIComponent(part))
+    ),
+    {},
+    settings
+  );
+  let body: unknown = null;
+  try {
+    body = await response.json();
+  } catch {
+    // no JSON body
+  }
+  return { status: response.status, body };
+}

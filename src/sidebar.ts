@@ -20,7 +20,8 @@ export const SECTION_SIZES = {
   kernel: 1,
   environment: 1.5,
   telemetry: 3,
-  training: 5
+  training: 5,
+  classroom: 2
 };
 
 /** Where the closed sections are remembered (JupyterLab's state database). */

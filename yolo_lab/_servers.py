@@ -121,6 +121,29 @@ def server_token(name: str, directory: Path | None = None) -> str | None:
 AUTH_RESOURCE = "yolo_lab"
 
 
+async def _hub_fetch(url: str, token: str) -> tuple[int, Any]:
+    """GET JSON with a Hub token (the Hub's API, a server behind its proxy)."""
+    from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+
+    client = AsyncHTTPClient()
+    try:
+        response = await client.fetch(
+            url,
+            headers={
+                "Authorization": f"token {token}",
+                "Accept": "application/jupyterhub-pagination+json",
+            },
+            request_timeout=10,
+            follow_redirects=False,
+        )
+    except HTTPClientError as exc:
+        return exc.code, None
+    try:
+        return response.code, json.loads(response.body or b"null")
+    except ValueError:
+        return response.code, None
+
+
 def _detached_runs(serverapp: Any) -> Any:
     """Start owning detached runs: re-adopt the live ones, listen for kernels."""
     import atexit
@@ -204,12 +227,47 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
                 raise web.HTTPError(404, f"no live detached run at {run}")
             self.finish(json.dumps({"run": run, "stopping": True}))
 
+    from . import classroom
+
+    root_dir = getattr(serverapp, "root_dir", None) or os.getcwd()
+
+    class ActivityHandler(APIHandler):  # type: ignore[misc]
+        """This server's trainings now and its GPU share (for the student and the teacher)."""
+
+        auth_resource = AUTH_RESOURCE
+
+        @web.authenticated
+        @authorized
+        async def get(self) -> None:
+            loop = asyncio.get_running_loop()
+            body = await loop.run_in_executor(None, classroom.activity, root_dir)
+            self.finish(json.dumps(body))
+
+    class ClassHandler(APIHandler):  # type: ignore[misc]
+        """The teacher's view: every user's server and trainings, through the Hub."""
+
+        auth_resource = AUTH_RESOURCE
+
+        @web.authenticated
+        @authorized
+        async def get(self) -> None:
+            try:
+                body = await classroom.class_view(_hub_fetch)
+            except classroom.ClassError as exc:
+                self.set_status(exc.status)
+                self.finish(json.dumps({"message": exc.message}))
+                return
+            self.set_header("Cache-Control", "no-store")
+            self.finish(json.dumps(body))
+
     base = serverapp.web_app.settings["base_url"]
     serverapp.web_app.add_handlers(
         ".*$",
         [
             (url_path_join(base, "yolo-lab", "runs"), RunsHandler),
             (url_path_join(base, "yolo-lab", "runs", "stop"), StopHandler),
+            (url_path_join(base, "yolo-lab", "activity"), ActivityHandler),
+            (url_path_join(base, "yolo-lab", "class"), ClassHandler),
             (url_path_join(base, "yolo-lab", "servers"), ServersHandler),
             (url_path_join(base, "yolo-lab", "servers", "([^/]+)", "token"), TokenHandler),
         ],

@@ -24,7 +24,7 @@ IMAGE = "yolo-lab:latest"  # the yolo-lab image each student's server runs
 HUB_IP = "127.0.0.1"  # the address students' browsers reach (through your TLS proxy)
 HUB_PORT = 8000
 STUDENTS = []  # user names allowed in, in order ("each" gives the n-th student the n-th GPU)
-ADMINS = []  # teachers: see every server in the Hub's admin page
+ADMINS = []  # teachers: every server in the Hub's admin page and the panel's Class
 STUDENTS_DIR = "/srv/yolo-lab/students"  # one folder per student: notebooks and runs
 DATASETS_DIR = None  # shared datasets, read-only at /datasets (None: none)
 NOTEBOOKS_DIR = None  # course notebooks, copied into each new student's folder once
@@ -171,7 +171,33 @@ c.DockerSpawner.extra_host_config = {
     "shm_size": SHM_SIZE,
 }
 c.DockerSpawner.extra_create_kwargs = {"labels": {"yolo-lab.classroom": "1"}}
-c.Spawner.environment = {"PYTHONUNBUFFERED": "1", "HOME": "/tmp"}
+c.Spawner.environment = {
+    "PYTHONUNBUFFERED": "1",
+    "HOME": "/tmp",
+    # The Hub's proxy as the servers reach it (on the host's network): a
+    # teacher's panel asks each student's server through it.
+    "YOLO_LAB_HUB_URL": f"http://{'127.0.0.1' if HUB_IP in ('', '0.0.0.0') else HUB_IP}:{HUB_PORT}",
+    # Where each server looks for the trainings it reports (the runs mount).
+    "YOLO_LAB_RUN_ROOTS": "/runs",
+}
+
+
+def server_token_scopes(spawner):
+    """The scopes of each server's own API token (JUPYTERHUB_API_TOKEN).
+
+    A student's server may only report its activity and be reached by its
+    student. A teacher's (an admin's) may also list the users, read their
+    servers and reach them: the panel's Class section asks each running
+    server what it trains, with this token, through the proxy. The Hub
+    grants only what the user holds, and checks every request.
+    """
+    scopes = ["users:activity!user", "access:servers!server"]
+    if spawner.user.admin:
+        scopes += ["list:users", "read:users", "read:servers", "access:servers"]
+    return scopes
+
+
+c.Spawner.server_token_scopes = server_token_scopes
 
 
 def copy_new(source, target, uid):

@@ -28,6 +28,7 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import Docker from 'dockerode';
+import { chromium } from 'playwright-core';
 
 import { IMAGE, yoloLab, type Run } from './helpers';
 import { KernelClient } from './kernel';
@@ -39,6 +40,10 @@ const VENV_BIN = process.env.YOLO_LAB_PYTHON
   : join(__dirname, '..', '..', '..', '.venv', 'bin');
 const PROXY = join(__dirname, '..', '..', 'node_modules', '.bin', 'configurable-http-proxy');
 const PASSWORD = randomBytes(12).toString('hex');
+/** The teachers' password (the test authenticator wants 32 characters or more). */
+const ADMIN_PASSWORD = randomBytes(20).toString('hex');
+/** Debian's Chromium, as the UI tests use it (scripts/setup.sh --tests). */
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const SERVICE_TOKEN = randomBytes(24).toString('hex');
 /** Container names of this run only: a real class on this machine is never touched. */
 const PREFIX = `yolo-lab-class-test-${randomBytes(3).toString('hex')}`;
@@ -126,6 +131,35 @@ async function stopServer(name: string, token: string): Promise<void> {
     };
     return user.servers?.[''] === undefined ? true : undefined;
   });
+}
+
+/**
+ * Log in as the teacher in Chromium, open JupyterLab's yolo-lab panel and
+ * wait for the Class section to show `user`'s row with `training`.
+ */
+async function teacherPanelShows(user: string, training: RegExp): Promise<void> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} is missing: bash scripts/setup.sh --tests installs Debian's chromium`);
+  }
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${origin}/hub/login`);
+    await page.getByLabel('Username').fill('teacher');
+    await page.getByLabel('Password').fill(ADMIN_PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(/\/hub\/(home|spawn)|\/user\/teacher\//);
+    await page.goto(`${origin}/user/teacher/lab`);
+    await page.getByRole('tab', { name: /yolo-lab: GPU environment/ }).click({ timeout: 120_000 });
+    const table = page.getByRole('table', { name: 'The class' });
+    const row = table.getByRole('row').filter({ has: page.getByRole('rowheader', { name: user }) });
+    await row.getByText(training).waitFor({ timeout: 60_000 });
+    const cells = await row.getByRole('cell').allTextContents();
+    const speed = Number(cells[cells.length - 2]);
+    assert.ok(speed > 0, `images/s in the teacher's panel: ${cells.join(' | ')}`);
+  } finally {
+    await browser.close();
+  }
 }
 
 async function classContainers(): Promise<Docker.ContainerInfo[]> {
@@ -274,6 +308,8 @@ describe('the class Hub: two students, each in a yolo-lab container of their own
       IMAGE,
       '--students',
       'alice,bob',
+      '--admins',
+      'teacher',
       '--students-dir',
       studentsDir,
       '--datasets',
@@ -312,6 +348,7 @@ describe('the class Hub: two students, each in a yolo-lab container of their own
         ...process.env,
         PATH: `${VENV_BIN}:${process.env.PATH}`,
         YOLO_LAB_HUB_PASSWORD: PASSWORD,
+        YOLO_LAB_HUB_PASSWORD_ADMIN: ADMIN_PASSWORD,
         CLASSROOM_TEST_TOKEN: SERVICE_TOKEN
       },
       stdio: ['ignore', 'pipe', 'pipe']
@@ -328,7 +365,7 @@ describe('the class Hub: two students, each in a yolo-lab container of their own
   after(async () => {
     // Stop the servers, then the Hub (it stops its proxy); whatever
     // survives is ended by its pid, and the containers removed.
-    for (const name of ['alice', 'bob']) {
+    for (const name of ['alice', 'bob', 'teacher']) {
       await api(`/hub/api/users/${name}/server`, SERVICE_TOKEN, { method: 'DELETE' }).catch(() => undefined);
     }
     const proxyPidFile = join(hubDir, 'jupyterhub-proxy.pid');
@@ -455,6 +492,82 @@ describe('the class Hub: two students, each in a yolo-lab container of their own
       }
     } finally {
       await Promise.all(kernels.map(k => k.shutdown()));
+    }
+  });
+
+  test("the teacher's server reads every student's server and running training through the Hub; a student's may not", async () => {
+    const response = await login('teacher', ADMIN_PASSWORD);
+    assert.equal(response.status, 201, await response.clone().text());
+    tokens.teacher = ((await response.json()) as { token: string }).token;
+    await startServer('teacher', tokens.teacher);
+    type Row = {
+      name: string;
+      admin: boolean;
+      me: boolean;
+      server: string;
+      trainings: Training[];
+      error: string | null;
+    };
+    type Training = { name: string; status: string; epochs: number; imgs_per_s: number | null };
+    const classView = async (): Promise<Record<string, Row>> => {
+      const got = await api('/user/teacher/yolo-lab/class', tokens.teacher);
+      const body = await got.text();
+      assert.equal(got.status, 200, body);
+      return Object.fromEntries((JSON.parse(body) as { students: Row[] }).students.map(r => [r.name, r]));
+    };
+    const alice = await KernelClient.start(`${origin}/user/alice`, tokens.alice);
+    try {
+      const started = await alice.execute(
+        [
+          'from yolo_lab import train',
+          'from yolo_lab.shapes import make_shapes_dataset',
+          "data = make_shapes_dataset('/runs/shapes', train=16, val=8, image_size=64)",
+          "run = train(data, device='cpu', batch_size=8, epochs=300, imgsz=64, workers=0, project='/runs', name='live')",
+          "print('started', run.status)"
+        ].join('\n')
+      );
+      assert.equal(started.status, 'ok', JSON.stringify(started));
+      // The teacher's view, as the panel reads it: alice's training with its speed.
+      const rows = await until("alice's training in the teacher's view", 180_000, async () => {
+        const got = await classView();
+        return (got.alice?.trainings[0]?.imgs_per_s ?? 0) > 0 ? got : undefined;
+      });
+      assert.deepEqual(Object.keys(rows).sort(), ['alice', 'bob', 'teacher']);
+      const live = rows.alice.trainings[0];
+      assert.equal(rows.alice.trainings.length, 1);
+      assert.equal(live.name, 'live');
+      assert.equal(live.status, 'running');
+      assert.equal(live.epochs, 300);
+      assert.equal(rows.alice.error, null);
+      assert.equal(rows.bob.server, 'ready');
+      assert.deepEqual(rows.bob.trainings, [], "bob's finished run is not a running training");
+      assert.ok(rows.teacher.admin && rows.teacher.me && !rows.alice.admin);
+
+      // The same figures in the teacher's JupyterLab, in the panel's Class section.
+      await teacherPanelShows('alice', /live · epoch \d+\/300/);
+
+      // A student's server may not list the class; nor reach the teacher's.
+      const refused = await api('/user/bob/yolo-lab/class', tokens.bob);
+      assert.equal(refused.status, 403);
+      assert.match(((await refused.json()) as { message: string }).message, /teachers/);
+      assert.equal((await api('/user/teacher/yolo-lab/class', tokens.alice)).status, 403);
+      // Each student sees their own trainings (and share: none under GPU_POLICY none).
+      const own = (await (await api('/user/alice/yolo-lab/activity', tokens.alice)).json()) as {
+        gpu_share: number | null;
+        trainings: Training[];
+      };
+      assert.equal(own.gpu_share, null);
+      assert.deepEqual(
+        own.trainings.map(t => t.name),
+        ['live']
+      );
+
+      const stopped = await alice.execute("run.stop(); print('status', run.wait())", 120_000);
+      assert.match(stopped.stdout, /^status stopped$/m, JSON.stringify(stopped));
+      const after = await classView();
+      assert.deepEqual(after.alice.trainings, [], 'a stopped training leaves the view');
+    } finally {
+      await alice.shutdown();
     }
   });
 

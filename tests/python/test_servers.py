@@ -150,6 +150,13 @@ def test_the_extension_sends_no_token_in_the_list_and_checks_authorization(
         assert status == 200 and json.loads(body)["token"] == "s3cret"
         assert _get(f"{base}/yolo-lab/servers/nobody/token", "lab-token")[0] == 404
         assert _get(f"{base}/yolo-lab/servers/box/token", None)[0] == 403, "authenticated only"
+        # A class's endpoints: this server's own trainings (none), and no
+        # teacher's view outside JupyterHub, with the words why.
+        status, body = _get(f"{base}/yolo-lab/activity", "lab-token")
+        assert status == 200 and json.loads(body)["trainings"] == []
+        status, body = _get(f"{base}/yolo-lab/class", "lab-token")
+        assert status == 404 and "not a JupyterHub server" in json.loads(body)["message"]
+        assert _get(f"{base}/yolo-lab/activity", None)[0] == 403
     finally:
         proc.terminate()
         proc.wait(30)
@@ -160,6 +167,8 @@ def test_the_extension_sends_no_token_in_the_list_and_checks_authorization(
         assert _get(f"{base}/api/status", "lab-token")[0] == 200
         assert _get(f"{base}/yolo-lab/servers", "lab-token")[0] == 403, "authorized only"
         assert _get(f"{base}/yolo-lab/servers/box/token", "lab-token")[0] == 403
+        assert _get(f"{base}/yolo-lab/activity", "lab-token")[0] == 403
+        assert _get(f"{base}/yolo-lab/class", "lab-token")[0] == 403
     finally:
         proc.terminate()
         proc.wait(30)
