@@ -130,17 +130,18 @@ def _figures(run_dir: Path) -> dict[str, Any]:
             out["imgs_per_s"] = statistics.median(rates)
     sample = next((s for s in reversed(samples) if isinstance(s, dict)), None)
     gpus = [g for g in (sample or {}).get("gpus") or [] if isinstance(g, dict)]
-    if gpus:
-        held = [
-            g.get("proc_mem_bytes")
-            for g in gpus
-            if isinstance(g.get("proc_mem_bytes"), (int, float))
-        ]
-        out["gpu_mem_bytes"] = sum(held) if held else None
-        utils = [g.get("util_pct") for g in gpus if isinstance(g.get("util_pct"), (int, float))]
-        out["gpu_util_pct"] = max(utils) if utils else None
-    elif batches and isinstance(batches[-1].get("gpu_mem_gib"), (int, float)):
-        out["gpu_mem_bytes"] = int(batches[-1]["gpu_mem_gib"] * 2**30)
+    # Two readings of the GPU memory the run holds: NVML's, summed over the
+    # run's processes on every GPU (0 in a container with its own pid
+    # namespace: NVML names host pids), and torch's reserved memory on rank
+    # 0's GPU, which the runner puts in each batch event. The larger one.
+    held = [g["proc_mem_bytes"] for g in gpus if isinstance(g.get("proc_mem_bytes"), (int, float))]
+    reserved = batches[-1].get("gpu_mem_gib") if batches else None
+    readings = [sum(held)] if held else []
+    if isinstance(reserved, (int, float)):
+        readings.append(int(reserved * 2**30))
+    out["gpu_mem_bytes"] = max(readings) if readings else None
+    utils = [g["util_pct"] for g in gpus if isinstance(g.get("util_pct"), (int, float))]
+    out["gpu_util_pct"] = max(utils) if utils else None
     return out
 
 

@@ -92,6 +92,20 @@ def test_live_trainings_reads_progress_speed_and_gpu_memory(tmp_path: Path, live
     assert exp["gpu_util_pct"] == 90
 
 
+def test_gpu_memory_from_torch_where_nvml_sees_no_pid_of_the_run(
+    tmp_path: Path, live_pid: int
+) -> None:
+    """In a container NVML names host pids: the run's own memory reads 0 there."""
+    batches = _batches(3, 10.0)
+    batches[-1]["gpu_mem_gib"] = 2.5
+    sample = {"kind": "telemetry", "sample": {"gpus": [{"util_pct": 50, "proc_mem_bytes": 0}]}}
+    _run(tmp_path / "runs" / "exp", "running", live_pid, 1.0, batches + [sample])
+    _run(tmp_path / "runs" / "cpu", "running", live_pid, 2.0, _batches(3, 10.0))
+    found = {t["name"]: t for t in classroom.live_trainings([tmp_path / "runs"])}
+    assert found["exp"]["gpu_mem_bytes"] == int(2.5 * GIB)
+    assert found["cpu"]["gpu_mem_bytes"] is None and found["cpu"]["gpu_util_pct"] is None
+
+
 def test_activity_says_the_gpu_share_and_reads_the_run_roots(tmp_path: Path, live_pid: int) -> None:
     _run(tmp_path / "mounted" / "a", "running", live_pid, 1.0, _batches(2, 8.0))
     _run(tmp_path / "runs" / "train" / "b", "running", live_pid, 2.0, _batches(2, 8.0))
