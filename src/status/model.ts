@@ -74,6 +74,9 @@ export class StatusModel implements IDisposable {
     options.notebooks.currentChanged.connect(this._update, this);
     options.transport.targetChanged.connect(this._update, this);
     options.detached?.changed.connect(this._update, this);
+    if (options.detached) {
+      options.watch.changed.connect(this._refreshDetached, this);
+    }
     this._update();
   }
 
@@ -118,6 +121,7 @@ export class StatusModel implements IDisposable {
     o.notebooks.currentChanged.disconnect(this._update, this);
     o.transport.targetChanged.disconnect(this._update, this);
     o.detached?.changed.disconnect(this._update, this);
+    o.watch.changed.disconnect(this._refreshDetached, this);
     Signal.clearData(this);
   }
 
@@ -270,12 +274,12 @@ export class StatusModel implements IDisposable {
   }
 
   /**
-   * Say how many runs the server keeps going without a kernel, and read
-   * that list again when a run of this page starts or ends (it may be one).
+   * Read the server's detached runs again when a run of this page starts
+   * or ends (it may be one).
    */
-  private _countDetached(text: string[], tip: string[]): void {
+  private _refreshDetached(): void {
     const detached = this._options.detached;
-    if (!detached) {
+    if (!detached || this._isDisposed) {
       return;
     }
     const going = JSON.stringify(
@@ -284,6 +288,14 @@ export class StatusModel implements IDisposable {
     if (going !== this._going) {
       this._going = going;
       void detached.refresh();
+    }
+  }
+
+  /** Say how many runs the server keeps going without a kernel. */
+  private _countDetached(text: string[], tip: string[]): void {
+    const detached = this._options.detached;
+    if (!detached) {
+      return;
     }
     const runs = detached.runs;
     if (!runs.length) {
