@@ -166,6 +166,37 @@ def test_a_gpu_search_tries_amp_and_skips_what_ran_out_of_memory_with_it_fabrica
     assert "amp" in str(result).splitlines()[1], "a GPU's table shows AMP"
 
 
+def test_on_the_cpu_the_cache_comes_first_and_stays_fabricated_probe(
+    data_yaml: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A CPU-like space: the cache pays 40 %; with it, fewer workers are
+    # faster (they take the cores the step needs); without it, more are.
+    def speed(s: dict[str, Any]) -> float:
+        batch = {4: 10, 8: 16, 16: 22, 32: 26}[s["batch_size"]]
+        if s["cache"]:
+            return batch * 1.4 * {0: 1.0, 1: 0.97, 2: 0.93}[s["workers"]]
+        return batch * {0: 0.8, 1: 0.95, 2: 1.0}[s["workers"]]
+
+    monkeypatch.setattr(tune, "run_probe", _fake_probe(speed))
+    result = yolo_lab.autotune(
+        data_yaml,
+        device="cpu",
+        imgsz=IMGSZ,
+        batch_size=16,
+        workers=2,
+        space={"batch_size": [4, 8, 16, 32], "workers": [0, 1, 2], "cache": [None, "ram"]},
+        project=tmp_path / "runs",
+    )
+    tried = [
+        (r["settings"]["batch_size"], r["settings"]["workers"], r["settings"]["cache"])
+        for r in result.rows
+    ]
+    assert tried[:2] == [(16, 2, None), (16, 2, "ram")], "the cache first on the CPU"
+    assert not [t for t in tried[2:] if t[2] is None], "once the cache won, never probed without"
+    assert result.winner == {"batch_size": 32, "workers": 0, "cache": "ram", "amp": False}
+    assert len(tried) == 6, f"6 of the grid's 24 points: {tried}"
+
+
 def test_the_budget_ends_the_search_fabricated_probe_durations(
     data_yaml: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
