@@ -39,9 +39,6 @@ import {
   Sidebar,
   SIDEBAR_ID
 } from './sidebar';
-import { ClassModel } from './classroom/model';
-import { ClassSection } from './classroom/section';
-import { replyFromYoloLab } from './serverApi';
 import { DetachedCount } from './status/detached';
 import { StatusItem } from './status/item';
 import { StatusModel } from './status/model';
@@ -522,7 +519,7 @@ const classroomPlugin: JupyterFrontEndPlugin<void> = {
   requires: [ISidebar],
   optional: [ITranslator],
   activate: (
-    _app: JupyterFrontEnd,
+    app: JupyterFrontEnd,
     sidebar: ISidebar,
     translator: ITranslator | null
   ): void => {
@@ -530,15 +527,16 @@ const classroomPlugin: JupyterFrontEndPlugin<void> = {
       return; // not a JupyterHub server: no class
     }
     const trans = (translator ?? nullTranslator).load('yolo_lab');
-    let section: ClassSection | null = null;
-    const model = new ClassModel({
-      request: path => replyFromYoloLab([path]),
-      isShown: () => section?.isVisible ?? false
-    });
-    section = new ClassSection(model, trans);
-    section.title.label = trans.__('Class');
-    section.id = 'yl-section-class';
-    sidebar.addSection(section, 40, SECTION_SIZES.classroom);
+    // Fetched only under JupyterHub: other pages never load it.
+    void import('./classroom/plugin')
+      .then(({ classSection }) => {
+        const section = classSection(trans, app.shell);
+        section.id = 'yl-section-class';
+        sidebar.addSection(section, 40, SECTION_SIZES.classroom);
+      })
+      .catch(reason =>
+        console.error('yolo-lab: the Class section did not load', reason)
+      );
   }
 };
 

@@ -137,13 +137,20 @@ async function stopServer(name: string, token: string): Promise<void> {
  * Log in as the teacher in Chromium, open JupyterLab's yolo-lab panel and
  * wait for the Class section to show `user`'s row with `training`.
  */
-async function teacherPanelShows(user: string, training: RegExp): Promise<void> {
+async function teacherPanelShows(user: string, training: RegExp, token: string): Promise<void> {
   if (!existsSync(CHROMIUM)) {
     throw new Error(`${CHROMIUM} is missing: bash scripts/setup.sh --tests installs Debian's chromium`);
   }
+  // No "Jupyter news?" toast over the panel: the teacher's setting, by the REST API.
+  const quiet = await api(
+    '/user/teacher/lab/api/settings/@jupyterlab/apputils-extension:notification',
+    token,
+    { method: 'PUT', body: JSON.stringify({ raw: '{"fetchNews": "false"}' }) }
+  );
+  assert.equal(quiet.status, 204, await quiet.text());
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   try {
-    const page = await browser.newPage();
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     await page.goto(`${origin}/hub/login`);
     await page.getByLabel('Username').fill('teacher');
     await page.getByLabel('Password').fill(ADMIN_PASSWORD);
@@ -157,6 +164,18 @@ async function teacherPanelShows(user: string, training: RegExp): Promise<void> 
     const cells = await row.getByRole('cell').allTextContents();
     const speed = Number(cells[cells.length - 2]);
     assert.ok(speed > 0, `images/s in the teacher's panel: ${cells.join(' | ')}`);
+    // The same class in a main-area tab, where the table has room.
+    await page.getByRole('button', { name: 'Open the class in a tab' }).click();
+    const tab = page.locator('#yl-class-tab');
+    await tab
+      .getByRole('row')
+      .filter({ has: page.getByRole('rowheader', { name: user }) })
+      .getByText(training)
+      .waitFor({ timeout: 30_000 });
+    // YOLO_LAB_CLASS_SHOT=FILE.png keeps a picture of the tab (for the README).
+    if (process.env.YOLO_LAB_CLASS_SHOT) {
+      await tab.screenshot({ path: process.env.YOLO_LAB_CLASS_SHOT });
+    }
   } finally {
     await browser.close();
   }
@@ -544,7 +563,7 @@ describe('the class Hub: two students, each in a yolo-lab container of their own
       assert.ok(rows.teacher.admin && rows.teacher.me && !rows.alice.admin);
 
       // The same figures in the teacher's JupyterLab, in the panel's Class section.
-      await teacherPanelShows('alice', /live · epoch \d+\/300/);
+      await teacherPanelShows('alice', /live · epoch \d+\/300/, tokens.teacher);
 
       // A student's server may not list the class; nor reach the teacher's.
       const refused = await api('/user/bob/yolo-lab/class', tokens.bob);

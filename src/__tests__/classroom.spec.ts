@@ -89,9 +89,16 @@ describe('the Class section', () => {
       isShown: () => true,
       intervalMs: 60000
     });
-    const section = new ClassSection(model);
+    let opened = 0;
+    const section = new ClassSection(model, undefined, {
+      onOpen: () => opened++
+    });
     await until(() => model.role === 'teacher');
     expect(asked).toEqual(['class']);
+    section.node
+      .querySelector<HTMLButtonElement>('.yl-ClassSection-open')
+      ?.click();
+    expect(opened).toBe(1);
     expect(rows(section)).toEqual([
       ['alice', 'running', 'exp3 · epoch 2/10', '12.3', '1.5 GiB'],
       ['exp4 · running', '12.3', '1.5 GiB'],
@@ -127,6 +134,7 @@ describe('the Class section', () => {
     await until(() => model.role === 'student');
     expect(model.share).toBe(0.25);
     expect(section.node.querySelector('table')).toBeNull();
+    expect(section.node.querySelector('button')).toBeNull();
     expect(section.node.textContent).toContain('Your GPU share: 25 %');
     expect(section.node.textContent).not.toContain('Only the class teachers');
     await new Promise(done => setTimeout(done, 100));

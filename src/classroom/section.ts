@@ -29,15 +29,26 @@ export function shareText(share: number): string {
   return `${Math.round(share * 100)} %`;
 }
 
+/** Options of a Class view. */
+export interface IClassSectionOptions {
+  /** Open the class in a main-area tab (a teacher's button); none: no button. */
+  onOpen?: () => void;
+}
+
 /**
  * The Class section: re-renders when the model changes, reads only while
  * it is shown.
  */
 export class ClassSection extends Widget {
-  constructor(model: ClassModel, trans?: TranslationBundle) {
+  constructor(
+    model: ClassModel,
+    trans?: TranslationBundle,
+    options: IClassSectionOptions = {}
+  ) {
     super();
     this._model = model;
     this._trans = trans ?? nullTranslator.load('yolo_lab');
+    this._onOpen = options.onOpen ?? null;
     this.addClass('yl-ClassSection');
     model.changed.connect(this._render, this);
     this._render();
@@ -95,6 +106,16 @@ export class ClassSection extends Widget {
         ),
         this._table(view.students)
       );
+      if (this._onOpen) {
+        const open = el(
+          'button',
+          'jp-Button jp-mod-styled jp-mod-reject yl-ClassSection-open',
+          trans.__('Open the class in a tab')
+        );
+        open.type = 'button';
+        open.addEventListener('click', () => this._onOpen?.());
+        parts.push(open);
+      }
     }
     this.node.replaceChildren(...parts);
   }
@@ -209,4 +230,5 @@ export class ClassSection extends Widget {
 
   private _model: ClassModel;
   private _trans: TranslationBundle;
+  private _onOpen: (() => void) | null;
 }
