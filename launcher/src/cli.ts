@@ -50,7 +50,10 @@ const USAGE = `yolo-lab: JupyterLab with yolo-lab and YOLOv5 in a PyTorch-CUDA c
       --host ssh://USER@HOST[:PORT]
                                run it on a GPU server over SSH (also: "host" in yolo-lab.json, or
                                DOCKER_HOST=ssh://...): paths are that host's, Jupyter listens on its
-                               127.0.0.1, and the URL printed is a tunnel on this machine's 127.0.0.1
+                               127.0.0.1, and the URL printed is a tunnel on this machine's 127.0.0.1.
+                               HOST may be a Host alias of ~/.ssh/config (read with \`ssh -G\`; its
+                               HostName, User, Port, IdentityFile apply; YOLO_LAB_SSH_CONFIG=FILE
+                               reads FILE instead); the URL's user and port win over it
       --identity FILE          SSH key to log in with besides the agent (or YOLO_LAB_SSH_KEY)
   yolo-lab connect [NAME] [--host ssh://...] [--port N] [--attach]
                                reopen the SSH tunnel to a container on a GPU server (after the laptop
@@ -62,12 +65,14 @@ const USAGE = `yolo-lab: JupyterLab with yolo-lab and YOLOv5 in a PyTorch-CUDA c
   yolo-lab status [--json]     list the containers the launcher started, with their URLs
   yolo-lab logs [NAME] [--no-follow] [--tail N]
   yolo-lab doctor [NAME] [--json]   check the environment inside a running container
-  yolo-lab shell [NAME]        a shell (bash, else sh) in a running container, as its user, in its
+  yolo-lab shell [--host ssh://...] [--identity FILE] [NAME]
+                               a shell (bash, else sh) in a running container, as its user, in its
                                working folder; exits with the shell's exit code. Piped stdin works:
                                echo 'nvidia-smi; exit' | yolo-lab shell NAME
-  yolo-lab exec [NAME] -- CMD [ARGS...]
+  yolo-lab exec [--host ssh://...] [--identity FILE] [NAME] -- CMD [ARGS...]
                                run one command in a running container (e.g. nvidia-smi, a training
-                               script), as its user; exits with its exit code
+                               script), as its user; exits with its exit code. The flags go before
+                               --; everything after it is the command, untouched
       NAME may be left out when exactly one yolo-lab container runs (\`yolo-lab status\` lists them).
   yolo-lab build [--tag NAME] [--base-image IMAGE] [--build-arg K=V ...] [--network host]
                  [--ca-cert FILE] [--no-cache] [--repo PATH]
@@ -76,8 +81,8 @@ const USAGE = `yolo-lab: JupyterLab with yolo-lab and YOLOv5 in a PyTorch-CUDA c
                                write a JupyterHub configuration for a class: one yolo-lab container
                                per student (DockerSpawner); \`yolo-lab classroom --help\` lists its options
 
-The engine is --host (ssh://...; status, down, logs, doctor, build and connect take it too, with
---identity), else "host" in ./yolo-lab.json, else DOCKER_HOST, else the local socket.`;
+The engine is --host (ssh://...; status, down, logs, doctor, shell, exec, build and connect take it
+too, with --identity), else "host" in ./yolo-lab.json, else DOCKER_HOST, else the local socket.`;
 
 /** An origin ("http://127.0.0.1:8888"): scheme, host and port only, never "*". */
 function checkOrigin(value: string | undefined): string | undefined {
@@ -140,45 +145,82 @@ function engineTarget(
   return { host: values.host ?? config.host, identity };
 }
 
-/** `shell [NAME]`: at most one name, no flags. */
-export function shellArgs(args: string[]): { name: string | undefined } {
-  const { positionals } = parseArgs({ args, options: {}, allowPositionals: true, strict: true });
+/** The engine flags of a command line, as engineTarget() takes them. */
+interface EngineFlags {
+  host: string | undefined;
+  identity: string | undefined;
+}
+
+/** `shell [--host ssh://...] [--identity FILE] [NAME]`: at most one name. */
+export function shellArgs(args: string[]): { name: string | undefined } & EngineFlags {
+  const { values, positionals } = parseArgs({
+    args,
+    options: ENGINE_FLAGS,
+    allowPositionals: true,
+    strict: true
+  });
   if (positionals.length > 1) {
     throw new UserError(
       `shell takes one container name, not ${positionals.length} (${positionals.join(' ')}). ` +
         "To run a command, use: yolo-lab exec NAME -- CMD, or pipe it in: echo 'CMD' | yolo-lab shell NAME"
     );
   }
-  return { name: positionals[0] };
+  return { name: positionals[0], host: values.host, identity: values.identity };
 }
 
-/** `exec [NAME] -- CMD [ARGS...]`: everything after `--` is the command, untouched. */
-export function execArgs(args: string[]): { name: string | undefined; cmd: string[] } {
+const EXEC_USAGE = 'Usage: yolo-lab exec [--host ssh://...] [--identity FILE] [NAME] -- CMD [ARGS...]';
+
+/**
+ * `exec [--host ssh://...] [--identity FILE] [NAME] -- CMD [ARGS...]`: the
+ * flags and the name before `--`, in any order; everything after it is the
+ * command, untouched (its own flags, another `--`).
+ */
+export function execArgs(args: string[]): { name: string | undefined; cmd: string[] } & EngineFlags {
   const dash = args.indexOf('--');
   const before = dash === -1 ? args : args.slice(0, dash);
   const cmd = dash === -1 ? [] : args.slice(dash + 1);
-  if (dash === -1 && before.length > 1) {
-    throw new UserError(
-      `Put -- between the container and the command: yolo-lab exec ${before[0]} -- ${before.slice(1).join(' ')}`
-    );
+  const { tokens } = parseArgs({
+    args: before,
+    options: ENGINE_FLAGS,
+    allowPositionals: true,
+    strict: false,
+    tokens: true
+  });
+  const flags: EngineFlags = { host: undefined, identity: undefined };
+  const names: string[] = [];
+  for (const token of tokens) {
+    // Without --, what follows the name is the command the user meant.
+    const engineFlag = token.kind === 'option' && (token.name === 'host' || token.name === 'identity');
+    if (dash === -1 && names.length > 0 && !engineFlag) {
+      throw new UserError(
+        `Put -- between the container and the command: yolo-lab exec ${before.slice(0, token.index).join(' ')} ` +
+          `-- ${before.slice(token.index).join(' ')}`
+      );
+    }
+    if (token.kind === 'positional') {
+      names.push(token.value);
+    } else if (token.kind === 'option') {
+      if (token.name !== 'host' && token.name !== 'identity') {
+        throw new UserError(`exec takes no option ${token.rawName}. ${EXEC_USAGE}`);
+      }
+      if (token.value === undefined || token.value === '') {
+        throw new UserError(`${token.rawName} needs a value. ${EXEC_USAGE}`);
+      }
+      flags[token.name] = token.value;
+    }
   }
-  const flag = before.find(a => a.startsWith('-'));
-  if (flag !== undefined) {
-    throw new UserError(`exec takes no option ${flag}. Usage: yolo-lab exec [NAME] -- CMD [ARGS...]`);
-  }
-  if (before.length > 1) {
+  if (names.length > 1) {
     throw new UserError(
-      `exec takes one container name before --, not ${before.length} (${before.join(' ')}). ` +
-        'Usage: yolo-lab exec [NAME] -- CMD [ARGS...]'
+      `exec takes one container name before --, not ${names.length} (${names.join(' ')}). ${EXEC_USAGE}`
     );
   }
   if (cmd.length === 0) {
     throw new UserError(
-      `exec needs a command after --, for example: yolo-lab exec ${before[0] ?? 'NAME'} -- nvidia-smi ` +
-        `(for a shell: yolo-lab shell${before[0] ? ` ${before[0]}` : ''}).`
+      `exec needs a command after --, for example: yolo-lab exec ${names[0] ?? 'NAME'} -- nvidia-smi ` +
+        `(for a shell: yolo-lab shell${names[0] ? ` ${names[0]}` : ''}).`
     );
   }
-  return { name: before[0], cmd };
+  return { name: names[0], cmd, ...flags };
 }
 
 /**
@@ -427,12 +469,22 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'shell': {
-      const { name } = shellArgs(rest);
-      return shell((await connect(engineTarget({}))).docker, name);
+      const { name, ...flags } = shellArgs(rest);
+      const engine = await connect(engineTarget(flags));
+      try {
+        return await shell(engine.docker, name);
+      } finally {
+        engine.close();
+      }
     }
     case 'exec': {
-      const { name, cmd } = execArgs(rest);
-      return execCommand((await connect(engineTarget({}))).docker, name, cmd);
+      const { name, cmd, ...flags } = execArgs(rest);
+      const engine = await connect(engineTarget(flags));
+      try {
+        return await execCommand(engine.docker, name, cmd);
+      } finally {
+        engine.close();
+      }
     }
     case 'build': {
       const { values } = parseArgs({

@@ -6,8 +6,11 @@
  * quoting of paths) and the tunnels to Jupyter (direct-tcpip channels behind
  * a listener on this machine's 127.0.0.1). No Docker TCP port is opened
  * anywhere, and keys never leave this machine (the agent signs, or ssh2 does
- * with the key file).
+ * with the key file). The host named in the URL is read through OpenSSH's
+ * own parser of the SSH config first (`ssh -G`): aliases, HostName, User,
+ * Port, IdentityFile, known_hosts files and HostKeyAlias apply as for `ssh`.
  */
+import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { Agent } from 'node:http';
@@ -31,13 +34,28 @@ import { UserError, errorText } from './errors';
 /** The default key files ssh itself tries, in its order. */
 const DEFAULT_KEYS = ['id_ed25519', 'id_ecdsa', 'id_rsa'];
 
-/** A host named as ssh://user@host[:port]. */
+/** A host named as ssh://user@host[:port] (host: an address, or a Host alias of the SSH config). */
 export interface SshTarget {
+  /** Who logs in: the URL's user, else the SSH config's User, else this user. */
   user: string;
+  /** Where the connection goes: the SSH config's HostName for an alias, else the URL's host. */
   host: string;
   port: number;
-  /** The address as the user can type it again. */
+  /** The address as the user can type it again (user and port only when the URL gave them). */
   address: string;
+  /** The host as the URL names it (an alias of the SSH config, or the host itself). */
+  name: string;
+  /** Whether the URL named the user and the port: they win over the SSH config, as `ssh -l`/`-p` do. */
+  userGiven: boolean;
+  portGiven: boolean;
+  /** Read from the SSH config by resolveSshTarget(): the name its host key is recorded under. */
+  hostKeyAlias?: string;
+  /** Read from the SSH config: the key files to try (missing ones are passed over), instead of DEFAULT_KEYS. */
+  identityFiles?: string[];
+  /** Read from the SSH config: the known_hosts files (UserKnownHostsFile, then GlobalKnownHostsFile). */
+  knownHostsFiles?: string[];
+  /** The SSH config file named by YOLO_LAB_SSH_CONFIG, when that was read instead of ~/.ssh/config. */
+  configFile?: string;
 }
 
 /** Whether an engine address (--host, DOCKER_HOST, yolo-lab.json "host") is an SSH one. */
@@ -61,16 +79,205 @@ export function parseSshTarget(text: string): SshTarget {
       'Put no password in --host: yolo-lab logs in with your SSH agent or key (--identity FILE).'
     );
   }
-  const user = decodeURIComponent(url.username) || userInfo().username;
+  const given = decodeURIComponent(url.username);
+  const user = given || userInfo().username;
   const port = url.port === '' ? 22 : Number(url.port);
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   const shownHost = host.includes(':') ? `[${host}]` : host;
-  return { user, host, port, address: `ssh://${user}@${shownHost}${port === 22 ? '' : `:${port}`}` };
+  return {
+    user,
+    host,
+    port,
+    address: `ssh://${given ? `${given}@` : ''}${shownHost}${url.port === '' ? '' : `:${port}`}`,
+    name: host,
+    userGiven: given !== '',
+    portGiven: url.port !== ''
+  };
 }
 
-/** How `ssh` itself would be told to reach the target, for messages. */
+/** What `ssh -G` prints about a host, the parts yolo-lab uses ("none" read as unset). */
+export interface SshConfig {
+  hostname?: string;
+  user?: string;
+  port?: number;
+  identityFiles: string[];
+  userKnownHostsFiles: string[];
+  globalKnownHostsFiles: string[];
+  hostKeyAlias?: string;
+  proxyJump?: string;
+  proxyCommand?: string;
+}
+
+/** The output of `ssh -G HOST` (one "keyword value" a line, keywords in lower case) read. */
+export function parseSshG(text: string): SshConfig {
+  const config: SshConfig = { identityFiles: [], userKnownHostsFiles: [], globalKnownHostsFiles: [] };
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    const space = line.search(/\s/);
+    if (space <= 0) continue;
+    const key = line.slice(0, space).toLowerCase();
+    const value = line.slice(space).trim();
+    if (value === '') continue;
+    const none = value.toLowerCase() === 'none';
+    switch (key) {
+      case 'hostname':
+        config.hostname = value;
+        break;
+      case 'user':
+        config.user = value;
+        break;
+      case 'port':
+        if (/^\d+$/.test(value)) config.port = Number(value);
+        break;
+      case 'identityfile':
+        config.identityFiles.push(value);
+        break;
+      case 'userknownhostsfile':
+        config.userKnownHostsFiles.push(...value.split(/\s+/).filter(f => f.toLowerCase() !== 'none'));
+        break;
+      case 'globalknownhostsfile':
+        config.globalKnownHostsFiles.push(...value.split(/\s+/).filter(f => f.toLowerCase() !== 'none'));
+        break;
+      case 'hostkeyalias':
+        if (!none) config.hostKeyAlias = value;
+        break;
+      case 'proxyjump':
+        if (!none) config.proxyJump = value;
+        break;
+      case 'proxycommand':
+        if (!none) config.proxyCommand = value;
+        break;
+    }
+  }
+  return config;
+}
+
+/**
+ * A path from the SSH config as this process reads it: `~` and `%d` are the
+ * home ($HOME, as for the default keys), `%u` this user, `%h` `%p` `%r` the
+ * host, port and remote user, `%%` a percent sign. ssh -G expands `~` in
+ * known_hosts files with the home of the passwd entry: that one is read as
+ * $HOME too (the same folder, unless HOME was pointed elsewhere).
+ */
+function configPath(path: string, target: SshTarget): string {
+  const home = homedir();
+  let passwdHome: string | undefined;
+  try {
+    passwdHome = userInfo().homedir;
+  } catch {
+    passwdHome = undefined;
+  }
+  if (passwdHome !== undefined && passwdHome !== home && passwdHome !== '/') {
+    if (path === passwdHome) return home;
+    if (path.startsWith(`${passwdHome}/`)) return `${home}${path.slice(passwdHome.length)}`;
+  }
+  const tokens: Record<string, string> = {
+    '%': '%',
+    d: home,
+    u: userInfo().username,
+    h: target.host,
+    p: String(target.port),
+    r: target.user
+  };
+  const expanded = path.replace(/%(.)/g, (all, token: string) => tokens[token] ?? all);
+  return expanded === '~' ? home : expanded.startsWith('~/') ? join(home, expanded.slice(2)) : expanded;
+}
+
+/** `ssh` with the config file of YOLO_LAB_SSH_CONFIG, as a user would type it. */
+function sshWithConfig(target: SshTarget): string {
+  return target.configFile !== undefined ? `ssh -F ${target.configFile}` : 'ssh';
+}
+
+/** How `ssh` itself would be told to reach the target (the URL's name, user and port), for messages. */
 function sshCommand(target: SshTarget): string {
-  return `ssh ${target.port === 22 ? '' : `-p ${target.port} `}${target.user}@${target.host}`;
+  return (
+    `${sshWithConfig(target)} ${target.portGiven ? `-p ${target.port} ` : ''}` +
+    `${target.userGiven ? `${target.user}@` : ''}${target.name}`
+  );
+}
+
+/**
+ * The target as OpenSSH reads it from the SSH config: `ssh -G` (with -p and
+ * -l when the URL names the port and user, so that they win) prints the
+ * HostName, User, Port, IdentityFile, known_hosts files and HostKeyAlias
+ * that apply. The config is ~/.ssh/config and /etc/ssh/ssh_config, or only
+ * the file YOLO_LAB_SSH_CONFIG names (`ssh -F`). Without an `ssh` command
+ * here the URL is used as given. A ProxyJump or ProxyCommand is refused:
+ * ssh2 cannot follow them, and the error says how to open the hop.
+ */
+export function resolveSshTarget(target: SshTarget, env: NodeJS.ProcessEnv = process.env): SshTarget {
+  const configFile = env.YOLO_LAB_SSH_CONFIG || undefined;
+  const args = [
+    ...(configFile !== undefined ? ['-F', configFile] : []),
+    '-G',
+    ...(target.portGiven ? ['-p', String(target.port)] : []),
+    ...(target.userGiven ? ['-l', target.user] : []),
+    '--',
+    target.name
+  ];
+  let output: string;
+  try {
+    output = execFileSync('ssh', args, {
+      encoding: 'utf8',
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 15_000
+    });
+  } catch (error) {
+    const failed = error as { code?: string; stderr?: string };
+    // No OpenSSH client on this machine: the URL as given, the default keys and known_hosts.
+    if (failed.code === 'ENOENT') return target;
+    const said = (failed.stderr ?? '')
+      .split(/\r?\n/)
+      .filter(line => line.trim() !== '' && !/^usage:/.test(line) && !/^\s/.test(line))
+      .join(' ');
+    throw new UserError(
+      `\`ssh ${args.join(' ')}\` could not read the SSH configuration for ${target.name}: ` +
+        `${said || errorText(error)}\nFix ${configFile ?? '~/.ssh/config'}` +
+        `${configFile !== undefined ? ' (named by YOLO_LAB_SSH_CONFIG)' : ''}, then run this again.`
+    );
+  }
+  const config = parseSshG(output);
+  const resolved: SshTarget = {
+    ...target,
+    host: config.hostname ?? target.host,
+    user: config.user ?? target.user,
+    port: config.port ?? target.port,
+    hostKeyAlias: config.hostKeyAlias,
+    configFile
+  };
+  const proxy =
+    config.proxyJump !== undefined
+      ? `ProxyJump ${config.proxyJump}`
+      : config.proxyCommand !== undefined
+        ? `ProxyCommand ${config.proxyCommand}`
+        : undefined;
+  if (proxy !== undefined) throw proxyError(resolved, proxy);
+  // Those that do not exist are passed over when the keys are read, as ssh does.
+  resolved.identityFiles = config.identityFiles.map(f => configPath(f, resolved));
+  resolved.knownHostsFiles = [...config.userKnownHostsFiles, ...config.globalKnownHostsFiles].map(f =>
+    configPath(f, resolved)
+  );
+  return resolved;
+}
+
+/** The hop through a jump host that yolo-lab cannot make, and how to make it by hand. */
+function proxyError(target: SshTarget, proxy: string): UserError {
+  const local = 2222;
+  const login = target.userGiven || target.user !== userInfo().username ? `${target.user}@` : '';
+  const flags = `${target.userGiven ? `-l ${target.user} ` : ''}${target.portGiven ? `-p ${target.port} ` : ''}`;
+  return new UserError(
+    `Your SSH config reaches ${target.name} through a jump host (${proxy}); yolo-lab's SSH library ` +
+      '(ssh2) connects only directly and cannot follow ProxyJump or ProxyCommand.\n' +
+      `Open the hop yourself, in another terminal (any free port for ${local}; sshd on ${target.name} ` +
+      'must accept connections on its localhost):\n' +
+      `  ${sshWithConfig(target)} -N -L ${local}:localhost:${target.port} ${flags}${target.name}\n` +
+      `then use --host ssh://${login}127.0.0.1:${local}. Its host key is looked up as ` +
+      `[127.0.0.1]:${local} then: log in once with \`ssh -p ${local} ${target.user}@127.0.0.1\` and check ` +
+      `the fingerprint, or add a Host entry (HostName 127.0.0.1, Port ${local}, User ${target.user}, ` +
+      `HostKeyAlias ${knownHostsName(target)}) that reuses the key known for ${target.name}, and use ` +
+      '--host ssh://THAT-ENTRY.'
+  );
 }
 
 /** A home-relative path as the user would write it. */
@@ -79,8 +286,9 @@ function shown(path: string): string {
   return path.startsWith(`${home}/`) ? `~${path.slice(home.length)}` : path;
 }
 
-/** The known_hosts name of a target: host, or [host]:port off port 22. */
+/** The known_hosts name of a target: its HostKeyAlias, else host, or [host]:port off port 22. */
 function knownHostsName(target: SshTarget): string {
+  if (target.hostKeyAlias !== undefined) return target.hostKeyAlias;
   return target.port === 22 ? target.host : `[${target.host}]:${target.port}`;
 }
 
@@ -118,9 +326,9 @@ export function knownHostKeys(target: SshTarget, files: string[]): Buffer[] {
   return keys;
 }
 
-/** Where yolo-lab looks for host keys: the user's known_hosts, then the system's. */
-function knownHostsFiles(): string[] {
-  return [join(homedir(), '.ssh', 'known_hosts'), '/etc/ssh/ssh_known_hosts'];
+/** Where yolo-lab looks for host keys: the SSH config's files, else the user's known_hosts, then the system's. */
+function knownHostsFiles(target: SshTarget): string[] {
+  return target.knownHostsFiles ?? [join(homedir(), '.ssh', 'known_hosts'), '/etc/ssh/ssh_known_hosts'];
 }
 
 /** The ways to log in that were tried, for the message when all are refused. */
@@ -132,7 +340,8 @@ interface Credentials {
 
 /**
  * The key named with --identity (or YOLO_LAB_SSH_KEY), then the agent
- * (SSH_AUTH_SOCK); without --identity, the default key files ssh tries.
+ * (SSH_AUTH_SOCK); without --identity, the SSH config's IdentityFile ones
+ * (which are ssh's defaults when it names none), else the default key files.
  * A key protected by a passphrase must be in the agent: yolo-lab never asks.
  */
 function credentials(target: SshTarget, identity: string | undefined, env: NodeJS.ProcessEnv): Credentials {
@@ -169,13 +378,15 @@ function credentials(target: SshTarget, identity: string | undefined, env: NodeJ
     creds.methods.push({ type: 'agent', username: target.user, agent });
     creds.tried.push(`the keys in your SSH agent (SSH_AUTH_SOCK=${agent})`);
   }
+  const files = target.identityFiles ?? DEFAULT_KEYS.map(name => join(homedir(), '.ssh', name));
   if (identity === undefined) {
-    for (const name of DEFAULT_KEYS) addKey(join(homedir(), '.ssh', name), false);
+    for (const file of files) addKey(file, false);
   }
   if (creds.methods.length === 0) {
+    const looked = files.length > 0 ? files.map(shown).join(', ') : 'key file';
     throw new UserError(
       `No SSH key to log in to ${target.host} with: no agent (SSH_AUTH_SOCK is unset) and no usable ` +
-        `~/.ssh/${DEFAULT_KEYS.join(', ~/.ssh/')}${creds.skipped.length > 0 ? ` (${creds.skipped.join('; ')})` : ''}.\n` +
+        `${looked}${creds.skipped.length > 0 ? ` (${creds.skipped.join('; ')})` : ''}.\n` +
         'Start ssh-agent and ssh-add your key, or name the key with --identity FILE (or YOLO_LAB_SSH_KEY).'
     );
   }
@@ -200,16 +411,18 @@ export class Remote {
   ) {}
 
   /**
-   * Log in, check the host key against known_hosts, and check that Docker
-   * answers there; every failure a UserError saying what to do.
+   * Read the SSH config for the target (`ssh -G`), log in, check the host
+   * key against known_hosts, and check that Docker answers there; every
+   * failure a UserError saying what to do.
    */
   static async open(
-    target: SshTarget,
+    named: SshTarget,
     identity: string | undefined,
     env: NodeJS.ProcessEnv = process.env
   ): Promise<Remote> {
+    const target = resolveSshTarget(named, env);
     const creds = credentials(target, identity, env);
-    const known = knownHostKeys(target, knownHostsFiles());
+    const known = knownHostKeys(target, knownHostsFiles(target));
     let hostKey: 'unknown' | 'changed' | 'ok' = 'ok';
     const conn = new Client();
     await new Promise<void>((done, fail) => {
@@ -253,16 +466,17 @@ export class Remote {
     error: Error & { level?: string; code?: string }
   ): UserError {
     const where = `${target.host}:${target.port}`;
+    const knownHosts = shown(knownHostsFiles(target)[0] ?? join(homedir(), '.ssh', 'known_hosts'));
     if (hostKey === 'unknown') {
       return new UserError(
-        `The host key of ${knownHostsName(target)} is not in ~/.ssh/known_hosts, so yolo-lab cannot tell ` +
+        `The host key of ${knownHostsName(target)} is not in ${knownHosts}, so yolo-lab cannot tell ` +
           `it is the machine you mean. Log in once with \`${sshCommand(target)}\`, check the fingerprint ` +
           'it shows and accept it, then run this again.'
       );
     }
     if (hostKey === 'changed') {
       return new UserError(
-        `The host key of ${knownHostsName(target)} differs from the one in ~/.ssh/known_hosts: refused ` +
+        `The host key of ${knownHostsName(target)} differs from the one in ${knownHosts}: refused ` +
           '(the machine was reinstalled, or someone is in between). Ask its administrator for the new ' +
           `fingerprint; once it checks out, remove the old entry (ssh-keygen -R '${knownHostsName(target)}').`
       );
@@ -280,7 +494,9 @@ export class Remote {
       case 'ECONNREFUSED':
         return new UserError(
           `Nothing accepts SSH connections at ${where} (connection refused). ` +
-            `Check the host and port in ${target.address}, and that sshd runs there.`
+            `Check the host and port in ${target.address}` +
+            `${target.name !== target.host ? ` (your SSH config makes ${target.name} ${where})` : ''}, ` +
+            'and that sshd runs there.'
         );
       case 'ENOTFOUND':
       case 'EAI_AGAIN':

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { execArgs, shellArgs, upOptions } from '../src/cli';
+import { parseSshG } from '../src/remote';
 import {
   baseUrl,
   checkConfig,
@@ -156,11 +157,15 @@ test('--code must be a YOLOv5 checkout: up says so before creating anything', ()
 test('exec [NAME] -- CMD: everything after -- is the command, untouched; a missing one is a usage error', () => {
   assert.deepEqual(execArgs(['lab', '--', 'sh', '-c', 'exit 3']), {
     name: 'lab',
-    cmd: ['sh', '-c', 'exit 3']
+    cmd: ['sh', '-c', 'exit 3'],
+    host: undefined,
+    identity: undefined
   });
   assert.deepEqual(execArgs(['--', 'nvidia-smi', '--', '-q']), {
     name: undefined,
-    cmd: ['nvidia-smi', '--', '-q']
+    cmd: ['nvidia-smi', '--', '-q'],
+    host: undefined,
+    identity: undefined
   });
   assert.throws(
     () => execArgs(['lab']),
@@ -174,6 +179,7 @@ test('exec [NAME] -- CMD: everything after -- is the command, untouched; a missi
   );
   assert.throws(() => execArgs(['a', 'b', '--', 'id']), /one container name before --, not 2/);
   assert.throws(() => execArgs(['--user', '0', '--', 'id']), /exec takes no option --user/);
+  assert.throws(() => execArgs(['lab', '--host']), /--host needs a value/);
   assert.throws(
     () => execArgs(['lab']),
     (error: unknown) => (error as { exitCode?: number }).exitCode === 2,
@@ -181,12 +187,93 @@ test('exec [NAME] -- CMD: everything after -- is the command, untouched; a missi
   );
 });
 
-test('shell [NAME]: one name at most', () => {
-  assert.deepEqual(shellArgs([]), { name: undefined });
-  assert.deepEqual(shellArgs(['lab']), { name: 'lab' });
+test('exec --host/--identity: flags before --, in any order; after -- even those are the command', () => {
+  const remote = { host: 'ssh://me@gpu-box:2222', identity: 'keys/id_gpu' };
+  assert.deepEqual(
+    execArgs(['--host', 'ssh://me@gpu-box:2222', '--identity', 'keys/id_gpu', 'lab', '--', 'nvidia-smi']),
+    { name: 'lab', cmd: ['nvidia-smi'], ...remote }
+  );
+  assert.deepEqual(
+    execArgs([
+      'lab',
+      '--host=ssh://me@gpu-box:2222',
+      '--identity=keys/id_gpu',
+      '--',
+      'python',
+      '-c',
+      'print(1)'
+    ]),
+    { name: 'lab', cmd: ['python', '-c', 'print(1)'], ...remote }
+  );
+  assert.deepEqual(execArgs(['--host', 'ssh://gpu-box', '--', 'env', '--host', 'x', '--', '--identity']), {
+    name: undefined,
+    cmd: ['env', '--host', 'x', '--', '--identity'],
+    host: 'ssh://gpu-box',
+    identity: undefined
+  });
+  // Without --: the flags are still flags; what follows the name is the command meant.
+  assert.throws(
+    () => execArgs(['--host', 'ssh://gpu-box', 'lab', 'nvidia-smi', '-q']),
+    /Put -- between .*: yolo-lab exec --host ssh:\/\/gpu-box lab -- nvidia-smi -q/
+  );
+  assert.throws(
+    () => execArgs(['lab', '--identity', 'k']),
+    /exec needs a command after --, for example: yolo-lab exec lab -- nvidia-smi/
+  );
+  assert.throws(
+    () => execArgs(['--identity', 'k', '--gpus', '1', 'lab', '--', 'id']),
+    /exec takes no option --gpus/
+  );
+});
+
+test('shell [NAME]: one name at most; --host and --identity', () => {
+  assert.deepEqual(shellArgs([]), { name: undefined, host: undefined, identity: undefined });
+  assert.deepEqual(shellArgs(['lab']), { name: 'lab', host: undefined, identity: undefined });
+  assert.deepEqual(shellArgs(['lab', '--host', 'ssh://gpu-box', '--identity', 'k']), {
+    name: 'lab',
+    host: 'ssh://gpu-box',
+    identity: 'k'
+  });
+  assert.deepEqual(shellArgs(['--host=ssh://me@gpu-box:2222']), {
+    name: undefined,
+    host: 'ssh://me@gpu-box:2222',
+    identity: undefined
+  });
+  assert.throws(() => shellArgs(['--host']), { code: 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' });
   assert.throws(
     () => shellArgs(['lab', 'nvidia-smi']),
     /shell takes one container name, not 2.*yolo-lab exec NAME -- CMD/
   );
   assert.throws(() => shellArgs(['--root']), { code: 'ERR_PARSE_ARGS_UNKNOWN_OPTION' });
+});
+
+test('ssh -G output: what OpenSSH makes of the SSH config, read; "none" is unset', () => {
+  const output = [
+    'host gpu-box',
+    'user alice',
+    'hostname 10.0.0.7',
+    'port 2222',
+    'identitiesonly no',
+    'identityfile ~/.ssh/id_gpu',
+    'identityfile /keys/with space',
+    'globalknownhostsfile /etc/ssh/ssh_known_hosts /etc/ssh/ssh_known_hosts2',
+    'userknownhostsfile /home/alice/.ssh/known_hosts /home/alice/.ssh/known_hosts2',
+    'hostkeyalias gpu-box.lab',
+    'proxycommand none',
+    'forwardagent no',
+    ''
+  ].join('\n');
+  assert.deepEqual(parseSshG(output), {
+    hostname: '10.0.0.7',
+    user: 'alice',
+    port: 2222,
+    identityFiles: ['~/.ssh/id_gpu', '/keys/with space'],
+    userKnownHostsFiles: ['/home/alice/.ssh/known_hosts', '/home/alice/.ssh/known_hosts2'],
+    globalKnownHostsFiles: ['/etc/ssh/ssh_known_hosts', '/etc/ssh/ssh_known_hosts2'],
+    hostKeyAlias: 'gpu-box.lab'
+  });
+  const jumped = parseSshG('hostname 10.0.0.7\nproxyjump me@bastion:2200,other\n');
+  assert.equal(jumped.proxyJump, 'me@bastion:2200,other');
+  assert.equal(parseSshG('proxycommand ssh -W %h:%p bastion\n').proxyCommand, 'ssh -W %h:%p bastion');
+  assert.equal(parseSshG('userknownhostsfile none\n').userKnownHostsFiles.length, 0);
 });

@@ -4,7 +4,9 @@
  * host key and authorized_keys) in front of the real local engine: the
  * remote is this machine, so every test proves the URL goes through the
  * tunnel (another port, dead once the tunnel is). The commands run with a
- * HOME of their own (the laptop: ~/.ssh/known_hosts, the records).
+ * HOME of their own (the laptop: ~/.ssh/known_hosts, the records) and an
+ * SSH config of their own (YOLO_LAB_SSH_CONFIG: `ssh -G` reads only it, never
+ * this machine's ~/.ssh/config).
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -28,7 +30,7 @@ import Docker from 'dockerode';
 
 import { LABEL } from '../src/engine';
 import { readServer, recordedServers, stateDir } from '../src/registry';
-import { knownHostKeys, parseSshTarget } from '../src/remote';
+import { knownHostKeys, parseSshTarget, resolveSshTarget } from '../src/remote';
 import type { UpResult } from '../src/up';
 import { BASE_IMAGE, CLI, IMAGE, IMAGE_UID, yoloLab, type Run } from './helpers';
 import { KernelClient } from './kernel';
@@ -47,6 +49,8 @@ const sshDir = join(work, 'sshd');
 const laptop = join(work, 'laptop');
 const keys = join(work, 'keys');
 const agentSocket = join(work, 'agent.sock');
+/** The laptop's SSH config (as ~/.ssh/config), read by `ssh -F` through YOLO_LAB_SSH_CONFIG. */
+const sshConfig = join(laptop, '.ssh', 'config');
 
 let sshdPort = 0;
 let sshd: ChildProcess | undefined;
@@ -65,14 +69,22 @@ function env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
     'SSH_AUTH_SOCK',
     'DOCKER_HOST',
     'YOLO_LAB_SSH_KEY',
+    'YOLO_LAB_SSH_CONFIG',
     'YOLO_LAB_STATE_DIR',
     'XDG_DATA_HOME'
   ]) {
     delete base[name];
   }
-  return { ...base, XDG_DATA_HOME: join(laptop, '.local', 'share'), ...extra };
+  return {
+    ...base,
+    XDG_DATA_HOME: join(laptop, '.local', 'share'),
+    YOLO_LAB_SSH_CONFIG: sshConfig,
+    ...extra
+  };
 }
 const withAgent = (): NodeJS.ProcessEnv => env({ SSH_AUTH_SOCK: agentSocket });
+/** No local engine to fall back on: a command that ignored --host would fail. */
+const NO_LOCAL_ENGINE = { DOCKER_HOST: 'unix:///nonexistent/docker.sock' };
 const laptopState = (): string => stateDir(env());
 
 function explain(run: Run): string {
@@ -194,6 +206,27 @@ before(async () => {
   await waitFor('sshd to listen', () => listening(sshdPort));
   const [type, blob] = hostKey.split(' ');
   writeFileSync(join(laptop, '.ssh', 'known_hosts'), `[127.0.0.1]:${sshdPort} ${type} ${blob}\n`);
+  // Aliases as a user writes them: one direct, one behind a jump host.
+  writeFileSync(
+    sshConfig,
+    [
+      'Host gpu-box',
+      '  HostName 127.0.0.1',
+      `  Port ${sshdPort}`,
+      '  User root',
+      `  IdentityFile ${join(keys, 'id_user')}`,
+      'Host gpu-behind-jump',
+      '  HostName 127.0.0.1',
+      `  Port ${sshdPort}`,
+      '  User root',
+      // ssh -G resolves no names: the jump host needs not exist.
+      '  ProxyJump me@bastion.invalid:2200',
+      'Host gpu-by-command',
+      '  HostName 127.0.0.1',
+      `  ProxyCommand nc %h ${sshdPort}`,
+      ''
+    ].join('\n')
+  );
   agent = spawn('ssh-agent', ['-D', '-a', agentSocket], { stdio: 'ignore' });
   await waitFor('ssh-agent', () => existsSync(agentSocket));
   execFileSync('ssh-add', ['-q', join(keys, 'id_user')], { env: withAgent(), stdio: 'ignore' });
@@ -292,9 +325,8 @@ describe(
       );
     });
 
-    test('a kernel through the tunnel runs in the container, torch and yolo-lab inside', async () => {
-      // The websocket of the kernel channels goes through the tunnel too. (The
-      // short YOLOv5 training is the local suite's: here it would only add a minute.)
+    test('a kernel through the tunnel runs in the container, torch and yolo-lab inside, and trains YOLOv5', async () => {
+      // The websocket of the kernel channels goes through the tunnel too.
       kernel = await KernelClient.start(base(), result.token);
       const reply = await kernel.execute(
         [
@@ -308,6 +340,94 @@ describe(
       assert.equal(reply.status, 'ok', JSON.stringify(reply));
       assert.equal(reply.stdout, 'in_container True\nsum 45\n');
       assert.equal(readFileSync(join(runs, 'through-the-tunnel.txt'), 'utf8'), 'written on the remote');
+      // Training there, as a notebook would: one epoch on tiny data, on the CPU (no GPU here).
+      const trained = await kernel.execute(
+        [
+          'from yolo_lab import train',
+          'from yolo_lab.shapes import make_shapes_dataset',
+          "data = make_shapes_dataset('/runs/shapes', train=16, val=8, image_size=64)",
+          "run = train(data, device='cpu', batch_size=8, epochs=1, imgsz=64, workers=0, project='/runs', name='remote-e2e')",
+          "print('status', run.wait())",
+          "print(open(run.log).read()[-3000:] if run.status != 'finished' else '', end='')"
+        ].join('\n'),
+        600_000
+      );
+      assert.equal(trained.status, 'ok', JSON.stringify(trained));
+      assert.equal(trained.stdout, 'status finished\n', trained.stdout);
+      // On the remote host, in the folder up mounted at /runs, the container user's.
+      const weights = join(runs, 'remote-e2e', 'weights', 'last.pt');
+      assert.ok(statSync(weights).size > 100_000, 'weights on the remote host');
+      assert.equal(statSync(weights).uid, IMAGE_UID, 'owned by the container user (up ran as root there)');
+      assert.equal(statSync(join(runs, 'remote-e2e')).uid, IMAGE_UID);
+      const csv = readFileSync(join(runs, 'remote-e2e', 'results.csv'), 'utf8')
+        .trim()
+        .split('\n');
+      assert.equal(csv.length, 2, 'a header and one epoch');
+    });
+
+    test('exec and shell --host: a command in the container on the remote host, its exit code passed through', async () => {
+      const over = { env: { ...withAgent(), ...NO_LOCAL_ENGINE } };
+      const ok = await yoloLab(
+        [
+          'exec',
+          '--host',
+          HOST(),
+          result.name,
+          '--',
+          'python',
+          '-c',
+          "import os; print('uid', os.getuid(), os.getcwd()); print(open('/runs/through-the-tunnel.txt').read())"
+        ],
+        over
+      );
+      assert.equal(ok.code, 0, explain(ok));
+      assert.equal(ok.stdout, 'uid 1000 /workspace\nwritten on the remote\n');
+      const failed = await yoloLab(
+        [
+          'exec',
+          result.name,
+          '--identity',
+          join(keys, 'id_user'),
+          '--host',
+          HOST(),
+          '--',
+          'python',
+          '-c',
+          "import sys; print('to stderr', file=sys.stderr); sys.exit(7)"
+        ],
+        { env: { ...env(), ...NO_LOCAL_ENGINE } }
+      );
+      assert.equal(failed.code, 7, explain(failed));
+      assert.equal(failed.stderr, 'to stderr\n');
+      const shell = await yoloLab(['shell', '--host', HOST(), result.name], {
+        ...over,
+        input: 'echo in $(pwd) as $(id -u)\nexit 3\n'
+      });
+      assert.equal(shell.code, 3, explain(shell));
+      assert.equal(shell.stdout, 'in /workspace as 1000\n');
+    });
+
+    test('an alias of the SSH config (HostName, Port, User, IdentityFile) works with no --identity and no agent', async () => {
+      const status = await yoloLab(['status', '--json', '--host', 'ssh://gpu-box'], {
+        env: { ...env(), ...NO_LOCAL_ENGINE }
+      });
+      assert.equal(status.code, 0, explain(status));
+      const mine = (JSON.parse(status.stdout) as { name: string; url: string }[]).find(
+        e => e.name === result.name
+      );
+      assert.equal(mine?.url, result.url);
+      const exec = await yoloLab(['exec', '--host', 'ssh://gpu-box', result.name, '--', 'true'], {
+        env: { ...env(), ...NO_LOCAL_ENGINE }
+      });
+      assert.equal(exec.code, 0, explain(exec));
+      // The URL's user and port win over the alias's, as with ssh -l and -p.
+      const wrongPort = await freePort();
+      const refused = await yoloLab(['status', '--host', `ssh://gpu-box:${wrongPort}`], { env: env() });
+      assert.equal(refused.code, 2, explain(refused));
+      assert.match(
+        refused.stderr,
+        new RegExp(`Nothing accepts SSH connections at 127\\.0\\.0\\.1:${wrongPort} .*gpu-box`)
+      );
     });
 
     test('status, logs and doctor reach the remote host by --host, DOCKER_HOST and yolo-lab.json', async () => {
@@ -369,8 +489,14 @@ test('ssh:// addresses and known_hosts entries, plain and hashed by ssh-keygen -
     user: 'me',
     host: 'gpu-box',
     port: 22,
-    address: 'ssh://me@gpu-box'
+    address: 'ssh://me@gpu-box',
+    name: 'gpu-box',
+    userGiven: true,
+    portGiven: false
   });
+  // No user in the URL: the SSH config's, else this one; the address keeps it out.
+  assert.equal(parseSshTarget('ssh://gpu-box').address, 'ssh://gpu-box');
+  assert.equal(parseSshTarget('ssh://gpu-box').userGiven, false);
   assert.equal(parseSshTarget('ssh://me@[::1]:2222').address, 'ssh://me@[::1]:2222');
   assert.throws(() => parseSshTarget('ssh://me:secret@gpu-box'), /Put no password in --host/);
   assert.throws(() => parseSshTarget('tcp://gpu-box:2375'), /--host takes ssh:\/\/user@host\[:port\]/);
@@ -386,6 +512,35 @@ test('ssh:// addresses and known_hosts entries, plain and hashed by ssh-keygen -
   assert.deepEqual(knownHostKeys(parseSshTarget('ssh://me@gpu-box:2200'), [file]), []);
   assert.deepEqual(knownHostKeys(parseSshTarget('ssh://me@other-box'), [file]), []);
 });
+
+test(
+  'an ssh:// alias resolves through OpenSSH (ssh -F YOLO_LAB_SSH_CONFIG -G); the URL wins',
+  { skip },
+  () => {
+    const alias = resolveSshTarget(parseSshTarget('ssh://gpu-box'), env());
+    assert.deepEqual(
+      { host: alias.host, port: alias.port, user: alias.user, address: alias.address },
+      { host: '127.0.0.1', port: sshdPort, user: 'root', address: 'ssh://gpu-box' }
+    );
+    assert.equal(alias.identityFiles?.[0], join(keys, 'id_user'));
+    assert.match(alias.knownHostsFiles?.[0] ?? '', /\/\.ssh\/known_hosts$/);
+    assert.equal(alias.configFile, sshConfig);
+    const given = resolveSshTarget(parseSshTarget('ssh://someone@gpu-box:2200'), env());
+    assert.deepEqual([given.host, given.port, given.user], ['127.0.0.1', 2200, 'someone']);
+    // A name the config does not know is itself: ssh's defaults (port 22, the keys in ~/.ssh).
+    const plain = resolveSshTarget(parseSshTarget('ssh://me@other-box'), env());
+    assert.deepEqual([plain.host, plain.port, plain.user], ['other-box', 22, 'me']);
+    assert.ok(plain.identityFiles?.some(f => f.endsWith('/.ssh/id_ed25519')));
+    // No ssh on the PATH: the URL as given.
+    const noSsh = resolveSshTarget(parseSshTarget('ssh://gpu-box'), env({ PATH: join(work, 'no-bin') }));
+    assert.deepEqual([noSsh.host, noSsh.port, noSsh.identityFiles], ['gpu-box', 22, undefined]);
+    assert.throws(
+      () =>
+        resolveSshTarget(parseSshTarget('ssh://gpu-box'), env({ YOLO_LAB_SSH_CONFIG: join(work, 'nope') })),
+      /could not read the SSH configuration for gpu-box: .*nope.*named by YOLO_LAB_SSH_CONFIG/s
+    );
+  }
+);
 
 describe('over SSH, errors a user can act on, each for real; nothing is left behind', { skip }, () => {
   /** A name of its own for each start, to look for what it left. */
@@ -424,6 +579,22 @@ describe('over SSH, errors a user can act on, each for real; nothing is left beh
     assert.match(run.stderr, /docker system dial-stdio: [\s\S]*docker: command not found/);
     assert.match(run.stderr, /Install Docker on 127\.0\.0\.1/);
     await assertNothingLeft(name);
+  });
+
+  test('an alias behind ProxyJump or ProxyCommand: refused before connecting, with the hop to open by hand', async () => {
+    const run = await yoloLab(upArgs('ssh://gpu-behind-jump'), { env: withAgent() });
+    assert.equal(run.code, 2, explain(run));
+    assert.match(
+      run.stderr,
+      /reaches gpu-behind-jump through a jump host \(ProxyJump me@bastion\.invalid:2200\)/
+    );
+    assert.match(run.stderr, /ssh2/);
+    assert.match(run.stderr, new RegExp(`ssh -F \\S+ -N -L 2222:localhost:${sshdPort} gpu-behind-jump`));
+    assert.match(run.stderr, /--host ssh:\/\/127\.0\.0\.1:2222/);
+    await assertNothingLeft(name);
+    const command = await yoloLab(['status', '--host', 'ssh://gpu-by-command'], { env: withAgent() });
+    assert.equal(command.code, 2, explain(command));
+    assert.match(command.stderr, new RegExp(`\\(ProxyCommand nc %h ${sshdPort}\\)`));
   });
 
   test('a host whose key is not in known_hosts is refused', async () => {
