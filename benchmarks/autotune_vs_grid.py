@@ -17,8 +17,10 @@ printed too.
 
 Prints the grid's best and autotune's winner (images/s and settings),
 winner / grid best (goal >= 0.95), autotune time / grid time (goal < 0.2),
-the probes' ratio (which no load changes) and the load average before and
-after: on a machine shared with other work, a probe's figure can change
+the probes' ratio (which no load changes), the same two ratios free of the
+drift between the searches (autotune's probes priced at the grid's time for
+the same settings, its winner at the grid's figure) and the load average
+before and after: on a machine shared with other work, a probe's figure can change
 tenfold with it. A benchmark, not a test: it exits 0 whatever the figures.
 """
 
@@ -216,6 +218,21 @@ def main() -> int:
     print(
         f"autotune probes / grid probes: {len(result.rows)} / {len(grid_rows)} = "
         f"{len(result.rows) / len(grid_rows):.3f} (the same, whatever the load)"
+    )
+    # Free of the machine's drift between the two searches: autotune's
+    # probes priced at the grid's own time for the same settings, and its
+    # winner at the grid's own figure (every point of it was measured there).
+    by_settings = {_describe(r["settings"]): r for r in grid_rows}
+    priced = sum(by_settings[_describe(r["settings"])]["seconds"] for r in result.rows)
+    print(
+        f"autotune's probes at the grid's times: {priced:.0f} s / {grid_s:.0f} s = "
+        f"{priced / grid_s:.3f}  goal < 0.2: {_verdict(priced / grid_s < 0.2)}"
+    )
+    at_grid = by_settings[_describe(winner["settings"])].get("imgs_per_s") or 0.0
+    print(
+        f"autotune's winner at the grid's figure: {at_grid:.1f} / {best['imgs_per_s']:.1f} = "
+        f"{at_grid / best['imgs_per_s']:.3f}  goal >= 0.95: "
+        f"{_verdict(at_grid / best['imgs_per_s'] >= 0.95)}"
     )
     print(
         "load average (1, 5, 15 min) before: "
