@@ -18,7 +18,6 @@ Hub checks every request: nothing here collects or stores anything.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import statistics
 import time
@@ -28,7 +27,7 @@ from typing import Any, Final
 
 from .gpu_share import memory_fraction
 from .training.launch import run_status
-from .training.rundir import EVENTS_FILE, STATUS_FILE, TERMINAL
+from .training.rundir import STATUS_FILE, TERMINAL, read_event_tail
 
 __all__ = [
     "RUN_ROOTS_ENV",
@@ -77,33 +76,9 @@ def _run_dirs(root: Path, depth: int) -> Iterator[Path]:
             yield from _run_dirs(child, depth - 1)
 
 
-def _tail_events(run_dir: Path) -> list[dict[str, Any]]:
-    """The events at the end of the run's events file, oldest first."""
-    path = run_dir / EVENTS_FILE
-    try:
-        with open(path, "rb") as f:
-            size = f.seek(0, os.SEEK_END)
-            f.seek(max(0, size - _TAIL_BYTES))
-            data = f.read()
-    except OSError:
-        return []
-    lines = data.decode("utf-8", errors="replace").splitlines()
-    if len(data) == _TAIL_BYTES:
-        lines = lines[1:]  # the first line is likely cut
-    events = []
-    for line in lines:
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(event, dict):
-            events.append(event)
-    return events
-
-
 def _figures(run_dir: Path) -> dict[str, Any]:
     """Progress, images/s and GPU memory from the run's latest events."""
-    events = _tail_events(run_dir)
+    events = read_event_tail(run_dir, _TAIL_BYTES)
     batches = [e for e in events if e.get("kind") == "batch"]
     samples = [e.get("sample") for e in events if e.get("kind") == "telemetry"]
     out: dict[str, Any] = {

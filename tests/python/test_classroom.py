@@ -219,3 +219,16 @@ def test_class_view_refuses_a_student_and_a_server_outside_a_hub() -> None:
     with pytest.raises(classroom.ClassError) as unset:
         asyncio.run(classroom.class_view(hub.fetch, no_url))
     assert classroom.HUB_URL_ENV in unset.value.message
+
+
+def test_the_tail_of_an_events_file_leaves_out_only_a_cut_line(tmp_path: Path) -> None:
+    from yolo_lab.training.rundir import read_event_tail
+
+    lines = [json.dumps({"kind": "batch", "batch": i}) + "\n" for i in range(3)]
+    (tmp_path / EVENTS_FILE).write_text("".join(lines))
+    whole = sum(len(line) for line in lines)
+    # Exactly the file: nothing is cut, every event is read.
+    assert [e["batch"] for e in read_event_tail(tmp_path, whole)] == [0, 1, 2]
+    # Starting inside the first line: that line is left out, the rest read.
+    assert [e["batch"] for e in read_event_tail(tmp_path, whole - 3)] == [1, 2]
+    assert read_event_tail(tmp_path / "missing", 100) == []

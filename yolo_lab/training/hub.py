@@ -10,7 +10,6 @@ its last listener leaves, the thread when the last watcher does.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
@@ -20,7 +19,7 @@ from typing import Any, Final
 
 from .checks import TrainError
 from .launch import run_status
-from .rundir import EVENTS_FILE, read_events
+from .rundir import EVENTS_FILE, parse_events, read_events
 
 __all__ = ["RunHub", "RunListener", "get_hub"]
 
@@ -75,15 +74,7 @@ class _Watcher:
         lines = data.split(b"\n")
         self.partial = lines.pop()
         self.offset += len(chunk)
-        events = []
-        for line in lines:
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(event, dict) and isinstance(event.get("kind"), str):
-                events.append(event)
-        return events
+        return parse_events(lines)
 
     def tick(self) -> None:
         new = self._read_new()

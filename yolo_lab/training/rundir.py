@@ -21,7 +21,7 @@ import json
 import math
 import os
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -44,6 +44,8 @@ __all__ = [
     "pid_alive",
     "normalize_spec",
     "plain",
+    "parse_events",
+    "read_event_tail",
     "read_events",
     "read_ranks",
     "read_results",
@@ -336,6 +338,33 @@ def _thin(batches: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
     return kept
 
 
+def parse_events(lines: Iterable[bytes]) -> list[dict[str, Any]]:
+    """The events in lines of an events file; a line cut short (by a crash,
+    or a read that began or ended inside it) is left out."""
+    events = []
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and isinstance(event.get("kind"), str):
+            events.append(event)
+    return events
+
+
+def read_event_tail(run_dir: str | os.PathLike[str], max_bytes: int) -> list[dict[str, Any]]:
+    """The events in the last ``max_bytes`` of the run's events file, oldest first."""
+    try:
+        with open(Path(run_dir) / EVENTS_FILE, "rb") as f:
+            start = max(0, f.seek(0, os.SEEK_END) - max_bytes)
+            f.seek(start)
+            lines = f.read().splitlines()
+    except OSError:
+        return []
+    # A read that began inside a line: that line is cut.
+    return parse_events(lines[1:] if start > 0 else lines)
+
+
 def read_events(
     run_dir: str | os.PathLike[str],
     max_batch_events: int = HISTORY_MAX_BATCH_EVENTS,
@@ -352,15 +381,7 @@ def read_events(
     if path.is_file():
         with open(path, "rb") as f:
             data = f.read() if upto is None else f.read(upto)
-        for line in data.decode("utf-8", errors="replace").splitlines():
-            if not line.strip():
-                continue
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue  # a line cut short by a crash
-            if isinstance(event, dict) and isinstance(event.get("kind"), str):
-                events.append(event)
+        events = parse_events(data.splitlines())
     elif (run_dir / "results.csv").is_file():
         events = _events_from_results(run_dir / "results.csv")
     for kind, most in (("batch", max_batch_events), ("telemetry", HISTORY_MAX_TELEMETRY_EVENTS)):
