@@ -9,27 +9,14 @@
 import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 
-import { CLI, IMAGE, yoloLab } from './helpers';
+import { CLI, HOST_NET, IMAGE, yoloLab } from './helpers';
 import { KernelClient } from './kernel';
 
 /** Start `yolo-lab up`; resolves with the URL line as soon as it is printed, and with the exit later. */
 function startUp(name: string): { url: Promise<string>; exit: Promise<number | null>; stderr: () => string } {
   const child = spawn(
     process.execPath,
-    [
-      CLI,
-      'up',
-      '--name',
-      name,
-      '--network',
-      'host',
-      '--gpus',
-      'none',
-      '--image',
-      IMAGE,
-      '--runs',
-      '/tmp/yolo-lab-bench-runs'
-    ],
+    [CLI, 'up', '--name', name, ...HOST_NET, '--image', IMAGE, '--runs', '/tmp/yolo-lab-bench-runs'],
     {
       stdio: ['ignore', 'pipe', 'pipe']
     }

@@ -11,26 +11,15 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  statSync,
-  writeFileSync
-} from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import Docker from 'dockerode';
 import { chromium } from 'playwright-core';
 
-import { IMAGE, yoloLab, type Run } from './helpers';
+import { explain, IMAGE, workDir, yoloLab } from './helpers';
 import { KernelClient } from './kernel';
 
 const docker = new Docker();
@@ -48,16 +37,11 @@ const SERVICE_TOKEN = randomBytes(24).toString('hex');
 /** Container names of this run only: a real class on this machine is never touched. */
 const PREFIX = `yolo-lab-class-test-${randomBytes(3).toString('hex')}`;
 
-const work = mkdtempSync(join(tmpdir(), 'yolo-lab-classroom-test-'));
-chmodSync(work, 0o755);
+const work = workDir('yolo-lab-classroom-test-');
 const hubDir = join(work, 'hub');
 const studentsDir = join(work, 'students');
 const datasetsDir = join(work, 'datasets');
 const courseDir = join(work, 'course');
-
-function explain(run: Run): string {
-  return `exit ${run.code}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`;
-}
 
 async function freePort(): Promise<number> {
   return new Promise((done, fail) => {
@@ -181,6 +165,11 @@ async function teacherPanelShows(user: string, training: RegExp, token: string):
   }
 }
 
+/** `yolo-lab classroom init --out OUT ...ARGS`. */
+function classroomInit(out: string, ...args: string[]): ReturnType<typeof yoloLab> {
+  return yoloLab(['classroom', 'init', '--out', out, ...args]);
+}
+
 async function classContainers(): Promise<Docker.ContainerInfo[]> {
   const all = await docker.listContainers({ all: true, filters: { label: ['yolo-lab.classroom=1'] } });
   return all.filter(c => c.Names.some(n => n.startsWith(`/${PREFIX}-`)));
@@ -189,27 +178,18 @@ async function classContainers(): Promise<Docker.ContainerInfo[]> {
 describe('yolo-lab classroom init: the file and its checks', () => {
   test('writes a commented jupyterhub_config.py and refuses to replace it without --force', async () => {
     const out = join(work, 'init');
-    const first = await yoloLab([
-      'classroom',
-      'init',
-      '--out',
-      out,
-      '--students',
-      'ann,ben',
-      '--gpus',
-      'none'
-    ]);
+    const first = await classroomInit(out, '--students', 'ann,ben', '--gpus', 'none');
     assert.equal(first.code, 0, explain(first));
     const file = join(out, 'jupyterhub_config.py');
     const text = readFileSync(file, 'utf8');
     assert.match(text, /^STUDENTS = \["ann", "ben"\]/m);
     assert.match(text, /raise SystemExit\("jupyterhub_config.py: choose an authenticator/);
     writeFileSync(file, text + '# the teacher edited this\n');
-    const again = await yoloLab(['classroom', 'init', '--out', out]);
+    const again = await classroomInit(out);
     assert.equal(again.code, 2, explain(again));
     assert.match(again.stderr, /exists: nothing was written\. Pass --force/);
     assert.match(readFileSync(file, 'utf8'), /the teacher edited this/, 'nothing lost');
-    const forced = await yoloLab(['classroom', 'init', '--out', out, '--force']);
+    const forced = await classroomInit(out, '--force');
     assert.equal(forced.code, 0, explain(forced));
     assert.match(readFileSync(`${file}.bak`, 'utf8'), /the teacher edited this/, 'the old one kept as .bak');
   });
@@ -223,7 +203,7 @@ describe('yolo-lab classroom init: the file and its checks', () => {
       [['--gpu-ids', 'cuda:0', '--gpus', 'each'], /neither a GPU index nor/],
       [['--auth', 'github'], /set up in the file/]
     ] as const) {
-      const run = await yoloLab(['classroom', 'init', '--out', join(work, 'refused'), ...args]);
+      const run = await classroomInit(join(work, 'refused'), ...args);
       assert.equal(run.code, 2, explain(run));
       assert.match(run.stderr, message);
     }
@@ -238,17 +218,7 @@ describe('yolo-lab classroom init: the file and its checks', () => {
       ['shared', ['--gpu-ids', '1', '--mem-fraction', '0.25']]
     ] as const) {
       const out = join(work, `gpus-${policy}`);
-      const run = await yoloLab([
-        'classroom',
-        'init',
-        '--out',
-        out,
-        '--students',
-        'ann,ben',
-        '--gpus',
-        policy,
-        ...extra
-      ]);
+      const run = await classroomInit(out, '--students', 'ann,ben', '--gpus', policy, ...extra);
       assert.equal(run.code, 0, explain(run));
       // The file as the Hub loads it (get_config gives a traitlets Config),
       // then its gpu_plan for the first student, the second, and a teacher
@@ -318,10 +288,7 @@ describe('the class Hub: two students, each in a yolo-lab container of their own
     port = await freePort();
     const [hubApi, proxyApi] = [await freePort(), await freePort()];
     origin = `http://127.0.0.1:${port}`;
-    const init = await yoloLab([
-      'classroom',
-      'init',
-      '--out',
+    const init = await classroomInit(
       hubDir,
       '--image',
       IMAGE,
@@ -341,7 +308,7 @@ describe('the class Hub: two students, each in a yolo-lab container of their own
       String(port),
       '--auth',
       'dummy'
-    ]);
+    );
     assert.equal(init.code, 0, explain(init));
     // The generated file unchanged, loaded by a test file that adds what a
     // test needs: free ports, the proxy from launcher/node_modules, an admin

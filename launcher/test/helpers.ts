@@ -1,6 +1,6 @@
 /** Running the real `yolo-lab` command and looking at the real engine, for the tests and the benchmark. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, mkdtempSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -19,6 +19,16 @@ export const IMAGE_UID = 1000;
 export const PROJECT = mkdtempSync(join(tmpdir(), 'yolo-lab-project-'));
 if (process.getuid?.() === 0) chownSync(PROJECT, IMAGE_UID, IMAGE_UID);
 
+/** A test's own temporary folder, which the container's user can enter (mode 755). */
+export function workDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  chmodSync(dir, 0o755);
+  return dir;
+}
+
+/** Host networking and no GPU: this engine has no bridge (daemon.json "bridge": "none") and no NVIDIA runtime. */
+export const HOST_NET = ['--network', 'host', '--gpus', 'none'];
+
 /** The compiled CLI (lib/src/cli.js). */
 export const CLI = join(__dirname, '..', 'src', 'cli.js');
 /** The image under test: built by scripts/test-launcher.sh. */
@@ -31,6 +41,11 @@ export interface Run {
   code: number | null;
   stdout: string;
   stderr: string;
+}
+
+/** A command's output for an assertion's message, so a failure explains itself (`more`: what else helps). */
+export function explain(run: Run, more = ''): string {
+  return `exit ${run.code}\nstdout: ${run.stdout}\nstderr: ${run.stderr}${more}`;
 }
 
 /** A running command: a promise of its end, and of its first output. */

@@ -27,26 +27,20 @@ import { recordedServers, stateDir } from '../src/registry';
 import type { UpResult } from '../src/up';
 import { lastLogLines } from '../src/streams';
 import {
+  explain,
+  HOST_NET,
   IMAGE,
   IMAGE_UID,
   BASE_IMAGE,
   launcherContainers,
   yoloLab,
-  yoloLabInTerminal,
-  type Run
+  workDir,
+  yoloLabInTerminal
 } from './helpers';
 import { KernelClient } from './kernel';
 
 const docker = new Docker();
-const work = mkdtempSync(join(tmpdir(), 'yolo-lab-launcher-test-'));
-chmodSync(work, 0o755);
-/** Host networking: this engine has no bridge (daemon.json "bridge": "none"). */
-const NET = ['--network', 'host', '--gpus', 'none'];
-
-/** Fails with the command's output, so a broken start explains itself. */
-function explain(run: Run): string {
-  return `exit ${run.code}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`;
-}
+const work = workDir('yolo-lab-launcher-test-');
 
 async function assertNoContainerLeft(): Promise<void> {
   const left = await launcherContainers(docker);
@@ -110,7 +104,7 @@ describe('yolo-lab up, a kernel inside, yolo-lab down', () => {
     const run = await yoloLab([
       'up',
       '--json',
-      ...NET,
+      ...HOST_NET,
       '--notebooks',
       notebooks,
       '--runs',
@@ -441,7 +435,7 @@ test('another uid saves and renames notebooks, and owns them on the host; the co
   const run = await yoloLab([
     'up',
     '--json',
-    ...NET,
+    ...HOST_NET,
     '--user',
     '1234:1234',
     '--notebooks',
@@ -483,7 +477,7 @@ test('another uid saves and renames notebooks, and owns them on the host; the co
 test('a notebooks folder the container user cannot write is refused before anything starts', async () => {
   const folder = mkdtempSync(join(tmpdir(), 'yolo-lab-root-owned-'));
   chmodSync(folder, 0o755); // root's, and the container runs as the image user
-  const run = await yoloLab(['up', ...NET, '--notebooks', folder, '--image', IMAGE]);
+  const run = await yoloLab(['up', ...HOST_NET, '--notebooks', folder, '--image', IMAGE]);
   assert.notEqual(run.code, 0, explain(run));
   assert.match(run.stderr, /cannot save there\. Pass --user 0:0/);
   await assertNoContainerLeft();
@@ -494,7 +488,7 @@ test('--server-only: a Jupyter server for kernels, without the JupyterLab page',
     'up',
     '--json',
     '--server-only',
-    ...NET,
+    ...HOST_NET,
     '--image',
     IMAGE,
     '--runs',
@@ -561,7 +555,7 @@ test('the image trains YOLOv5 with no network at all (font, pip, weights and dat
 describe('errors a user can act on, each for real; no container is left behind', () => {
   test('engine not running: DOCKER_HOST names a socket nothing listens on', async () => {
     const env = { ...process.env, DOCKER_HOST: `unix://${join(work, 'no-engine.sock')}` };
-    const run = await yoloLab(['up', ...NET], { env });
+    const run = await yoloLab(['up', ...HOST_NET], { env });
     assert.equal(run.code, 2, explain(run));
     assert.match(
       run.stderr,
@@ -584,7 +578,7 @@ describe('errors a user can act on, each for real; no container is left behind',
   test('image missing: says how to build it', async () => {
     const run = await yoloLab([
       'up',
-      ...NET,
+      ...HOST_NET,
       '--image',
       'yolo-lab-test-missing:none',
       '--runs',
@@ -600,7 +594,7 @@ describe('errors a user can act on, each for real; no container is left behind',
 
   test('mount path missing: names the flag and the path', async () => {
     const missing = join(work, 'no-such-datasets');
-    const run = await yoloLab(['up', ...NET, '--image', IMAGE, '--datasets', missing]);
+    const run = await yoloLab(['up', ...HOST_NET, '--image', IMAGE, '--datasets', missing]);
     assert.equal(run.code, 2, explain(run));
     assert.match(run.stderr, new RegExp(`The --datasets path ${missing} does not exist`));
     await assertNoContainerLeft();
@@ -613,7 +607,7 @@ describe('errors a user can act on, each for real; no container is left behind',
     try {
       const run = await yoloLab([
         'up',
-        ...NET,
+        ...HOST_NET,
         '--image',
         IMAGE,
         '--port',
@@ -664,7 +658,16 @@ describe('errors a user can act on, each for real; no container is left behind',
   test('a container that exits during start: its last log lines, then removed', async () => {
     // Port 1 is free on the host, but the container's user, without
     // capabilities, may not listen below 1024: Jupyter exits.
-    const run = await yoloLab(['up', ...NET, '--image', IMAGE, '--port', '1', '--runs', join(work, 'r5')]);
+    const run = await yoloLab([
+      'up',
+      ...HOST_NET,
+      '--image',
+      IMAGE,
+      '--port',
+      '1',
+      '--runs',
+      join(work, 'r5')
+    ]);
     assert.equal(run.code, 2, explain(run));
     assert.match(
       run.stderr,
@@ -675,7 +678,7 @@ describe('errors a user can act on, each for real; no container is left behind',
   });
 
   test('Ctrl-C while waiting for Jupyter removes the container', async () => {
-    const running = yoloLab(['up', ...NET, '--image', IMAGE, '--runs', join(work, 'r7')]);
+    const running = yoloLab(['up', ...HOST_NET, '--image', IMAGE, '--runs', join(work, 'r7')]);
     let stderr = '';
     running.child.stderr!.on('data', chunk => (stderr += chunk));
     // Interrupt once the container exists: the launcher says it is waiting.
@@ -702,7 +705,7 @@ describe('errors a user can act on, each for real; no container is left behind',
   });
 
   test('an image without Jupyter exits during start too, and is removed', async () => {
-    const run = await yoloLab(['up', ...NET, '--image', BASE_IMAGE, '--runs', join(work, 'r6')]);
+    const run = await yoloLab(['up', ...HOST_NET, '--image', BASE_IMAGE, '--runs', join(work, 'r6')]);
     assert.equal(run.code, 2, explain(run));
     assert.match(run.stderr, /exited during start[\s\S]*jupyter/);
     await assertNoContainerLeft();

@@ -11,7 +11,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import {
-  chmodSync,
   chownSync,
   existsSync,
   mkdirSync,
@@ -22,7 +21,6 @@ import {
   writeFileSync
 } from 'node:fs';
 import { connect as tcpConnect, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
@@ -32,7 +30,7 @@ import { LABEL } from '../src/engine';
 import { readServer, recordedServers, stateDir } from '../src/registry';
 import { knownHostKeys, parseSshTarget, resolveSshTarget } from '../src/remote';
 import type { UpResult } from '../src/up';
-import { BASE_IMAGE, CLI, IMAGE, IMAGE_UID, yoloLab, type Run } from './helpers';
+import { BASE_IMAGE, CLI, explain, HOST_NET, IMAGE, IMAGE_UID, workDir, yoloLab, type Run } from './helpers';
 import { KernelClient } from './kernel';
 
 const SSHD = '/usr/sbin/sshd';
@@ -42,8 +40,7 @@ const skip =
     : false;
 
 const docker = new Docker();
-const work = mkdtempSync(join(tmpdir(), 'yolo-lab-remote-test-'));
-chmodSync(work, 0o755);
+const work = workDir('yolo-lab-remote-test-');
 const sshDir = join(work, 'sshd');
 /** The laptop's HOME: ~/.ssh/known_hosts, and the server records under ~/.local/share. */
 const laptop = join(work, 'laptop');
@@ -58,7 +55,7 @@ let agent: ChildProcess | undefined;
 let sshdLog = '';
 const HOST = (): string => `ssh://root@127.0.0.1:${sshdPort}`;
 /** Host networking and no GPUs: this engine has neither a bridge nor the NVIDIA runtime. */
-const UP_FLAGS = ['--network', 'host', '--gpus', 'none', '--image', IMAGE];
+const UP_FLAGS = [...HOST_NET, '--image', IMAGE];
 /** The container names this file starts (the engine is shared: nothing else is touched). */
 const ourNames: string[] = [];
 
@@ -87,8 +84,8 @@ const withAgent = (): NodeJS.ProcessEnv => env({ SSH_AUTH_SOCK: agentSocket });
 const NO_LOCAL_ENGINE = { DOCKER_HOST: 'unix:///nonexistent/docker.sock' };
 const laptopState = (): string => stateDir(env());
 
-function explain(run: Run): string {
-  return `exit ${run.code}\nstdout: ${run.stdout}\nstderr: ${run.stderr}\nsshd: ${sshdLog.slice(-2000)}`;
+function explainSsh(run: Run): string {
+  return explain(run, `\nsshd: ${sshdLog.slice(-2000)}`);
 }
 
 function freePort(): Promise<number> {
@@ -267,10 +264,7 @@ describe(
           '--json',
           '--host',
           HOST(),
-          '--network',
-          'host',
-          '--gpus',
-          'none',
+          ...HOST_NET,
           '--image',
           IMAGE,
           '--notebooks',
@@ -280,7 +274,7 @@ describe(
         ],
         { env: withAgent() }
       );
-      assert.equal(run.code, 0, explain(run));
+      assert.equal(run.code, 0, explainSsh(run));
       result = JSON.parse(run.stdout);
     });
 
@@ -380,7 +374,7 @@ describe(
         ],
         over
       );
-      assert.equal(ok.code, 0, explain(ok));
+      assert.equal(ok.code, 0, explainSsh(ok));
       assert.equal(ok.stdout, 'uid 1000 /workspace\nwritten on the remote\n');
       const failed = await yoloLab(
         [
@@ -397,13 +391,13 @@ describe(
         ],
         { env: { ...env(), ...NO_LOCAL_ENGINE } }
       );
-      assert.equal(failed.code, 7, explain(failed));
+      assert.equal(failed.code, 7, explainSsh(failed));
       assert.equal(failed.stderr, 'to stderr\n');
       const shell = await yoloLab(['shell', '--host', HOST(), result.name], {
         ...over,
         input: 'echo in $(pwd) as $(id -u)\nexit 3\n'
       });
-      assert.equal(shell.code, 3, explain(shell));
+      assert.equal(shell.code, 3, explainSsh(shell));
       assert.equal(shell.stdout, 'in /workspace as 1000\n');
     });
 
@@ -411,7 +405,7 @@ describe(
       const status = await yoloLab(['status', '--json', '--host', 'ssh://gpu-box'], {
         env: { ...env(), ...NO_LOCAL_ENGINE }
       });
-      assert.equal(status.code, 0, explain(status));
+      assert.equal(status.code, 0, explainSsh(status));
       const mine = (JSON.parse(status.stdout) as { name: string; url: string }[]).find(
         e => e.name === result.name
       );
@@ -419,11 +413,11 @@ describe(
       const exec = await yoloLab(['exec', '--host', 'ssh://gpu-box', result.name, '--', 'true'], {
         env: { ...env(), ...NO_LOCAL_ENGINE }
       });
-      assert.equal(exec.code, 0, explain(exec));
+      assert.equal(exec.code, 0, explainSsh(exec));
       // The URL's user and port win over the alias's, as with ssh -l and -p.
       const wrongPort = await freePort();
       const refused = await yoloLab(['status', '--host', `ssh://gpu-box:${wrongPort}`], { env: env() });
-      assert.equal(refused.code, 2, explain(refused));
+      assert.equal(refused.code, 2, explainSsh(refused));
       assert.match(
         refused.stderr,
         new RegExp(`Nothing accepts SSH connections at 127\\.0\\.0\\.1:${wrongPort} .*gpu-box`)
@@ -432,7 +426,7 @@ describe(
 
     test('status, logs and doctor reach the remote host by --host, DOCKER_HOST and yolo-lab.json', async () => {
       const status = await yoloLab(['status', '--json', '--host', HOST()], { env: withAgent() });
-      assert.equal(status.code, 0, explain(status));
+      assert.equal(status.code, 0, explainSsh(status));
       const mine = (JSON.parse(status.stdout) as { name: string; url: string; tunnel: string }[]).find(
         e => e.name === result.name
       );
@@ -440,13 +434,13 @@ describe(
       const logs = await yoloLab(['logs', result.name, '--no-follow', '--tail', '100'], {
         env: { ...withAgent(), DOCKER_HOST: HOST() }
       });
-      assert.equal(logs.code, 0, explain(logs));
+      assert.equal(logs.code, 0, explainSsh(logs));
       assert.match(logs.stdout + logs.stderr, /Jupyter Server .* is running at/);
       const project = join(work, 'project-with-config');
       mkdirSync(project);
       writeFileSync(join(project, 'yolo-lab.json'), JSON.stringify({ host: HOST() }));
       const doctor = await yoloLab(['doctor', result.name, '--json'], { env: withAgent(), cwd: project });
-      assert.equal(doctor.code, 0, explain(doctor));
+      assert.equal(doctor.code, 0, explainSsh(doctor));
       assert.equal(JSON.parse(doctor.stdout).system.in_container, true);
     });
 
@@ -461,12 +455,12 @@ describe(
       );
       // No --host: the record knows where the container is.
       const connect = await yoloLab(['connect', result.name], { env: withAgent() });
-      assert.equal(connect.code, 0, explain(connect));
+      assert.equal(connect.code, 0, explainSsh(connect));
       assert.equal(connect.stdout.trim(), result.url);
       const ok = await fetch(`${base()}/api/status`, { headers: { Authorization: `token ${result.token}` } });
       assert.equal(ok.status, 200);
       const again = await yoloLab(['connect', result.name], { env: withAgent() });
-      assert.match(again.stderr, /the tunnel is open/, explain(again));
+      assert.match(again.stderr, /the tunnel is open/, explainSsh(again));
       assert.equal(tunnelProcesses(result.name).length, 1, 'still one tunnel process');
     });
 
@@ -476,7 +470,7 @@ describe(
       await kernel?.shutdown().catch(() => undefined);
       kernel = undefined;
       const run = await yoloLab(['down', '--host', HOST(), result.name], { env: withAgent() });
-      assert.equal(run.code, 0, explain(run));
+      assert.equal(run.code, 0, explainSsh(run));
       await waitFor('the tunnel process to end', () => !tunnelProcesses().includes(tunnelPid));
       assert.equal(await listening(urlPort()), false, 'the tunnel port is closed');
       await assertNothingLeft(result.name);
@@ -554,7 +548,7 @@ describe('over SSH, errors a user can act on, each for real; nothing is left beh
 
   test('a key the host refuses: says which keys were tried and what to do', async () => {
     const run = await yoloLab([...upArgs(HOST()), '--identity', join(keys, 'id_wrong')], { env: env() });
-    assert.equal(run.code, 2, explain(run));
+    assert.equal(run.code, 2, explainSsh(run));
     assert.match(run.stderr, /127\.0\.0\.1 refused the login of root: tried the key .*id_wrong/);
     assert.match(run.stderr, new RegExp(`ssh-copy-id -p ${sshdPort} root@127\\.0\\.0\\.1`));
     assert.match(run.stderr, /--identity FILE/);
@@ -564,7 +558,7 @@ describe('over SSH, errors a user can act on, each for real; nothing is left beh
   test('a host where nothing listens: connection refused, check the address', async () => {
     const port = await freePort();
     const run = await yoloLab(upArgs(`ssh://root@127.0.0.1:${port}`), { env: withAgent() });
-    assert.equal(run.code, 2, explain(run));
+    assert.equal(run.code, 2, explainSsh(run));
     assert.match(
       run.stderr,
       new RegExp(`Nothing accepts SSH connections at 127\\.0\\.0\\.1:${port} \\(connection refused\\)`)
@@ -574,7 +568,7 @@ describe('over SSH, errors a user can act on, each for real; nothing is left beh
 
   test('a host without Docker on the PATH: install Docker there or fix PATH', async () => {
     const run = await yoloLab([...upArgs(HOST()), '--identity', join(keys, 'id_nodocker')], { env: env() });
-    assert.equal(run.code, 2, explain(run));
+    assert.equal(run.code, 2, explainSsh(run));
     assert.match(run.stderr, /Docker is not installed on 127\.0\.0\.1, or `docker` is not on the PATH/);
     assert.match(run.stderr, /docker system dial-stdio: [\s\S]*docker: command not found/);
     assert.match(run.stderr, /Install Docker on 127\.0\.0\.1/);
@@ -583,7 +577,7 @@ describe('over SSH, errors a user can act on, each for real; nothing is left beh
 
   test('an alias behind ProxyJump or ProxyCommand: refused before connecting, with the hop to open by hand', async () => {
     const run = await yoloLab(upArgs('ssh://gpu-behind-jump'), { env: withAgent() });
-    assert.equal(run.code, 2, explain(run));
+    assert.equal(run.code, 2, explainSsh(run));
     assert.match(
       run.stderr,
       /reaches gpu-behind-jump through a jump host \(ProxyJump me@bastion\.invalid:2200\)/
@@ -593,7 +587,7 @@ describe('over SSH, errors a user can act on, each for real; nothing is left beh
     assert.match(run.stderr, /--host ssh:\/\/127\.0\.0\.1:2222/);
     await assertNothingLeft(name);
     const command = await yoloLab(['status', '--host', 'ssh://gpu-by-command'], { env: withAgent() });
-    assert.equal(command.code, 2, explain(command));
+    assert.equal(command.code, 2, explainSsh(command));
     assert.match(command.stderr, new RegExp(`\\(ProxyCommand nc %h ${sshdPort}\\)`));
   });
 
@@ -601,7 +595,7 @@ describe('over SSH, errors a user can act on, each for real; nothing is left beh
     const stranger = join(work, 'stranger');
     mkdirSync(stranger);
     const run = await yoloLab(upArgs(HOST()), { env: { ...withAgent(), HOME: stranger } });
-    assert.equal(run.code, 2, explain(run));
+    assert.equal(run.code, 2, explainSsh(run));
     assert.match(
       run.stderr,
       new RegExp(`The host key of \\[127\\.0\\.0\\.1\\]:${sshdPort} is not in ~/\\.ssh/known_hosts`)
@@ -612,7 +606,7 @@ describe('over SSH, errors a user can act on, each for real; nothing is left beh
   test('a mount path missing on the remote host is named before anything is created', async () => {
     const missing = join(work, 'no-such-datasets');
     const run = await yoloLab([...upArgs(HOST()), '--datasets', missing], { env: withAgent() });
-    assert.equal(run.code, 2, explain(run));
+    assert.equal(run.code, 2, explainSsh(run));
     assert.match(run.stderr, new RegExp(`The --datasets path ${missing} does not exist on 127\\.0\\.0\\.1`));
     await assertNothingLeft(name);
   });
@@ -632,7 +626,7 @@ describe('over SSH, errors a user can act on, each for real; nothing is left beh
       { env: withAgent() }
     );
     try {
-      assert.equal(run.code, 0, explain(run));
+      assert.equal(run.code, 0, explainSsh(run));
       assert.match(run.stderr, /Step 3\/3 : COPY dist\/ \/tmp\/dist\//);
       assert.match(run.stderr, /built yolo-lab-test-remote:built/);
       await docker.getImage(tag).inspect();
