@@ -6,9 +6,14 @@ On a generated shapes set (``--train`` images of ``--source`` px, trained
 at ``--imgsz``) on the CPU, the grid probes every combination of
 ``--batches`` x ``--workers`` x cache (none, ram); then ``yolo_lab.autotune``
 searches the same space from train()'s defaults (batch 16, workers 2, no
-cache) with a budget large enough to end by itself. Every probe of both is
-the same real YOLOv5 run through the runner (``probe_batches`` batches, the
-median images/s after the warm-up).
+cache) with a budget large enough to end by itself. Unless narrowed, the
+space is the one autotune searches when told nothing on this machine
+(``tune.default_space``: batch 1 to 256, workers 0 to the CPUs, cache none
+or RAM), so "the full grid" is the grid a user would otherwise run; the
+training set holds the largest batch times ``--probe-batches`` images, so
+no probe reaches an epoch's end. Every probe of both is the same real
+YOLOv5 run through the runner (``probe_batches`` batches, the median
+images/s after the warm-up).
 
 The two searches run one after the other, so a change in the machine's load
 between them shows in their figures: when their winners differ, both are
@@ -149,21 +154,29 @@ def _verdict(ok: bool) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    # Small enough for 2 CPUs (a probe there takes 15 to 20 s, most of it
-    # Python, torch and YOLOv5 starting; a minute when other work shares
-    # them): 192 images are 6 batches of 32, so no probe reaches an epoch's
-    # end and its validation.
-    parser.add_argument("--train", type=int, default=192, help="training images")
+    # Small images, so 2 CPUs can probe the whole space (a probe there takes
+    # 10 to 20 s, most of it Python, torch and YOLOv5 starting, and more at
+    # the largest batches; a minute when other work shares the cores).
+    full = tune.default_space(gpu=False)
+    parser.add_argument(
+        "--train",
+        type=int,
+        default=None,
+        help="training images (default: enough that no "
+        "probe reaches an epoch's end and its validation)",
+    )
     parser.add_argument("--source", type=int, default=128, help="their size in px")
     parser.add_argument("--imgsz", type=int, default=64)
-    parser.add_argument("--batches", type=int, nargs="+", default=[4, 8, 16, 32])
-    parser.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--batches", type=int, nargs="+", default=full["batch_size"])
+    parser.add_argument("--workers", type=int, nargs="+", default=full["workers"])
     parser.add_argument("--probe-batches", type=int, default=6)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--budget", type=float, default=900.0, help="autotune's, in s")
     parser.add_argument("--repeats", type=int, default=2, help="side-by-side measurements")
     parser.add_argument("--out", type=Path, default=None, help="folder (default: a temp one)")
     args = parser.parse_args()
+    if args.train is None:
+        args.train = max(args.batches) * args.probe_batches
     root = args.out or Path(tempfile.mkdtemp(prefix="autotune-vs-grid-"))
     data = shapes.make_shapes_dataset(
         root / "shapes", train=args.train, val=4, image_size=args.source, seed=0

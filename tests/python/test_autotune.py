@@ -197,6 +197,33 @@ def test_on_the_cpu_the_cache_comes_first_and_stays_fabricated_probe(
     assert len(tried) == 6, f"6 of the grid's 24 points: {tried}"
 
 
+def test_one_flat_step_up_is_looked_past_but_not_two_fabricated_probe(
+    data_yaml: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A CPU's plateau: 16 -> 32 gains 1 % (under min_gain), 64 gains 20 %
+    # more; then two flat doublings end the climb before 512.
+    speeds = {8: 10.0, 16: 20.0, 32: 20.2, 64: 24.0, 128: 23.5, 256: 23.8, 512: 40.0}
+    monkeypatch.setattr(tune, "run_probe", _fake_probe(lambda s: speeds[s["batch_size"]]))
+    options: dict[str, Any] = dict(
+        device="cpu",
+        imgsz=IMGSZ,
+        workers=0,
+        space={"batch_size": list(speeds), "workers": [0], "cache": [None]},
+        project=tmp_path / "runs",
+    )
+    result = yolo_lab.autotune(data_yaml, batch_size=16, **options)
+    assert _batches(result) == [16, 32, 64, 128, 256], "past 32, not past 128 and 256"
+    assert result.winner is not None and result.winner["batch_size"] == 64
+    assert result.ended == "converged"
+
+    # Down the ladder (only when up found nothing) the first step no faster ends it.
+    down = {**speeds, 128: 10.0, 256: 10.0, 64: 23.0, 32: 22.0, 16: 30.0}
+    monkeypatch.setattr(tune, "run_probe", _fake_probe(lambda s: down[s["batch_size"]]))
+    result = yolo_lab.autotune(data_yaml, batch_size=64, **options)
+    assert _batches(result) == [64, 128, 256, 32], "two flat steps up, one down"
+    assert result.winner is not None and result.winner["batch_size"] == 64
+
+
 def test_the_budget_ends_the_search_fabricated_probe_durations(
     data_yaml: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
