@@ -8,7 +8,7 @@ at ``--imgsz``) on the CPU, the grid probes every combination of
 searches the same space from train()'s defaults (batch 16, workers 2, no
 cache) with a budget large enough to end by itself. Unless narrowed, the
 space is the one autotune searches when told nothing on this machine
-(``tune.default_space``: batch 1 to 256, workers 0 to the CPUs, cache none
+(``tune.default_space``: batch 1 to 1024, workers 0 to the CPUs, cache none
 or RAM), so "the full grid" is the grid a user would otherwise run; the
 training set holds the largest batch times ``--probe-batches`` images, so
 no probe reaches an epoch's end. Every probe of both is the same real
