@@ -12,8 +12,9 @@ space is the one autotune searches when told nothing on this machine
 or RAM), so "the full grid" is the grid a user would otherwise run; the
 training set holds the largest batch times ``--probe-batches`` images, so
 no probe reaches an epoch's end. Every probe of both is the same real
-YOLOv5 run through the runner (``probe_batches`` batches, the median
-images/s after the warm-up).
+YOLOv5 run through the runner (``probe_batches`` batches, or fewer once
+those after the warm-up took ``--probe-s`` seconds, as autotune's own; the
+median images/s after the warm-up).
 
 The two searches run one after the other, so a change in the machine's load
 between them shows in their figures: when their winners differ, both are
@@ -66,6 +67,7 @@ def _setup(args: argparse.Namespace, data: Path, folder: Path) -> tune.ProbeSetu
         options={},
         probe_batches=args.probe_batches,
         warmup_batches=args.warmup,
+        probe_s=args.probe_s,
     )
 
 
@@ -125,6 +127,7 @@ def run_autotune(args: argparse.Namespace, data: Path, root: Path) -> tune.Autot
         space=_space(args),
         probe_batches=args.probe_batches,
         warmup_batches=args.warmup,
+        probe_s=args.probe_s,
         project=root / "autotune",
         on_row=shown,
     )
@@ -171,6 +174,12 @@ def main() -> int:
     parser.add_argument("--workers", type=int, nargs="+", default=full["workers"])
     parser.add_argument("--probe-batches", type=int, default=6)
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument(
+        "--probe-s",
+        type=float,
+        default=tune.PROBE_SECONDS,
+        help="a probe also ends once its measured batches took this long (0: never)",
+    )
     parser.add_argument("--budget", type=float, default=900.0, help="autotune's, in s")
     parser.add_argument("--repeats", type=int, default=2, help="side-by-side measurements")
     parser.add_argument("--out", type=Path, default=None, help="folder (default: a temp one)")
@@ -186,7 +195,8 @@ def main() -> int:
     print(
         f"autotune vs grid on the CPU ({tune._cpus()} CPUs): {args.train} shapes images of "
         f"{args.source} px at imgsz {args.imgsz}; probes of {args.probe_batches} batches "
-        f"({args.warmup} warm-up); grid {len(args.batches)} batch sizes x "
+        f"({args.warmup} warm-up, or fewer after {args.probe_s:g} s measured); "
+        f"grid {len(args.batches)} batch sizes x "
         f"{len(args.workers)} workers x 2 caches = {grid_size} probes; folder {root}",
         flush=True,
     )

@@ -111,6 +111,37 @@ def test_real_probes_on_a_small_space_pick_the_fastest_row(data_yaml: Path, tmp_
     assert yolo_lab.list_runs(tmp_path / "runs") == [], "the probes are not listed as runs"
 
 
+def test_a_probe_of_slow_batches_ends_once_it_measured_enough(
+    data_yaml: Path, tmp_path: Path
+) -> None:
+    # Any batch here is "slow" for probe_s=1e-3: the probe ends after its
+    # warm-up and MIN_MEASURED_BATCHES more, not after all its probe_batches.
+    pytest.importorskip("yolov5", reason="YOLOv5 is installed by scripts/setup.sh --tests")
+    setup = tune.ProbeSetup(
+        data=str(data_yaml),
+        device="cpu",
+        devices=(),
+        model="yolov5n.yaml",
+        weights="",
+        imgsz=IMGSZ,
+        folder=tmp_path,
+        yolov5_dir=None,
+        seed=0,
+        options={},
+        probe_batches=6,
+        warmup_batches=1,
+        probe_s=1e-3,
+    )
+    settings = {"batch_size": 8, "workers": 0, "cache": None, "amp": False}
+    row = tune.run_probe(setup, settings, "probe-1", time.monotonic() + 300)
+    assert not row.get("error") and row["imgs_per_s"] > 0, row
+    assert row["batches"] == tune.MIN_MEASURED_BATCHES
+    status = read_status(Path(row["run"]))
+    assert status["status"] == "stopped"
+    ended = 1 + tune.MIN_MEASURED_BATCHES
+    assert status["message"].startswith(f"probe done after {ended} batches ("), status
+
+
 # -- fabricated ------------------------------------------------------------------------
 
 
@@ -124,14 +155,14 @@ def test_out_of_memory_is_remembered_fabricated_oom(
         device="cpu", imgsz=IMGSZ, workers=0, space=space, project=tmp_path / "runs"
     )
     result = yolo_lab.autotune(data_yaml, batch_size=8, **options)
-    assert _batches(result) == [8, 16, 32], "doubled until out of memory, then no larger"
-    assert result.rows[-1]["error"] == "out of memory"
+    assert _batches(result) == [8, 32, 16], "4x ran out of memory, then the doubling between"
+    assert result.rows[1]["error"] == "out of memory"
     assert result.winner is not None and result.winner["batch_size"] == 16
     assert result.speedup == pytest.approx(2.0)
 
     # Defaults that do not fit: smaller ones are tried, larger ones never.
     too_big = yolo_lab.autotune(data_yaml, batch_size=64, **options)
-    assert _batches(too_big) == [64, 32, 16, 8]
+    assert _batches(too_big) == [64, 16, 8, 32], "down 4x (no larger), then the rungs beside"
     assert too_big.winner is not None and too_big.winner["batch_size"] == 16
     assert too_big.defaults_imgs_per_s is None and too_big.speedup is None
     text = str(too_big)
@@ -197,11 +228,12 @@ def test_on_the_cpu_the_cache_comes_first_and_stays_fabricated_probe(
     assert len(tried) == 6, f"6 of the grid's 24 points: {tried}"
 
 
-def test_one_flat_step_up_is_looked_past_but_not_two_fabricated_probe(
+def test_the_batch_climbs_coarse_to_fine_over_a_plateau_fabricated_probe(
     data_yaml: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A CPU's plateau: 16 -> 32 gains 1 % (under min_gain), 64 gains 20 %
-    # more; then two flat doublings end the climb before 512.
+    # A CPU's plateau: 16 -> 32 gains 1 % (under min_gain), which would end
+    # a climb of doublings; 64 (4x) gains 20 %. 256 (4x again) is no faster:
+    # the climb ends there (512 is never tried) and probes the rungs beside 64.
     speeds = {8: 10.0, 16: 20.0, 32: 20.2, 64: 24.0, 128: 23.5, 256: 23.8, 512: 40.0}
     monkeypatch.setattr(tune, "run_probe", _fake_probe(lambda s: speeds[s["batch_size"]]))
     options: dict[str, Any] = dict(
@@ -212,16 +244,52 @@ def test_one_flat_step_up_is_looked_past_but_not_two_fabricated_probe(
         project=tmp_path / "runs",
     )
     result = yolo_lab.autotune(data_yaml, batch_size=16, **options)
-    assert _batches(result) == [16, 32, 64, 128, 256], "past 32, not past 128 and 256"
+    assert _batches(result) == [16, 64, 256, 128, 32], "4x, 4x, then the rungs beside 64"
     assert result.winner is not None and result.winner["batch_size"] == 64
     assert result.ended == "converged"
+
+    # Steps of 4x still reach the ladder's top rung (here 3 rungs up, not 4).
+    top = {**speeds, 128: 30.0, 256: 31.0, 512: 45.0}
+    monkeypatch.setattr(tune, "run_probe", _fake_probe(lambda s: top[s["batch_size"]]))
+    result = yolo_lab.autotune(data_yaml, batch_size=64, **options)
+    assert _batches(result) == [64, 256, 512], "no rung above 512, 256 below it was probed"
+    assert result.winner is not None and result.winner["batch_size"] == 512
 
     # Down the ladder (only when up found nothing) the first step no faster ends it.
     down = {**speeds, 128: 10.0, 256: 10.0, 64: 23.0, 32: 22.0, 16: 30.0}
     monkeypatch.setattr(tune, "run_probe", _fake_probe(lambda s: down[s["batch_size"]]))
     result = yolo_lab.autotune(data_yaml, batch_size=64, **options)
-    assert _batches(result) == [64, 128, 256, 32], "two flat steps up, one down"
-    assert result.winner is not None and result.winner["batch_size"] == 64
+    assert _batches(result) == [64, 256, 16, 8, 32], "one 4x step up, down to the bottom"
+    assert result.winner is not None and result.winner["batch_size"] == 16
+
+
+def test_a_later_pass_moves_the_batch_one_rung_for_the_workers_fabricated_probe(
+    data_yaml: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With 2 workers batch 256 is fastest; with 0, 128 is: the first pass
+    # climbs the batch at 2 workers, then the workers at 256; the second
+    # pass re-checks one rung each way at 0 workers (and looks past one
+    # flat rung upward), and takes 128.
+    def speed(s: dict[str, Any]) -> float:
+        batch = {16: 20.0, 32: 24.0, 64: 28.0, 128: 32.0, 256: 40.0, 512: 30.0}[s["batch_size"]]
+        if s["workers"] == 0:
+            return 60.0 if s["batch_size"] == 128 else batch * 1.2
+        return batch
+
+    monkeypatch.setattr(tune, "run_probe", _fake_probe(speed))
+    result = yolo_lab.autotune(
+        data_yaml,
+        device="cpu",
+        imgsz=IMGSZ,
+        batch_size=16,
+        workers=2,
+        space={"batch_size": [16, 32, 64, 128, 256, 512], "workers": [0, 2], "cache": [None]},
+        project=tmp_path / "runs",
+    )
+    tried = [(r["settings"]["batch_size"], r["settings"]["workers"]) for r in result.rows]
+    assert tried[:6] == [(16, 2), (64, 2), (256, 2), (512, 2), (128, 2), (256, 0)], tried
+    assert tried[6:] == [(512, 0), (128, 0), (64, 0)], "one rung at a time, then on down"
+    assert result.winner == {"batch_size": 128, "workers": 0, "cache": None, "amp": False}
 
 
 def test_the_budget_ends_the_search_fabricated_probe_durations(
@@ -271,7 +339,8 @@ def test_in_a_notebook_one_table_fills_in_probe_by_probe_fabricated_probe(
     assert first["rows"] == [] and first["probing"]["batch_size"] == 8
     assert first["ended"] == "running" and first["form"] is None
     pending = [d["probing"]["batch_size"] for d, _, _ in shown if d["probing"]]
-    assert pending == [8, 16, 32], pending
+    # 4x is out of memory, so down 4x (no faster), then the rungs beside 8.
+    assert pending == [8, 32, 2, 16, 4], pending
     assert last["probing"] is None and last["ended"] == "converged"
     assert last["form"] == {"batch_size": "16", "workers": "0", "cache": "none", "amp": False}
     assert last["speedup"] == pytest.approx(2.0)
@@ -306,7 +375,13 @@ def test_the_probe_spec_is_a_train_spec_plus_its_length(
     settings = {"batch_size": 8, "workers": 0, "cache": None, "amp": False}
     spec = tune._probe_spec(setup, settings, tmp_path / "probe-1")
     assert set(spec["params"]) == set(caught["params"])
-    assert set(spec) - set(caught) == {"probe_batches"}
+    assert set(spec) - set(caught) == {"probe"}
+    assert spec["probe"] == {
+        "batches": 6,
+        "warmup": 2,
+        "seconds": tune.PROBE_SECONDS,
+        "min_measured": tune.MIN_MEASURED_BATCHES,
+    }
     assert spec["yolov5_options"]["nosave"] is True
 
 
@@ -322,6 +397,7 @@ def test_the_probe_spec_is_a_train_spec_plus_its_length(
         ({"budget_s": -5}, "bad_budget", "above 0"),
         ({"budget_s": "2m"}, "bad_budget", "seconds"),
         ({"probe_batches": 2, "warmup_batches": 2}, "bad_probe_batches", "warm-up"),
+        ({"probe_s": -1}, "bad_probe_s", "0 or more"),
         ({"space": {"imgsz": [320, 640]}}, "bad_space", "imgsz"),
         ({"space": {"batch_size": []}}, "bad_space", "not a list"),
         ({"space": {"batch_size": ["auto"]}}, "bad_batch_size", "auto"),

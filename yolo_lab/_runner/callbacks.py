@@ -112,9 +112,15 @@ class Runner:
         shm = _shm_path()
         self.advisor = Advisor(self.params, shm_bytes(shm), shm_path=shm)
         self.advice: list[dict[str, Any]] = []
-        # An autotune probe (yolo_lab.autotune) ends after this many batches.
-        self.probe_batches = int(spec.get("probe_batches") or 0)
+        # An autotune probe (yolo_lab.autotune) ends after its batches, or once
+        # those after its warm-up took its seconds (_end_probe).
+        probe = spec.get("probe") or {}
+        self.probe_batches = int(probe.get("batches") or 0)
+        self.probe_warmup = int(probe.get("warmup") or 0)
+        self.probe_s = float(probe.get("seconds") or 0.0)
+        self.probe_min_measured = int(probe.get("min_measured") or 1)
         self.probed = 0
+        self.probe_measured_s = 0.0
 
     # -- stop
 
@@ -326,10 +332,12 @@ class Runner:
                 "CUDA out of memory. Tried to allocate 20.00 MiB (fabricated by "
                 "YOLO_LAB_FABRICATED_OOM_AT_BATCH for a test)"
             )
-        self._end_probe()
+        self._end_probe(dt)
 
-    def _end_probe(self) -> None:
-        """An autotune probe ends after its batches, right here.
+    def _end_probe(self, dt: float) -> None:
+        """An autotune probe ends after its batches, right here; or sooner when
+        its batches are slow: once those after the warm-up took its seconds,
+        and at least ``min_measured`` of them (``dt``: this batch's).
 
         Raised from the batch-end callback, the stop skips what a stop
         through the loader would still do (save last.pt) and what an epoch's
@@ -339,8 +347,17 @@ class Runner:
         if not self.probe_batches or distributed():
             return
         self.probed += 1
-        if self.probed >= self.probe_batches:
-            self.request_stop(f"probe done after {self.probed} batches")
+        measured = self.probed - self.probe_warmup
+        if measured > 0:
+            self.probe_measured_s += dt
+        timed = (
+            self.probe_s > 0
+            and measured >= self.probe_min_measured
+            and self.probe_measured_s >= self.probe_s
+        )
+        if self.probed >= self.probe_batches or timed:
+            took = f" ({measured} measured in {self.probe_measured_s:.1f} s)" if timed else ""
+            self.request_stop(f"probe done after {self.probed} batches{took}")
             raise StopRequested
 
     def _time_split(self, ni: int) -> dict[str, float | None]:

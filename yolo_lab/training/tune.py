@@ -3,10 +3,15 @@ for this machine, this dataset and this model, found by measuring.
 
 Each point tried is a *probe*: a real YOLOv5 run through the runner, like
 ``train()``'s, that ends itself after a few dozen batches: the spec's
-``probe_batches``, counted by the runner's batch-end callback, which ends
-the run there as "stopped" without saving weights (a probe does not reach
-an epoch's end and its validation either, unless the training set is
-smaller than its batches). Ending it from the kernel with ``Run.stop()``
+``probe`` (its batches, counted by the runner's batch-end callback, which
+ends the run there as "stopped" without saving weights; a probe does not
+reach an epoch's end and its validation either, unless the training set is
+smaller than its batches). A probe whose batches are slow ends sooner: once
+the batches it measures (after the warm-up) took ``probe_s`` seconds, and
+at least ``MIN_MEASURED_BATCHES`` of them, it knows its speed as well as
+the machine's noise lets it (on a CPU at 640 px a batch takes seconds: 17
+of them would make each probe minutes long, a budget of two minutes one
+probe). Ending it from the kernel with ``Run.stop()``
 once enough batch events arrived would overshoot by the events' delay and
 save last.pt on the way out. Its speed is the median images/s of its batch
 events after the first warm-up batches: the median, because one batch held
@@ -18,10 +23,11 @@ x 3 worker counts x 2 caches x 2 AMPs is 48 probes, far past a 2-minute
 budget. The knobs mostly act apart (the batch feeds the GPU, the workers
 and the cache feed the batch), so a coordinate descent finds the same best
 in a handful: start from the defaults, vary one knob at a time, keep a
-change that is faster by more than the noise (``min_gain``), double the
-batch until it runs out of memory or two doublings in a row are no faster
-(one flat step is looked past: on a plateau each doubling gains less than
-a probe's noise, but two or three of them add up). Two rules save
+change that is faster by more than the noise (``min_gain``). The batch is
+climbed coarse to fine: four times larger while that is faster (a doubling
+on a plateau gains less than a probe's noise, two of them add up to more),
+up to the batch that runs out of memory, then the doublings beside the best
+(_Search.climb says more). Two rules save
 more probes: an out-of-memory batch is remembered and that batch and larger
 are never tried again (with AMP off, too: it needs more memory); and the
 loader's knobs (more workers, a RAM cache) are tried only while the probes'
@@ -97,8 +103,13 @@ MIN_GAIN: Final = 0.03
 # Passes over the knobs, at most: a pass after the first re-checks the batch
 # for the loader or AMP the one before chose.
 MAX_PASSES: Final = 3
-# Steps up a climb looks past that were not faster (_Search.climb says why).
+# Steps up a climb of one rung at a time looks past that were not faster
+# (the workers; the batch's first climb takes two rungs a step instead).
 CLIMB_PATIENCE: Final = 1
+# A probe also ends once the batches it measured took this long, and at
+# least MIN_MEASURED_BATCHES of them (0: only probe_batches ends it).
+PROBE_SECONDS: Final = 5.0
+MIN_MEASURED_BATCHES: Final = 3
 # A running probe is stopped this long after the budget's end (its start
 # alone can take that: Python, torch and YOLOv5 import in each probe).
 PROBE_GRACE_S: Final = 30.0
@@ -128,13 +139,16 @@ class ProbeSetup:
     options: dict[str, Any]
     probe_batches: int
     warmup_batches: int
+    probe_s: float = PROBE_SECONDS
 
 
 # -- one probe ---------------------------------------------------------------------
 
 
 def _probe_spec(setup: ProbeSetup, settings: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
-    """The run spec of a probe: train()'s, plus when to end (``probe_batches``)."""
+    """The run spec of a probe: train()'s, plus when to end (``probe``): after
+    ``batches``, or once the batches after the first ``warmup`` took
+    ``seconds`` and were at least ``min_measured``."""
     # A probe never reaches its final epoch (each epoch is at least one batch).
     epochs = setup.probe_batches + 1
     params = {
@@ -160,7 +174,12 @@ def _probe_spec(setup: ProbeSetup, settings: Mapping[str, Any], run_dir: Path) -
         "seed": setup.seed,
         # No telemetry thread: it would take CPU from what is measured.
         "telemetry_interval_s": 0.0,
-        "probe_batches": setup.probe_batches,
+        "probe": {
+            "batches": setup.probe_batches,
+            "warmup": setup.warmup_batches,
+            "seconds": setup.probe_s,
+            "min_measured": MIN_MEASURED_BATCHES,
+        },
     }
 
 
@@ -557,25 +576,36 @@ class _Search:
 
     # -- moves
 
-    def climb(self, current: Settings, knob: str, ladder: Sequence[Any]) -> Settings:
+    def climb(
+        self, current: Settings, knob: str, ladder: Sequence[Any], stride: int = 1
+    ) -> Settings:
         """Up the ladder while faster (the batch: until out of memory), else down.
 
-        Upwards, one step that is not faster is looked past (``CLIMB_PATIENCE``):
-        images/s rises slowly on a plateau, by less per doubling than a probe's
-        noise, and a climb that stopped at the first flat step stopped early
-        (measured on this project's 2-core CPU: batch 128 read 2.6 % faster than
-        64, under ``min_gain``, and ended the climb, while 512 was 13 % faster
-        than 128 side by side). Downwards a step that is not faster ends it:
-        the way down is only taken when the way up found nothing.
+        ``stride`` rungs a step. The batch's first climb takes two (four times
+        the batch) and then probes the rungs beside the best it reached: on a
+        plateau a doubling gains less than a probe's noise, and a climb of
+        doublings stopped at the first flat one (measured on this project's
+        2-core CPU: batch 128 read 2.6 % faster than 64, under ``min_gain``,
+        and ended the climb, while 512 was 13 % faster than 128 side by
+        side); four times the batch gains twice as much, and reaches the top
+        of a ladder of 1 to 1024 from 16 in three probes, not six. A later
+        pass, which only asks whether the other knobs moved the best by a
+        rung, climbs one rung a step.
+
+        One rung at a time, one step up that is not faster is looked past
+        (``CLIMB_PATIENCE``), for the same reason. Downwards a step that is
+        not faster ends it: the way down is only taken when the way up found
+        nothing.
         """
         best = self.measure(current)
         # More workers only help a loader that holds the steps up; fewer may
         # still help, leaving the CPUs to the step.
         up = knob != "workers" or self.loader_may_gain(best)
+        patience = CLIMB_PATIENCE if stride == 1 else 0
+        point = current
         for direction in (1, -1) if up else (-1,):
-            point = current
             misses = 0
-            for value in _steps(ladder, current[knob], direction):
+            for value in _steps(ladder, current[knob], direction, stride):
                 candidate = {**current, knob: value}
                 row = self.measure(candidate)
                 if row is None or _too_big(row):
@@ -584,15 +614,24 @@ class _Search:
                     continue  # a smaller one may fit
                 if not self.better(row, best):
                     misses += 1
-                    if direction < 0 or misses > CLIMB_PATIENCE:
+                    if direction < 0 or misses > patience:
                         break
                     continue
                 point, best, misses = candidate, row, 0
                 if _batch_capped(row, knob):
                     break  # the whole training set is one batch already
             if point is not current:
-                return point
-        return current
+                break
+        if stride > 1:
+            # The rungs the strides stepped over, beside the best.
+            for value in _beside(ladder, point[knob]):
+                if value > point[knob] and best is not None and _batch_capped(best, knob):
+                    continue  # a larger batch trains the same whole set a step
+                candidate = {**point, knob: value}
+                row = self.measure(candidate)
+                if row is not None and self.better(row, best):
+                    point, best = candidate, row
+        return point
 
     def choose(self, current: Settings, knob: str, values: Sequence[Any]) -> Settings:
         """The fastest of a knob's values (cache, AMP), each probed once."""
@@ -625,13 +664,14 @@ class _Search:
                 # Not a question of size: every other probe would fail alike.
                 self.result.ended = "the defaults failed; see the row's error"
                 return
-            for _ in range(MAX_PASSES):
+            for later in range(MAX_PASSES):
                 before = _key(current)
                 for knob in order:
                     if not set(space[knob]) - {current[knob]}:
                         continue  # nothing else to try
                     if knob in ("batch_size", "workers"):
-                        current = self.climb(current, knob, space[knob])
+                        coarse = knob == "batch_size" and not later
+                        current = self.climb(current, knob, space[knob], 2 if coarse else 1)
                     else:
                         current = self.choose(current, knob, space[knob])
                 if _key(current) == before:
@@ -653,14 +693,25 @@ def _batch_capped(row: Row, knob: str) -> bool:
     return knob == "batch_size" and bool(images) and images < row["settings"]["batch_size"]
 
 
-def _steps(ladder: Sequence[Any], value: Any, direction: int) -> Iterator[Any]:
-    """The ladder's values past ``value`` in ``direction``, nearest first."""
+def _steps(ladder: Sequence[Any], value: Any, direction: int, stride: int = 1) -> Iterator[Any]:
+    """The ladder's values past ``value`` in ``direction``, nearest first,
+    ``stride`` rungs apart; the ladder's end too, when the last stride
+    stepped over it (a coarse climb still reaches the largest batch)."""
     ordered = sorted(set(ladder) | {value})
     index = ordered.index(value)
-    if direction > 0:
-        yield from ordered[index + 1 :]
-    else:
-        yield from reversed(ordered[:index])
+    end = len(ordered) - 1 if direction > 0 else 0
+    while (end - index) * direction > 0:
+        index = index + stride * direction
+        if (index - end) * direction > 0:
+            index = end
+        yield ordered[index]
+
+
+def _beside(ladder: Sequence[Any], value: Any) -> list[Any]:
+    """The ladder's rungs next to ``value``: the one above first."""
+    ordered = sorted(set(ladder) | {value})
+    index = ordered.index(value)
+    return [ordered[i] for i in (index + 1, index - 1) if 0 <= i < len(ordered)]
 
 
 # -- the checks -------------------------------------------------------------------------
@@ -741,6 +792,23 @@ def _check_probe_batches(probe_batches: Any, warmup_batches: Any) -> tuple[int, 
             field="probe_batches",
         )
     return probe_batches, warmup_batches
+
+
+def _check_probe_s(probe_s: Any) -> float:
+    if (
+        isinstance(probe_s, bool)
+        or not isinstance(probe_s, (int, float))
+        or not math.isfinite(probe_s)
+        or probe_s < 0
+    ):
+        raise TrainError(
+            "bad_probe_s",
+            f"probe_s={probe_s!r}: the seconds of measured batches that end a probe early, "
+            "0 or more",
+            f"e.g. probe_s={PROBE_SECONDS} (0: every probe runs all its probe_batches)",
+            field="probe_s",
+        )
+    return float(probe_s)
 
 
 def _check_device(device: Any) -> tuple[str, list[int]]:
@@ -836,6 +904,7 @@ def autotune(
     space: Mapping[str, Sequence[Any]] | None = None,
     probe_batches: int = PROBE_BATCHES,
     warmup_batches: int = WARMUP_BATCHES,
+    probe_s: float = PROBE_SECONDS,
     min_gain: float = MIN_GAIN,
     project: str | os.PathLike[str] = "runs/train",
     yolov5_dir: str | os.PathLike[str] | None = None,
@@ -846,8 +915,9 @@ def autotune(
     """Find this machine's fastest batch size, workers, cache (and AMP on a GPU) by probing.
 
     Each probe is a real YOLOv5 run of ``probe_batches`` batches through the
-    runner (no validation, no weights); its speed is the median images/s
-    after ``warmup_batches``. The search starts at ``batch_size``,
+    runner (no validation, no weights), or fewer once the batches after
+    ``warmup_batches`` took ``probe_s`` seconds (at least 3 of them; 0: no
+    such end); its speed is their median images/s. The search starts at ``batch_size``,
     ``workers``, ``cache`` and ``amp`` (train()'s defaults), varies one knob
     at a time, keeps what is faster by more than ``min_gain``, doubles the
     batch until out of memory or no faster, and ends when nothing helps or
@@ -865,6 +935,7 @@ def autotune(
     budget = _check_budget(budget_s)
     min_gain = _check_min_gain(min_gain)
     probe_batches, warmup_batches = _check_probe_batches(probe_batches, warmup_batches)
+    probe_s = _check_probe_s(probe_s)
     device_name, devices = _check_device(device)
     gpu = bool(devices)
     imgsz = check_int("imgsz", imgsz)
@@ -893,6 +964,7 @@ def autotune(
         options=options,
         probe_batches=probe_batches,
         warmup_batches=warmup_batches,
+        probe_s=probe_s,
     )
     result = Autotune(
         dir=folder,
