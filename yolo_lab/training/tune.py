@@ -917,10 +917,11 @@ def autotune(
     Each probe is a real YOLOv5 run of ``probe_batches`` batches through the
     runner (no validation, no weights), or fewer once the batches after
     ``warmup_batches`` took ``probe_s`` seconds (at least 3 of them; 0: no
-    such end); its speed is their median images/s. The search starts at ``batch_size``,
-    ``workers``, ``cache`` and ``amp`` (train()'s defaults), varies one knob
-    at a time, keeps what is faster by more than ``min_gain``, doubles the
-    batch until out of memory or no faster, and ends when nothing helps or
+    such end); its speed is their median images/s. The search starts at
+    ``batch_size``, ``workers``, ``cache`` and ``amp`` (train()'s defaults),
+    varies one knob at a time, keeps what is faster by more than
+    ``min_gain``, takes the batch four times larger until out of memory or
+    no faster and then a doubling either side, and ends when nothing helps or
     within ``budget_s`` seconds (a probe is started only if it should end in
     time). ``space`` narrows or widens the values tried, e.g.
     ``{"batch_size": [8, 16, 32], "cache": [None]}``. ``on_row(row)`` is
