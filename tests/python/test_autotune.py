@@ -52,6 +52,25 @@ def _fake_probe(
     return probe
 
 
+def _setup(data_yaml: Path, folder: Path, **changes: Any) -> tune.ProbeSetup:
+    """Probes' shared settings as autotune() makes them on the CPU, at 64 px."""
+    base: dict[str, Any] = dict(
+        data=str(data_yaml),
+        device="cpu",
+        devices=(),
+        model="yolov5n.yaml",
+        weights="",
+        imgsz=IMGSZ,
+        folder=folder,
+        yolov5_dir=None,
+        seed=0,
+        options={},
+        probe_batches=6,
+        warmup_batches=2,
+    )
+    return tune.ProbeSetup(**{**base, **changes})
+
+
 def _batches(result: tune.Autotune) -> list[int]:
     return [r["settings"]["batch_size"] for r in result.rows]
 
@@ -117,21 +136,7 @@ def test_a_probe_of_slow_batches_ends_once_it_measured_enough(
     # Any batch here is "slow" for probe_s=1e-3: the probe ends after its
     # warm-up and MIN_MEASURED_BATCHES more, not after all its probe_batches.
     pytest.importorskip("yolov5", reason="YOLOv5 is installed by scripts/setup.sh --tests")
-    setup = tune.ProbeSetup(
-        data=str(data_yaml),
-        device="cpu",
-        devices=(),
-        model="yolov5n.yaml",
-        weights="",
-        imgsz=IMGSZ,
-        folder=tmp_path,
-        yolov5_dir=None,
-        seed=0,
-        options={},
-        probe_batches=6,
-        warmup_batches=1,
-        probe_s=1e-3,
-    )
+    setup = _setup(data_yaml, tmp_path, warmup_batches=1, probe_s=1e-3)
     settings = {"batch_size": 8, "workers": 0, "cache": None, "amp": False}
     row = tune.run_probe(setup, settings, "probe-1", time.monotonic() + 300)
     assert not row.get("error") and row["imgs_per_s"] > 0, row
@@ -358,20 +363,7 @@ def test_the_probe_spec_is_a_train_spec_plus_its_length(
     monkeypatch.setattr(api, "_start", lambda run_dir, spec, detach=False: caught.update(spec))
     pytest.importorskip("yolov5", reason="train() checks that YOLOv5 is installed")
     yolo_lab.train(data_yaml, imgsz=IMGSZ, project=tmp_path / "runs")
-    setup = tune.ProbeSetup(
-        data=str(data_yaml),
-        device="cpu",
-        devices=(),
-        model="yolov5n.yaml",
-        weights="",
-        imgsz=IMGSZ,
-        folder=tmp_path,
-        yolov5_dir=None,
-        seed=0,
-        options={},
-        probe_batches=6,
-        warmup_batches=2,
-    )
+    setup = _setup(data_yaml, tmp_path)
     settings = {"batch_size": 8, "workers": 0, "cache": None, "amp": False}
     spec = tune._probe_spec(setup, settings, tmp_path / "probe-1")
     assert set(spec["params"]) == set(caught["params"])

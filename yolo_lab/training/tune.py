@@ -746,20 +746,23 @@ def default_space(gpu: bool, cpus: int | None = None) -> dict[str, list[Any]]:
     }
 
 
+def _seconds(value: Any) -> float | None:
+    """``value`` as seconds, or None when it is not a finite number (a bool is not)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
 def _check_budget(budget_s: Any) -> float:
-    if (
-        isinstance(budget_s, bool)
-        or not isinstance(budget_s, (int, float))
-        or not math.isfinite(budget_s)
-        or budget_s <= 0
-    ):
+    seconds = _seconds(budget_s)
+    if seconds is None or seconds <= 0:
         raise TrainError(
             "bad_budget",
             f"budget_s={budget_s!r}: the search's time budget is a number of seconds above 0",
             "e.g. budget_s=120 (two minutes; each probe takes about 10 to 30 s)",
             field="budget_s",
         )
-    return float(budget_s)
+    return seconds
 
 
 def _check_min_gain(min_gain: Any) -> float:
@@ -795,12 +798,8 @@ def _check_probe_batches(probe_batches: Any, warmup_batches: Any) -> tuple[int, 
 
 
 def _check_probe_s(probe_s: Any) -> float:
-    if (
-        isinstance(probe_s, bool)
-        or not isinstance(probe_s, (int, float))
-        or not math.isfinite(probe_s)
-        or probe_s < 0
-    ):
+    seconds = _seconds(probe_s)
+    if seconds is None or seconds < 0:
         raise TrainError(
             "bad_probe_s",
             f"probe_s={probe_s!r}: the seconds of measured batches that end a probe early, "
@@ -808,7 +807,7 @@ def _check_probe_s(probe_s: Any) -> float:
             f"e.g. probe_s={PROBE_SECONDS} (0: every probe runs all its probe_batches)",
             field="probe_s",
         )
-    return float(probe_s)
+    return seconds
 
 
 def _check_device(device: Any) -> tuple[str, list[int]]:
