@@ -71,6 +71,14 @@ def _setup(data_yaml: Path, folder: Path, **changes: Any) -> tune.ProbeSetup:
     return tune.ProbeSetup(**{**base, **changes})
 
 
+def _on_the_cpu(data_yaml: Path, tmp_path: Path, space: dict[str, Any], **kwargs: Any):
+    """autotune() on the CPU at 64 px from batch 16 and 2 workers (unless told)."""
+    start: dict[str, Any] = {"batch_size": 16, "workers": 2, **kwargs}
+    return yolo_lab.autotune(
+        data_yaml, device="cpu", imgsz=IMGSZ, space=space, project=tmp_path / "runs", **start
+    )
+
+
 def _batches(result: tune.Autotune) -> list[int]:
     return [r["settings"]["batch_size"] for r in result.rows]
 
@@ -214,15 +222,8 @@ def test_on_the_cpu_the_cache_comes_first_and_stays_fabricated_probe(
         return batch * {0: 0.8, 1: 0.95, 2: 1.0}[s["workers"]]
 
     monkeypatch.setattr(tune, "run_probe", _fake_probe(speed))
-    result = yolo_lab.autotune(
-        data_yaml,
-        device="cpu",
-        imgsz=IMGSZ,
-        batch_size=16,
-        workers=2,
-        space={"batch_size": [4, 8, 16, 32], "workers": [0, 1, 2], "cache": [None, "ram"]},
-        project=tmp_path / "runs",
-    )
+    space = {"batch_size": [4, 8, 16, 32], "workers": [0, 1, 2], "cache": [None, "ram"]}
+    result = _on_the_cpu(data_yaml, tmp_path, space)
     tried = [
         (r["settings"]["batch_size"], r["settings"]["workers"], r["settings"]["cache"])
         for r in result.rows
@@ -282,15 +283,8 @@ def test_a_later_pass_moves_the_batch_one_rung_for_the_workers_fabricated_probe(
         return batch
 
     monkeypatch.setattr(tune, "run_probe", _fake_probe(speed))
-    result = yolo_lab.autotune(
-        data_yaml,
-        device="cpu",
-        imgsz=IMGSZ,
-        batch_size=16,
-        workers=2,
-        space={"batch_size": [16, 32, 64, 128, 256, 512], "workers": [0, 2], "cache": [None]},
-        project=tmp_path / "runs",
-    )
+    space = {"batch_size": [16, 32, 64, 128, 256, 512], "workers": [0, 2], "cache": [None]}
+    result = _on_the_cpu(data_yaml, tmp_path, space)
     tried = [(r["settings"]["batch_size"], r["settings"]["workers"]) for r in result.rows]
     assert tried[:6] == [(16, 2), (64, 2), (256, 2), (512, 2), (128, 2), (256, 0)], tried
     assert tried[6:] == [(512, 0), (128, 0), (64, 0)], "one rung at a time, then on down"

@@ -664,13 +664,13 @@ class _Search:
                 # Not a question of size: every other probe would fail alike.
                 self.result.ended = "the defaults failed; see the row's error"
                 return
-            for later in range(MAX_PASSES):
+            for pass_number in range(MAX_PASSES):
                 before = _key(current)
                 for knob in order:
                     if not set(space[knob]) - {current[knob]}:
                         continue  # nothing else to try
                     if knob in ("batch_size", "workers"):
-                        coarse = knob == "batch_size" and not later
+                        coarse = knob == "batch_size" and pass_number == 0
                         current = self.climb(current, knob, space[knob], 2 if coarse else 1)
                     else:
                         current = self.choose(current, knob, space[knob])
@@ -693,12 +693,17 @@ def _batch_capped(row: Row, knob: str) -> bool:
     return knob == "batch_size" and bool(images) and images < row["settings"]["batch_size"]
 
 
+def _rungs(ladder: Sequence[Any], value: Any) -> tuple[list[Any], int]:
+    """The ladder's values in order, ``value`` among them, and its index."""
+    ordered = sorted(set(ladder) | {value})
+    return ordered, ordered.index(value)
+
+
 def _steps(ladder: Sequence[Any], value: Any, direction: int, stride: int = 1) -> Iterator[Any]:
     """The ladder's values past ``value`` in ``direction``, nearest first,
     ``stride`` rungs apart; the ladder's end too, when the last stride
     stepped over it (a coarse climb still reaches the largest batch)."""
-    ordered = sorted(set(ladder) | {value})
-    index = ordered.index(value)
+    ordered, index = _rungs(ladder, value)
     end = len(ordered) - 1 if direction > 0 else 0
     while (end - index) * direction > 0:
         index = index + stride * direction
@@ -709,8 +714,7 @@ def _steps(ladder: Sequence[Any], value: Any, direction: int, stride: int = 1) -
 
 def _beside(ladder: Sequence[Any], value: Any) -> list[Any]:
     """The ladder's rungs next to ``value``: the one above first."""
-    ordered = sorted(set(ladder) | {value})
-    index = ordered.index(value)
+    ordered, index = _rungs(ladder, value)
     return [ordered[i] for i in (index + 1, index - 1) if 0 <= i < len(ordered)]
 
 
