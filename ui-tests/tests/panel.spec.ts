@@ -6,6 +6,7 @@ import type { Page } from '@playwright/test';
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { workspaceSaved } from './workspace';
 
 /** What the kernel's own torch says: the panel must show exactly this. */
 function kernelTorchVersion(): string {
@@ -140,11 +141,8 @@ test.describe('yolo-lab panel', () => {
       hasText: 'Telemetry'
     });
     await expect(title).toHaveAttribute('aria-expanded', 'true');
-    const saved = page.waitForRequest(
-      r =>
-        r.url().includes('/api/workspaces') &&
-        r.method() === 'PUT' &&
-        (r.postData() ?? '').includes('yl-section-telemetry')
+    const saved = workspaceSaved(page, data =>
+      JSON.stringify(data).includes('yl-section-telemetry')
     );
     await title.click();
     await expect(title).toHaveAttribute('aria-expanded', 'false');
@@ -233,11 +231,8 @@ test.describe('yolo-lab panel', () => {
   }) => {
     // The layout is saved to the workspace after a change: wait for the save
     // that has the yolo-lab panel open (an earlier save may be in flight).
-    const saved = page.waitForRequest(
-      r =>
-        r.url().includes('/api/workspaces') &&
-        r.method() === 'PUT' &&
-        (r.postData() ?? '').includes('"current":"yolo-lab-panel"')
+    const saved = workspaceSaved(page, data =>
+      JSON.stringify(data).includes('"current":"yolo-lab-panel"')
     );
     await page.sidebar.openTab('yolo-lab-panel');
     await expect(page.locator(VIEW)).toHaveAttribute('data-phase', 'no-kernel');

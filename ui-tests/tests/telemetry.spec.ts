@@ -5,6 +5,7 @@
 import { expect, test } from '@jupyterlab/galata';
 import type { Locator, Page } from '@playwright/test';
 import * as fs from 'fs';
+import { workspaceSaved } from './workspace';
 
 const INLINE = '.jp-OutputArea-output .yl-TelemetryChart';
 const SIDEBAR = '#yolo-lab-panel .yl-TelemetrySection .yl-TelemetryChart';
@@ -330,7 +331,15 @@ test.describe('telemetry', () => {
       const app = (window as any).jupyterapp;
       return app.shell.currentWidget.context.path as string;
     });
+    // Galata's reload waits for the Launcher to be the current tab: wait for
+    // the save whose layout no longer holds the closed notebook, or the reload
+    // may restore it.
+    const forgotten = workspaceSaved(page, data => {
+      const main = data['layout-restorer:data']?.main;
+      return !!main && !JSON.stringify(main).includes(path);
+    });
     await page.notebook.close();
+    await forgotten;
     await page.kernel.shutdownAll();
 
     // Reopened without any kernel: the chart comes from the saved output alone.
