@@ -54,7 +54,7 @@ pipq pip install -q --disable-pip-version-check \
   "torch==2.14.1" "torchvision==0.29.1" \
   "jupyterlab>=4.6,<5" "hatchling>=1.5" "hatch-jupyter-builder>=0.9" \
   "hatch-nodejs-version>=0.3.2" \
-  "pytest>=8" "jupyter_client>=8" "nbclient>=0.10" "nbformat>=5.9" \
+  "pytest>=8" "pytest-xdist>=3.5" "jupyter_client>=8" "nbclient>=0.10" "nbformat>=5.9" \
   "nvidia-ml-py>=12" "psutil>=5.9" "jsonschema>=4" "ruff>=0.6" \
   "yolov5>=7.0,<8" "numpy<2.4" "setuptools<81" "pillow<10" \
   "jupyterhub>=6.1,<6.2" "dockerspawner>=14,<15"

@@ -19,7 +19,10 @@ run() {
 
 run "lint (eslint, prettier, ruff)" bash -c 'npm run --silent lint && ruff check yolo_lab tests'
 run "jest" npx jest --ci
-run "pytest" python -m pytest -q --durations=15
+# Two pytest workers: most of the suite waits on kernels, servers and training
+# subprocesses, so two workers finish it in about half the time on two cores
+# (README, Tests). Each test has its own tmp_path, ports and registry.
+run "pytest" python -m pytest -q -n 2 --durations=15
 run "launcher (real Docker)" bash scripts/test-launcher.sh
 run "galata" bash -c 'cd ui-tests && CI=1 npx playwright test'
 
