@@ -12,7 +12,9 @@ from jupyterlab.galata import configure_jupyter_server
 configure_jupyter_server(c)  # noqa: F821
 
 c.ServerApp.ip = "127.0.0.1"
-c.ServerApp.port = 8888
+# playwright.config.js picks a free port and passes it here, so the tests do
+# not collide with a JupyterLab on 8888 (scripts/lab.sh).
+c.ServerApp.port = int(os.environ.get("YOLO_LAB_GALATA_PORT", "8888"))
 c.ServerApp.port_retries = 0
 c.ServerApp.open_browser = False
 # CI and the build machines run as root.
