@@ -1,4 +1,5 @@
-"""Shared fixtures: the protocol schema validator and fabricated reports."""
+"""Shared fixtures: the protocol schema validator and fabricated reports; the
+report of waits close to their deadline (waiting.py)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,18 @@ from typing import Any, Callable
 
 import jsonschema
 import pytest
+from waiting import WaitReport
 
 from yolo_lab import protocol
 
 GIB = 1 << 30
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # In the controller and in each xdist worker: workers record, the
+    # controller prints.
+    config.pluginmanager.register(WaitReport(), "yolo-lab-wait-report")
+
 
 # A healthy GPU workstation: every rule stays quiet on it, so a test changes
 # only the fields its rule reads.

@@ -24,6 +24,7 @@ from typing import Any, Callable
 import pytest
 from jupyter_client import BlockingKernelClient, KernelManager
 from jupyter_client.kernelspec import KernelSpecManager
+from waiting import note_wait
 
 REPO = Path(__file__).resolve().parents[2]
 KERNEL_NAME = "yolo-lab-test"
@@ -59,28 +60,36 @@ class Frontend:
         self.client = client
         self.seen: list[dict[str, Any]] = []
 
-    def wait_for(self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float) -> None:
+    def wait_for(
+        self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float, what: str
+    ) -> None:
         """Read IOPub until ``predicate(self.seen)`` holds."""
-        deadline = time.monotonic() + timeout
+        start = time.monotonic()
+        deadline = start + timeout
         while not predicate(self.seen):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                note_wait(what, time.monotonic() - start, timeout)
                 types = [m["msg_type"] for m in self.seen[-30:]]
-                pytest.fail(f"condition not met within {timeout} s; last messages: {types}")
+                pytest.fail(f"not within {timeout} s: {what}; last messages: {types}")
             try:
                 self.seen.append(self.client.get_iopub_msg(timeout=min(remaining, 0.5)))
             except queue.Empty:
                 continue
+        note_wait(what, time.monotonic() - start, timeout)
 
     def _send_shell(self, msg_type: str, content: dict[str, Any], timeout: float) -> Reply:
         msg = self.client.session.msg(msg_type, content)
         self.client.shell_channel.send(msg)
         parent_id = msg["header"]["msg_id"]
         messages: list[dict[str, Any]] = []
-        deadline = time.monotonic() + timeout
+        what = f"the idle status after {msg_type}"
+        start = time.monotonic()
+        deadline = start + timeout
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                note_wait(what, time.monotonic() - start, timeout)
                 pytest.fail(f"no idle status for {msg_type} within {timeout} s; got {messages}")
             try:
                 incoming = self.client.get_iopub_msg(timeout=remaining)
@@ -94,6 +103,7 @@ class Frontend:
                 incoming["msg_type"] == "status"
                 and incoming["content"]["execution_state"] == "idle"
             ):
+                note_wait(what, time.monotonic() - start, timeout)
                 return Reply(messages)
 
     def execute(self, code: str) -> Reply:
@@ -285,7 +295,9 @@ def test_real_kernel_telemetry_subscription(frontend: Frontend, schema_validator
             if m["type"] == "telemetry_batch" and not m["history"]
         ]
 
-    frontend.wait_for(lambda seen: len(live_batches(seen)) >= 2, TELEMETRY_TIMEOUT_S)
+    frontend.wait_for(
+        lambda seen: len(live_batches(seen)) >= 2, TELEMETRY_TIMEOUT_S, "two live batches"
+    )
     received = comm_data_after(frontend.seen, start, comm_id)
     for message in received:
         schema_validator.validate(message)
@@ -305,7 +317,9 @@ def test_real_kernel_telemetry_subscription(frontend: Frontend, schema_validator
     drained = len(frontend.seen)
     assert sampler_state(frontend) == "False 0"
     deadline = time.monotonic() + 1.5  # more than two batch periods
-    frontend.wait_for(lambda seen: time.monotonic() > deadline, TELEMETRY_TIMEOUT_S)
+    frontend.wait_for(
+        lambda seen: time.monotonic() > deadline, TELEMETRY_TIMEOUT_S, "two batch periods"
+    )
     assert comm_data_after(frontend.seen, drained, comm_id) == []
 
     # An interval the schema forbids is refused, and starts nothing.
@@ -322,7 +336,9 @@ def test_real_kernel_telemetry_ends_with_the_comm(frontend: Frontend) -> None:
     comm_id, _opened = frontend.open_comm(FRONTEND_HELLO)
     start = len(frontend.seen)
     frontend.comm_msg(comm_id, {"v": 1, "type": "telemetry_subscribe", "id": "tel-3"})
-    frontend.wait_for(lambda seen: comm_data_after(seen, start, comm_id), TELEMETRY_TIMEOUT_S)
+    frontend.wait_for(
+        lambda seen: comm_data_after(seen, start, comm_id), TELEMETRY_TIMEOUT_S, "the first batch"
+    )
     assert sampler_state(frontend) == "True 1"
     frontend._send_shell("comm_close", {"comm_id": comm_id, "data": {}}, STARTUP_TIMEOUT_S)
     assert sampler_state(frontend) == "False 0"
@@ -373,7 +389,9 @@ def test_real_kernel_monitor(frontend: Frontend, schema_validator: Any) -> None:
             if data.get("type") == "telemetry_batch" and not data["history"]
         ]
 
-    frontend.wait_for(lambda seen: len(live_batches(seen)) >= 10, TELEMETRY_TIMEOUT_S)
+    frontend.wait_for(
+        lambda seen: len(live_batches(seen)) >= 10, TELEMETRY_TIMEOUT_S, "ten live batches"
+    )
     batches = live_batches(frontend.seen)
     assert {b["sampler_id"] for b in batches} == {first[MIME]["sampler_id"]}
     assert {b["interval_s"] for b in batches} == {0.2}
@@ -389,6 +407,7 @@ def test_real_kernel_monitor(frontend: Frontend, schema_validator: Any) -> None:
     frontend.wait_for(
         lambda seen: updates(seen) and updates(seen)[-1]["data"][MIME]["live"] is False,
         TELEMETRY_TIMEOUT_S,
+        "the stopped monitor's last output",
     )
     final = updates(frontend.seen)[-1]["data"]
     display_validator.validate(final[MIME])
