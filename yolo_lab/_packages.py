@@ -149,6 +149,9 @@ def _tail(text: str, lines: int = 5) -> str:
     return joined if len(joined) <= _MAX_ERROR_TEXT else "…" + joined[-(_MAX_ERROR_TEXT - 1) :]
 
 
+_IMPORT_WITH_SHIMS: Final = "from yolo_lab._yolov5_compat import apply\napply()\nimport yolov5"
+
+
 @lru_cache(maxsize=8)
 def _import_check(executable: str, location: str) -> str | None:
     """Error text if ``import yolov5`` fails in a fresh interpreter, else None.
@@ -162,7 +165,9 @@ def _import_check(executable: str, location: str) -> str | None:
     env.update({"YOLOv5_AUTOINSTALL": "false", "YOLO_OFFLINE": "true"})
     try:
         proc = subprocess.run(
-            [executable, "-c", "import yolov5"],
+            # As the runner imports it: with what YOLOv5 7.0 needs of older
+            # numpy, Pillow and setuptools put back (yolo_lab._yolov5_compat).
+            [executable, "-c", _IMPORT_WITH_SHIMS],
             env=env,
             stdin=subprocess.DEVNULL,
             capture_output=True,

@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import Any, Callable, Final, Literal, TypedDict
 
 from ._cuda_env import parse_visible_devices
+from ._yolov5_compat import explain as explain_import_error
 
 __all__ = [
     "MINOR_COMPAT_MIN_DRIVER",
@@ -418,12 +419,17 @@ def yolov5_missing(report: Mapping[str, Any]) -> Finding | None:
         "or set YOLO_LAB_YOLOV5_DIR to one)"
     )
     if yolo.get("source") == "package":
+        error = yolo.get("error") or ""
+        # A combination that yolo-lab's shims cannot mend, named with its fix.
+        known = explain_import_error(error)
         return _finding(
             "yolov5_missing",
             "warning",
             "YOLOv5 is installed but does not import",
-            _last_line(yolo.get("error") or "") or "import yolov5 failed",
-            "pip install -U yolov5  (or mount a checkout: yolo-lab up --code PATH, "
+            (f"{known[0]}: " if known else "") + (_last_line(error) or "import yolov5 failed"),
+            known[1]
+            if known
+            else "pip install -U yolov5  (or mount a checkout: yolo-lab up --code PATH, "
             "or set YOLO_LAB_YOLOV5_DIR to one)",
         )
     return _finding(

@@ -31,6 +31,14 @@ SYNC_EVERY = 10
 __all__ = ["Runner", "StopRequested"]
 
 
+def number(value: Any) -> float:
+    """A plain float of one of YOLOv5's values: a float, a 0-d tensor, or a
+    numpy array of one element (its fitness is ``shape (1,)``; ``float()`` of
+    such an array is an error since numpy 2.4)."""
+    item = getattr(value, "item", None)
+    return float(item() if callable(item) else value)
+
+
 def _fabricated(name: str) -> tuple[int, int] | None:
     """``YOLO_LAB_FABRICATED_HANG=RANK:BATCH`` (that rank sleeps there) or
     ``YOLO_LAB_FABRICATED_CRASH=RANK:BATCH`` (it raises): for tests."""
@@ -305,7 +313,7 @@ class Runner:
             import torch
 
             gpu_mem = torch.cuda.memory_reserved() / _GIB
-        box, obj, cls = (float(x) for x in mloss)
+        box, obj, cls = (number(x) for x in mloss)
         split = self._time_split(int(ni))
         self.events.emit(
             "batch",
@@ -383,8 +391,8 @@ class Runner:
         return int(ni) // self.batches if self.batches else self.epoch
 
     def on_fit_epoch_end(self, vals: Any, epoch: int, best_fitness: Any, fi: Any) -> None:
-        vals = [float(v) for v in vals]
-        self.best_fitness = float(best_fitness)
+        vals = [number(v) for v in vals]
+        self.best_fitness = number(best_fitness)
         box, obj, cls, p, r, map50, map_, vbox, vobj, vcls = vals[:10]
         self.events.emit(
             "epoch",
@@ -402,7 +410,7 @@ class Runner:
             val_cls=vcls,
             lr=vals[10:13],
             epoch_time_s=time.time() - self.epoch_t0,
-            fitness=float(fi),
+            fitness=number(fi),
             best_fitness=self.best_fitness,
         )
         self.give_advice()
@@ -431,10 +439,10 @@ class Runner:
             epoch=int(epoch),
             last=str(last) if Path(last).exists() else None,
             best=str(best) if Path(best).exists() else None,
-            precision=float(results[0]),
-            recall=float(results[1]),
-            map50=float(results[2]),
-            map=float(results[3]),
+            precision=number(results[0]),
+            recall=number(results[1]),
+            map50=number(results[2]),
+            map=number(results[3]),
         )
 
     def save_on_stop(self, model: Any, epoch: int) -> None:

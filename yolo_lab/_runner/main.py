@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .._yolov5 import import_yolov5, yolov5_opt
+from .._yolov5_compat import explain as explain_import_error
 from ..gpu_share import apply_memory_fraction
 from ..training.rundir import (
     DETACHED_ENV,
@@ -121,11 +122,14 @@ def _run(
         try:
             t, source, version = import_yolov5(runner.params.get("yolov5_dir"))
         except Exception as exc:
+            known = explain_import_error(traceback.format_exc())
             end.update(
                 code="yolov5_missing",
-                message=f"YOLOv5 cannot be imported: {exc}",
-                fix='pip install yolov5 "numpy<2.4" "setuptools<81" in the kernel\'s '
-                "environment, or pass yolov5_dir= a checkout of ultralytics/yolov5",
+                message=f"YOLOv5 cannot be imported: {exc}" + (f" ({known[0]})" if known else ""),
+                fix=known[1]
+                if known
+                else "pip install yolov5 in the kernel's environment, or pass yolov5_dir= "
+                "a checkout of ultralytics/yolov5",
             )
             raise
         runner.train_module = t

@@ -45,7 +45,7 @@ MAX_EPOCHS: Final[int] = params.spec()["properties"]["epochs"]["maximum"]
 IMAGE_SUFFIXES: Final = frozenset(
     {".bmp", ".dng", ".jpeg", ".jpg", ".mpo", ".png", ".tif", ".tiff", ".webp", ".pfm"}
 )
-YOLOV5_INSTALL: Final = 'pip install yolov5 "numpy<2.4" "setuptools<81"'
+YOLOV5_INSTALL: Final = "pip install yolov5"
 CACHE_CHOICES: Final = tuple(params.spec()["properties"]["cache"]["enum"])
 
 
