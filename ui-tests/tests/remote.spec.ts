@@ -12,7 +12,8 @@ import * as os from 'os';
 import * as path from 'path';
 
 const PANEL = '#yolo-lab-panel';
-const LAB_ORIGIN = 'http://127.0.0.1:8888';
+// The Galata server's port, chosen once by playwright.config.js.
+const LAB_ORIGIN = `http://127.0.0.1:${process.env.YOLO_LAB_GALATA_PORT}`;
 const REPO = path.resolve(__dirname, '..', '..');
 const PYTHON = process.env.YOLO_LAB_PYTHON ?? 'python';
 
