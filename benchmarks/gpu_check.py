@@ -70,7 +70,10 @@ GPU_SIZES = {
     "cpu_row_cap_s": 80.0,  # past it the CPU epoch is extrapolated from its batches
     "run_cap_s": 45.0,
     "stop_after": 5,
-    "resume_batch": 64,
+    # 80 batches an epoch: at batch 64 an H200 ends the epoch's ~20 batches
+    # before a stop (polled every 0.2 s) arrives, and a finished run is not
+    # resumed.
+    "resume_batch": 16,
     "resume_epochs": 1,
 }
 CPU_SIZES = {
@@ -91,10 +94,15 @@ CPU_SIZES = {
     "resume_batch": 4,
     "resume_epochs": 2,
 }
-# The out-of-memory run: batch x imgsz^2 on YOLOv5x far past 139 GiB (about
-# 1 GiB of activations per 640 px image), while one worker's batch in host
-# memory stays small (256 images of 1280 px, uint8: 1.2 GiB).
-OOM = {"model": "yolov5x", "batch": 256, "imgsz": 1280, "workers": 2}
+# The out-of-memory run: YOLOv5x's activations at 640 px are about 1 GiB an
+# image, so batch 256 asks about 256 GiB, far past an H200's 139 GiB. No
+# DataLoader workers: at 1280 px with 2 workers the batches first filled
+# about 5 GB of /dev/shm, which may end the run with a bus error, not cuda_oom.
+OOM = {"model": "yolov5x", "batch": 256, "imgsz": 640, "workers": 0}
+OOM_GPU_GIB_PER_IMAGE = 1.0
+# The logs of runs that failed go here, under --out: on a one-shot machine
+# they are the only evidence.
+LOGS = "logs"
 REFUSED_BATCH = 100_000
 
 
@@ -544,6 +552,11 @@ def stop_resume(check: Check, s: Section) -> None:
         s["status"] = "failed"
 
 
+def oom_asked_gib() -> float:
+    """About how much GPU memory the out-of-memory run asks for."""
+    return OOM["batch"] * OOM_GPU_GIB_PER_IMAGE * (OOM["imgsz"] / 640) ** 2
+
+
 def oom(check: Check, s: Section) -> None:
     from yolo_lab import training
 
@@ -563,6 +576,12 @@ def oom(check: Check, s: Section) -> None:
     if not check.gpu:
         s["run"] = ABSENT
         return
+    import torch
+
+    gpu_gib = torch.cuda.get_device_properties(0).total_memory / 2**30
+    s["asked_gib"], s["gpu_gib"] = round(oom_asked_gib(), 1), round(gpu_gib, 1)
+    if oom_asked_gib() < 1.5 * gpu_gib:
+        s["note"] = f"the batch asks about {oom_asked_gib():.0f} GiB: may fit in {gpu_gib:.0f} GiB"
     run = check.train(
         model=f"{OOM['model']}.yaml",
         device="cuda:0",
@@ -738,6 +757,29 @@ def markdown(report: dict[str, Any]) -> str:
 # -- main ---------------------------------------------------------------------
 
 
+def keep_failed_logs(runs_dir: Path, dest: Path) -> list[str]:
+    """Copy the log of every run that did not finish or stop into ``dest``
+    (as RUN.log); the copies' paths."""
+    from yolo_lab.training.rundir import LOG_FILE, read_status
+
+    kept = []
+    for run_dir in sorted(runs_dir.glob("*")) if runs_dir.is_dir() else []:
+        log = run_dir / LOG_FILE
+        if not log.is_file():
+            continue
+        try:
+            status = read_status(run_dir).get("status")
+        except Exception:
+            status = None
+        if status in ("finished", "stopped"):
+            continue
+        dest.mkdir(parents=True, exist_ok=True)
+        copy = dest / f"{run_dir.name}.log"
+        shutil.copyfile(log, copy)
+        kept.append(str(copy))
+    return kept
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
@@ -775,6 +817,8 @@ def main(argv: list[str] | None = None) -> int:
             check.section(name, budget, lambda s, body=body: body(check, s))
     finally:
         check.stop_active()
+        kept = keep_failed_logs(check.runs_dir, check.out / LOGS)
+        check.report["failed_logs"] = kept
         check.save()
         shutil.rmtree(check.tmp, ignore_errors=True)
     print("\n" + markdown(check.report))

@@ -40,9 +40,8 @@ WHEELS=(
   referencing==0.37.0
   rpds-py==2026.9.1
   attrs==26.1.0
-  # yolov5 imports pkg_resources, gone from setuptools 81; gpu_check.sh installs
-  # this one only where `import pkg_resources` fails
-  setuptools==80.10.2
+  # No setuptools: yolov5's `import pkg_resources` (gone from setuptools 81)
+  # is stood in for by yolo_lab/_yolov5_compat.py, as numpy.trapz and Pillow's getsize.
 )
 mkdir -p "$DEST"
 fetched=0

@@ -44,20 +44,12 @@ fi
 export PATH="$VENV/bin:$PATH"
 
 step "Python packages (torch, YOLOv5, JupyterLab, test tools)"
-# torch 2.14.1 + torchvision 0.29.1 are the pair served from this machine's
-# disk; a torch without its matching torchvision breaks YOLOv5 at import.
-# YOLOv5 7.0 needs numpy < 2.4 (np.trapz), setuptools < 81 (pkg_resources) and
-# Pillow < 10 (FreeTypeFont.getsize labels its plots).
-# jupyterhub and dockerspawner: the class Hub's test (launcher/test/classroom.test.ts);
-# jupyterhub's major.minor matches docker/Dockerfile's JUPYTERHUB_SPEC.
+# What is needed: requirements/dev.txt; at which versions: requirements/tested.txt
+# (the stack the tests run on, one place). No upper pins for YOLOv5's age: the
+# runner puts back what YOLOv5 7.0 calls and newer numpy, Pillow and setuptools
+# removed (yolo_lab/_yolov5_compat.py).
 pipq pip install -q --disable-pip-version-check \
-  "torch==2.14.1" "torchvision==0.29.1" \
-  "jupyterlab>=4.6,<5" "hatchling>=1.5" "hatch-jupyter-builder>=0.9" \
-  "hatch-nodejs-version>=0.3.2" \
-  "pytest>=8" "pytest-xdist>=3.5" "jupyter_client>=8" "nbclient>=0.10" "nbformat>=5.9" \
-  "nvidia-ml-py>=12" "psutil>=5.9" "jsonschema>=4" "ruff>=0.6" \
-  "yolov5>=7.0,<8" "numpy<2.4" "setuptools<81" "pillow<10" \
-  "jupyterhub>=6.1,<6.2" "dockerspawner>=14,<15"
+  -r requirements/dev.txt -c requirements/tested.txt
 
 step "npm packages and the extension build"
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
@@ -82,6 +74,33 @@ if [ $TESTS = 1 ]; then
   fi
   "$PLAIN/bin/python" -m ipykernel install --prefix "$VENV" \
     --name python-without-yolo-lab --display-name "Python (without yolo-lab)" >/dev/null
+
+  # The newest stack, shaped like the NVIDIA test machine: Python 3.12 and the
+  # newest numpy, Pillow and setuptools the registry serves today (no
+  # pkg_resources), no yolov5 (the GPU check's wheels bring it). About 100 s
+  # and 6.5 GB the first time (torch for 3.12 comes from PyPI, not this disk).
+  NEWEST=${YOLO_LAB_NEWEST_VENV:-$ROOT/.venv-newest}
+  # pyenv's shim answers for python3.12 only where 3.12 is pyenv's choice:
+  # look for the interpreter itself.
+  PY312=${YOLO_LAB_PY312:-}
+  if [ -z "$PY312" ] && command -v pyenv >/dev/null; then
+    PY312=$(ls -d "$(pyenv root)"/versions/3.12*/bin/python3.12 2>/dev/null | sort -V | tail -1 || true)
+  fi
+  if [ -z "$PY312" ] && [ -x /usr/bin/python3.12 ]; then PY312=/usr/bin/python3.12; fi
+  if [ -z "$PY312" ]; then
+    echo "No Python 3.12 for the newest-stack leg: pyenv install 3.12, or set" \
+      "YOLO_LAB_PY312 to a python3.12" >&2
+    exit 1
+  fi
+  if [ ! -x "$NEWEST/bin/python" ]; then
+    step "newest-stack venv at $NEWEST ($("$PY312" --version))"
+    "$PY312" -m venv "$NEWEST"
+  fi
+  step "newest releases of the NVIDIA machine's packages in $NEWEST"
+  pipq "$NEWEST/bin/pip" install -q --disable-pip-version-check --upgrade \
+    -r requirements/gpu-machine.txt
+  # What the GPU check carries to that machine, for this Python (3.12: the same).
+  PYTHON="$NEWEST/bin/python" bash scripts/gpu_wheels.sh --rehearse >/dev/null
 
   step "UI-test packages (Galata)"
   if [ ! -d ui-tests/node_modules ] || [ ui-tests/package-lock.json -nt ui-tests/node_modules/.package-lock.json ]; then

@@ -23,6 +23,9 @@ run "jest" npx jest --ci
 # subprocesses, so two workers finish it in about half the time on two cores
 # (README, Tests). Each test has its own tmp_path, ports and registry.
 run "pytest" python -m pytest -q -n 2 --durations=15
+# Python 3.12 with the newest numpy, Pillow and setuptools the registry serves:
+# real trainings, a stop and resume, CPU DDP, the advisor and a notebook.
+run "newest stack (Python 3.12)" bash scripts/test-newest.sh
 run "launcher (real Docker)" bash scripts/test-launcher.sh
 run "galata" bash -c 'cd ui-tests && CI=1 npx playwright test'
 

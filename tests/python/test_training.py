@@ -24,6 +24,7 @@ from yolo_lab import protocol, shapes, training
 from yolo_lab._runner import Runner
 from yolo_lab._runner import oom_fix as _oom_fix
 from yolo_lab._yolov5 import yolov5_opt
+from yolo_lab._yolov5_compat import apply as apply_yolov5_shims
 from yolo_lab.training import TrainError, launch
 from yolo_lab.training.rundir import (
     EVENTS_FILE,
@@ -35,6 +36,8 @@ from yolo_lab.training.rundir import (
     spec_devices,
 )
 
+# As the runner imports it: with yolo_lab._yolov5_compat's shims on today's stack.
+apply_yolov5_shims()
 pytest.importorskip("yolov5", reason="YOLOv5 is installed by scripts/setup.sh --tests")
 
 IMGSZ = 64
