@@ -195,3 +195,50 @@ describe('RunView summary', () => {
     v.dispose();
   });
 });
+
+describe('RunView AMP', () => {
+  function amp(requested: boolean | null, enabled: boolean): IRunEvent {
+    return {
+      t: T0 + 1,
+      kind: 'amp',
+      enabled,
+      requested,
+      reason: enabled
+        ? 'offline check passed'
+        : 'YOLOv5 uses AMP on CUDA devices only'
+    };
+  }
+
+  it('says whether AMP was left automatic or forced', async () => {
+    const cases: Array<[boolean | null, boolean, string]> = [
+      [null, true, 'AMP automatic: on (offline check passed)'],
+      [
+        null,
+        false,
+        'AMP automatic: off (YOLOv5 uses AMP on CUDA devices only)'
+      ],
+      [true, true, 'AMP on (offline check passed)'],
+      [false, false, 'AMP off (YOLOv5 uses AMP on CUDA devices only)']
+    ];
+    for (const [requested, enabled, text] of cases) {
+      const runs = fakeRuns();
+      const v = await view(runs);
+      runs.send(
+        message(
+          [
+            { t: T0, kind: 'start', params: { amp: requested } },
+            amp(requested, enabled)
+          ],
+          { status: 'running' },
+          true
+        )
+      );
+      const detail = v.node.querySelector('.yl-RunDetail')!.textContent ?? '';
+      expect(detail).toContain(text);
+      if (requested !== null) {
+        expect(detail).not.toContain('automatic');
+      }
+      v.dispose();
+    }
+  });
+});

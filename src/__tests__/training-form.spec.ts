@@ -257,7 +257,11 @@ describe('RunModel', () => {
       )
     );
     expect(model.active).toBe(false);
-    expect(model.amp).toEqual({ enabled: false, reason: 'off' });
+    expect(model.amp).toEqual({
+      enabled: false,
+      requested: false,
+      reason: 'off'
+    });
     expect(model.weights).toEqual({ last: '/r/last.pt', best: null });
     expect(model.error?.fix).toBe('try batch_size=8');
     expect(model.progress()).toBeNull();

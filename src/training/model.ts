@@ -155,9 +155,6 @@ export function summarizeRun(run: IRunSummaryInput): IRunSummaryFigures {
   };
 }
 
-/**
- * The events of one run, as they arrive.
- */
 /** A run's error: what failed and what to do; for DDP, which rank and its traceback. */
 export interface IRunError {
   code: string;
@@ -167,6 +164,19 @@ export interface IRunError {
   traceback?: string | null;
 }
 
+/** The AMP a run trained with (its `amp` event). */
+export interface IRunAmp {
+  /** Whether AMP is on. */
+  enabled: boolean;
+  /** What the run asked: true or false forced it, null left it automatic. */
+  requested: boolean | null;
+  /** Why it is on or off (the offline check, the device, the run's amp). */
+  reason: string;
+}
+
+/**
+ * The events of one run, as they arrive.
+ */
 export class RunModel {
   constructor(run: string) {
     this.run = run;
@@ -201,13 +211,16 @@ export class RunModel {
     return this._telemetry;
   }
 
-  /** The effective AMP state the run reported, or null before it did. */
   /** The advisor's latest verdicts: why the run is slow and what to change. */
   get advice(): IRunVerdict[] {
     return this._advice;
   }
 
-  get amp(): { enabled: boolean; reason: string } | null {
+  /**
+   * The effective AMP state the run reported, or null before it did; with
+   * what was asked (null: automatic).
+   */
+  get amp(): IRunAmp | null {
     return this._amp;
   }
 
@@ -381,6 +394,8 @@ export class RunModel {
       case 'amp':
         this._amp = {
           enabled: event.enabled as boolean,
+          requested:
+            typeof event.requested === 'boolean' ? event.requested : null,
           reason: event.reason as string
         };
         break;
@@ -434,7 +449,7 @@ export class RunModel {
   private _batches: IBatchEvent[] = [];
   private _epochs: IEpochEvent[] = [];
   private _telemetry: ITelemetryEvent[] = [];
-  private _amp: { enabled: boolean; reason: string } | null = null;
+  private _amp: IRunAmp | null = null;
   private _advice: IRunVerdict[] = [];
   private _start: IRunEvent | null = null;
   private _end: IRunEvent | null = null;

@@ -324,8 +324,12 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
       );
     }
     if (model.amp) {
+      const { enabled, requested, reason } = model.amp;
+      const state = enabled ? this._trans.__('on') : this._trans.__('off');
       details.push(
-        `AMP ${model.amp.enabled ? 'on' : 'off'} (${model.amp.reason})`
+        requested === null
+          ? this._trans.__('AMP automatic: %1 (%2)', state, reason)
+          : this._trans.__('AMP %1 (%2)', state, reason)
       );
     }
     if (params.imgsz !== undefined) {
