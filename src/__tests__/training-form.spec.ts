@@ -2,6 +2,7 @@
  * The training form's checks and the cell it writes; the run model.
  */
 import {
+  autotuneCellText,
   cellText,
   DEFAULT_FORM,
   formFromMetadata,
@@ -83,7 +84,7 @@ describe('cellText', () => {
         '    model="yolov5n.yaml",',
         '    device="cpu",',
         '    batch_size=8,',
-        '    amp=False,',
+        '    amp=None,',
         '    epochs=5,',
         '    imgsz=128,',
         '    workers=0,',
@@ -117,6 +118,24 @@ describe('cellText', () => {
     expect(text).not.toContain('detach');
   });
 
+  it('writes AMP as train() takes it: None (automatic) unless forced', () => {
+    // The definition's default, read from it: not written again here.
+    expect(DEFAULT_FORM.amp).toBeNull();
+    expect(cellText(form())).toContain('    amp=None,\n');
+    expect(cellText(form({ amp: true }))).toContain('    amp=True,\n');
+    expect(cellText(form({ amp: false }))).toContain('    amp=False,\n');
+    expect(autotuneCellText(form())).toContain('    amp=None,\n');
+    expect(autotuneCellText(form({ amp: false }))).toContain(
+      '    amp=False,\n'
+    );
+    // Automatic and forced off are fine on the CPU; forced on is refused.
+    expect(validateForm(form({ amp: null }), CPU_ONLY)).toEqual({});
+    expect(validateForm(form({ amp: false }), CPU_ONLY)).toEqual({});
+    expect(validateForm(form({ amp: true }), CPU_ONLY).amp).toContain(
+      'needs a CUDA device'
+    );
+  });
+
   it('asks for a detached run only when the form says so', () => {
     expect(cellText(form({ detach: true }))).toContain('    detach=True,\n)');
     expect(formFromMetadata({ detach: true }).detach).toBe(true);
@@ -147,8 +166,14 @@ describe('suggestBatchSize', () => {
       form({ devices: ['cuda:0', 'cuda:1'], model: 'yolov5s.yaml' }),
       TWO_GPUS
     )!;
+    const off = suggestBatchSize(
+      form({ devices: ['cuda:0'], model: 'yolov5s.yaml', amp: false }),
+      TWO_GPUS
+    )!;
+    // The default, automatic, is on with CUDA: the estimate of forced on.
+    expect(one).toBe(amp);
     expect(one % 8).toBe(0);
-    expect(amp).toBeGreaterThan(one);
+    expect(amp).toBeGreaterThan(off);
     expect(two % 2).toBe(0);
     expect(two).toBeGreaterThan(one);
     const busy: IHardware = {
@@ -179,6 +204,15 @@ describe('formFromMetadata', () => {
     expect(saved.cache).toBe('disk');
     expect(saved.epochs).toBe(DEFAULT_FORM.epochs);
     expect(formFromMetadata(null)).toEqual(DEFAULT_FORM);
+  });
+
+  it('reads AMP as automatic, on or off; saved booleans stay forced', () => {
+    expect(formFromMetadata({}).amp).toBeNull();
+    expect(formFromMetadata({ amp: null }).amp).toBeNull();
+    // A form saved before AMP had an automatic choice: its value is kept.
+    expect(formFromMetadata({ amp: true }).amp).toBe(true);
+    expect(formFromMetadata({ amp: false }).amp).toBe(false);
+    expect(formFromMetadata({ amp: 'yes' }).amp).toBeNull();
   });
 });
 

@@ -59,6 +59,20 @@ describe('TrainFormModel', () => {
     expect(model.form.devices).toEqual(['cuda:0']);
     model.dispose();
   });
+
+  it('sets AMP automatic, on or off from a fix; nothing else', () => {
+    const model = new TrainFormModel();
+    expect(model.form.amp).toBeNull();
+    expect(model.apply({ amp: true })).toEqual(['amp']);
+    expect(model.form.amp).toBe(true);
+    expect(model.apply({ amp: false })).toEqual(['amp']);
+    expect(model.form.amp).toBe(false);
+    expect(model.apply({ amp: null })).toEqual(['amp']);
+    expect(model.form.amp).toBeNull();
+    expect(model.apply({ amp: 'on', cache: 'tape' })).toEqual([]);
+    expect(model.form.amp).toBeNull();
+    model.dispose();
+  });
 });
 
 describe('RunRegistry', () => {

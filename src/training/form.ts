@@ -6,9 +6,21 @@
  * (protocol/train_params.schema.json), so a value the kernel would refuse
  * is caught, in the same words, before a cell is written.
  */
-import { checkParams, formField, gpuIndices, paramLimit } from './params';
+import {
+  checkParams,
+  formField,
+  gpuIndices,
+  paramDefault,
+  paramLimit
+} from './params';
 
 export { gpuIndices } from './params';
+
+/**
+ * AMP as train() takes it: true or false forces it; null is automatic (on
+ * with CUDA once YOLOv5's offline check passes, off on the CPU).
+ */
+export type AmpChoice = boolean | null;
 
 /** What the form holds; strings where the user types. */
 export interface ITrainForm {
@@ -21,7 +33,7 @@ export interface ITrainForm {
   nproc: string;
   /** A whole number, or 'auto' (YOLOv5 autobatch, one GPU). */
   batchSize: string;
-  amp: boolean;
+  amp: AmpChoice;
   workers: string;
   epochs: string;
   imgsz: string;
@@ -33,7 +45,10 @@ export interface ITrainForm {
   detach: boolean;
 }
 
-/** The form's starting values: small and fast, fine on a laptop CPU. */
+/**
+ * The form's starting values: small and fast, fine on a laptop CPU. AMP is
+ * train()'s own default, read from the definition.
+ */
 export const DEFAULT_FORM: ITrainForm = {
   data: '',
   model: 'yolov5n.yaml',
@@ -41,7 +56,7 @@ export const DEFAULT_FORM: ITrainForm = {
   devices: ['cpu'],
   nproc: '1',
   batchSize: '16',
-  amp: false,
+  amp: paramDefault('amp') as AmpChoice,
   workers: '2',
   epochs: '3',
   imgsz: '640',
@@ -152,7 +167,9 @@ export function suggestBatchSize(
   ])[0];
   const imgsz = Number(form.imgsz) || 640;
   let perImage = GIB_PER_IMAGE_640[stem] * (imgsz / 640) ** 2;
-  if (!form.amp) {
+  // Automatic AMP is on with CUDA (unless the offline check fails, which
+  // the run then says): only a forced off costs the float32 memory.
+  if (form.amp === false) {
     perImage *= 1.8;
   }
   // 80% of the free memory, a multiple of 8 per GPU, at least one per GPU.
@@ -172,6 +189,11 @@ export function deviceArg(devices: string[]): string {
     return `[${devices.map(py).join(', ')}]`;
   }
   return py(devices[0] ?? 'cpu');
+}
+
+/** AMP as the cell writes it: None (automatic), True or False. */
+function ampArg(amp: AmpChoice): string {
+  return amp === null ? 'None' : amp ? 'True' : 'False';
 }
 
 /** The batch as train() takes it: a number or "auto". */
@@ -217,7 +239,7 @@ export function cellText(form: ITrainForm): string {
   }
   args.push(
     ['batch_size', batchArg(form)],
-    ['amp', form.amp ? 'True' : 'False'],
+    ['amp', ampArg(form.amp)],
     ['epochs', String(Number(form.epochs))],
     ['imgsz', String(Number(form.imgsz))],
     ['workers', String(Number(form.workers))],
@@ -256,7 +278,7 @@ export function autotuneCellText(
     ['batch_size', batch === '"auto"' ? '16' : batch],
     ['workers', String(Number(form.workers))],
     ['cache', form.cache === 'none' ? 'None' : py(form.cache)],
-    ['amp', form.amp ? 'True' : 'False'],
+    ['amp', ampArg(form.amp)],
     ['budget_s', String(budgetS)]
   );
   return [
@@ -267,29 +289,61 @@ export function autotuneCellText(
   ].join('\n');
 }
 
-/** Form values read back from saved notebook metadata, defaults filled in. */
+/**
+ * `value` as the form's field `key` holds it, or undefined when it does not
+ * fit (a wrong type, an unknown field): one rule for a saved form and for
+ * values set from outside the form (a verdict's fix, autotune's winner).
+ */
+export function formValue<K extends keyof ITrainForm>(
+  key: K,
+  value: unknown
+): ITrainForm[K] | undefined {
+  if (!Object.prototype.hasOwnProperty.call(DEFAULT_FORM, key)) {
+    return undefined;
+  }
+  let fits: boolean;
+  switch (key) {
+    case 'devices':
+      fits = Array.isArray(value) && value.every(d => typeof d === 'string');
+      break;
+    case 'amp':
+      fits = value === null || typeof value === 'boolean';
+      break;
+    case 'detach':
+      fits = typeof value === 'boolean';
+      break;
+    case 'cache':
+      fits = value === 'none' || value === 'ram' || value === 'disk';
+      break;
+    default:
+      fits = typeof value === 'string';
+  }
+  if (!fits) {
+    return undefined;
+  }
+  return (Array.isArray(value) ? [...value] : value) as ITrainForm[K];
+}
+
+/**
+ * Form values read back from saved notebook metadata, defaults filled in.
+ * A saved AMP keeps its value: null is automatic, true and false force it
+ * (a form saved before AMP had an automatic choice says false for its old
+ * default, and cannot tell it from a choice).
+ */
 export function formFromMetadata(value: unknown): ITrainForm {
-  const form = { ...DEFAULT_FORM };
+  const form: ITrainForm = {
+    ...DEFAULT_FORM,
+    devices: [...DEFAULT_FORM.devices]
+  };
   if (typeof value !== 'object' || value === null) {
     return form;
   }
   const saved = value as Record<string, unknown>;
+  const fields = form as unknown as Record<string, unknown>;
   for (const key of Object.keys(DEFAULT_FORM) as Array<keyof ITrainForm>) {
-    const v = saved[key];
-    if (key === 'devices') {
-      if (Array.isArray(v) && v.every(d => typeof d === 'string')) {
-        form.devices = v as string[];
-      }
-    } else if (key === 'amp' || key === 'detach') {
-      if (typeof v === 'boolean') {
-        form[key] = v;
-      }
-    } else if (key === 'cache') {
-      if (v === 'none' || v === 'ram' || v === 'disk') {
-        form.cache = v;
-      }
-    } else if (typeof v === 'string') {
-      (form as unknown as Record<string, string>)[key] = v;
+    const v = formValue(key, saved[key]);
+    if (v !== undefined) {
+      fields[key] = v;
     }
   }
   return form;

@@ -7,6 +7,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 import {
   DEFAULT_FORM,
   FormErrors,
+  formValue,
   IHardware,
   ITrainForm,
   suggestBatchSize,
@@ -83,15 +84,17 @@ export class TrainFormModel {
 
   /**
    * Set values by their train() parameter names (a verdict's fix); unknown
-   * names and values of the wrong type are ignored. Returns the fields set.
+   * names and values the field does not hold (formValue) are ignored.
+   * Returns the fields set.
    */
   apply(changes: Record<string, unknown>): (keyof ITrainForm)[] {
     const next = { ...this._form } as Record<string, unknown>;
     const set: (keyof ITrainForm)[] = [];
     for (const [name, value] of Object.entries(changes)) {
       const key = FORM_NAMES[name] ?? (name as keyof ITrainForm);
-      if (key in DEFAULT_FORM && typeof value === typeof DEFAULT_FORM[key]) {
-        next[key] = value;
+      const read = formValue(key, value);
+      if (read !== undefined) {
+        next[key] = read;
         set.push(key);
       }
     }

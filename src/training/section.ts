@@ -19,7 +19,7 @@ import {
   type IDetachedRun,
   stopDetachedRun
 } from './detached';
-import { gpuIndices, ITrainForm, MODEL_CFGS } from './form';
+import { type AmpChoice, gpuIndices, ITrainForm, MODEL_CFGS } from './form';
 import type { FormChange } from './formModel';
 import type { IRunSummary } from './types';
 
@@ -228,12 +228,32 @@ export class TrainSection extends Widget {
     batchRow.append(this._suggestion);
     nodes.push(batchRow);
 
-    const amp = el('input');
-    amp.type = 'checkbox';
+    // Three choices, as train() takes them: automatic (None) or forced.
+    const amp = el('select', 'jp-mod-styled yl-FormInput');
     amp.name = 'amp';
-    amp.checked = form.amp;
-    amp.addEventListener('change', () => this._set('amp', amp.checked));
-    nodes.push(this._field('AMP', 'amp', amp, 'Mixed precision (CUDA only).'));
+    const ampChoices: Array<[string, AmpChoice, string]> = [
+      ['auto', null, trans.__('Automatic')],
+      ['on', true, trans.__('On')],
+      ['off', false, trans.__('Off')]
+    ];
+    for (const [value, choice, label] of ampChoices) {
+      const option = el('option', '', label);
+      option.value = value;
+      option.selected = choice === form.amp;
+      amp.append(option);
+    }
+    amp.addEventListener('change', () => {
+      const chosen = ampChoices.find(([value]) => value === amp.value);
+      this._set('amp', chosen ? chosen[1] : null);
+    });
+    nodes.push(
+      this._field(
+        'AMP',
+        'amp',
+        amp,
+        'Mixed precision (CUDA only). Automatic: on with a GPU once an offline check passes, off on the CPU.'
+      )
+    );
     nodes.push(this._field('Epochs', 'epochs', this._text('epochs')));
     nodes.push(this._field('Image size', 'imgsz', this._text('imgsz')));
     nodes.push(this._field('Workers', 'workers', this._text('workers')));

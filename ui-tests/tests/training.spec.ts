@@ -273,12 +273,14 @@ test.describe('training', () => {
       section.locator('.yl-FormError[data-field="batchSize"]')
     ).toHaveCount(0);
 
-    // AMP on the CPU is refused with what to do.
-    await section.getByRole('checkbox', { name: 'AMP' }).check();
+    // AMP forced on, on the CPU, is refused with what to do; automatic is
+    // train()'s default (off on the CPU).
+    const amp = section.getByRole('combobox', { name: 'AMP', exact: true });
+    await amp.selectOption({ label: 'On' });
     await expect(
       section.locator('.yl-FormError[data-field="amp"]')
     ).toContainText('needs a CUDA device');
-    await section.getByRole('checkbox', { name: 'AMP' }).uncheck();
+    await amp.selectOption({ label: 'Automatic' });
 
     await fill(page, 'data', 'shapes/data.yaml');
     await fill(page, 'epochs', '200');
@@ -292,7 +294,7 @@ test.describe('training', () => {
     // The written cell is the one the form stands for.
     const cell = page.locator('.jp-Notebook .jp-Cell').nth(1);
     await expect(cell.locator('.jp-Editor')).toContainText('batch_size=8');
-    await expect(cell.locator('.jp-Editor')).toContainText('amp=False');
+    await expect(cell.locator('.jp-Editor')).toContainText('amp=None');
     await expect(cell.locator('.jp-Editor')).toContainText('device="cpu"');
 
     // Loss points arrive live.
@@ -302,7 +304,9 @@ test.describe('training', () => {
     });
     await expectLossStreaming(view);
     await expect(lossLegend(view)).toHaveCount(1);
-    await expect(view.locator('.yl-RunDetail')).toContainText('AMP off');
+    await expect(view.locator('.yl-RunDetail')).toContainText(
+      'AMP automatic: off'
+    );
     await expect(view.locator('.yl-RunProgress')).toContainText('epoch');
 
     // Stop: the run ends after its batch, with last.pt saved and listed.
@@ -376,6 +380,34 @@ test.describe('training', () => {
     ).toContainText('galata');
   });
 
+  test('AMP is automatic by default, with On and Off to force it; the cell says which', async ({
+    page
+  }) => {
+    const section = await panelWithShapes(page, 8);
+    const amp = section.getByRole('combobox', { name: 'AMP', exact: true });
+    await expect(amp.getByRole('option')).toHaveText([
+      'Automatic',
+      'On',
+      'Off'
+    ]);
+    await expect(amp.getByRole('option', { selected: true })).toHaveText(
+      'Automatic'
+    );
+    await expect(amp).toHaveAccessibleDescription(/Automatic: on with a GPU/);
+    await fill(page, 'data', 'shapes/data.yaml');
+    const insert = section.getByRole('button', {
+      name: 'Insert training cell'
+    });
+    const editors = page.locator('.jp-Notebook .jp-Cell .jp-Editor');
+    await insert.click();
+    await expect(editors.filter({ hasText: 'amp=None' })).toHaveCount(1);
+    // Forced off: the next cell says so, and the choice is kept.
+    await amp.selectOption({ label: 'Off' });
+    await insert.click();
+    await expect(editors.filter({ hasText: 'amp=False' })).toHaveCount(1);
+    await expect(amp.getByRole('option', { selected: true })).toHaveText('Off');
+  });
+
   test('a 2-process DDP run on the CPU: AMP line, progress and stop', async ({
     page
   }) => {
@@ -414,9 +446,9 @@ test.describe('training', () => {
     await expect(detail).toContainText(
       'DDP on the CPU: 2 processes (gloo; not GPU DDP)'
     );
-    // The effective AMP state with its reason (the form wrote amp=False).
+    // The effective AMP state with its reason (the form wrote amp=None).
     await expect(detail).toContainText(
-      "AMP off (turned off by the run's amp=False)"
+      'AMP automatic: off (YOLOv5 uses AMP on CUDA devices only)'
     );
     await expect(view.locator('.yl-RunProgress')).toContainText('epoch');
 
