@@ -467,8 +467,25 @@ describe('the autotune output', () => {
     const button =
       view.node.querySelector<HTMLButtonElement>('.yl-AutotuneApply')!;
     button.click();
-    expect(applied).toEqual([data.form]);
+    // On the CPU the search never compared AMP: the form keeps its choice.
+    expect(applied).toEqual([
+      { batch_size: '32', workers: '2', cache: 'none' }
+    ]);
     expect(view.node.textContent).toContain('1.40× the defaults');
+    view.dispose();
+    // On a GPU it compared AMP on and off: the winner's AMP goes in.
+    view = await render(
+      {
+        ...data,
+        device: 'cuda:0',
+        space: { amp: [true, false] },
+        probing: null,
+        ended: 'converged'
+      },
+      applied
+    );
+    view.node.querySelector<HTMLButtonElement>('.yl-AutotuneApply')!.click();
+    expect(applied[1]).toEqual(data.form);
     view.dispose();
   });
 
@@ -577,6 +594,8 @@ describe('TrainingController', () => {
     expect(controller.form.form.batchSize).toBe('32');
     expect(controller.form.form.workers).toBe('2');
     expect(controller.form.form.cache).toBe('ram');
+    // AMP was not compared on the CPU: the form's stays automatic.
+    expect(controller.form.form.amp).toBeNull();
     // Another notebook became current meanwhile: its form is not changed.
     controller.form.apply({ batch_size: '8' });
     cells.whileRunning = () => {

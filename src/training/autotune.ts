@@ -37,6 +37,25 @@ export function autotuneEnded(data: IAutotune): boolean {
   return data.ended !== 'running';
 }
 
+/**
+ * The winner as the training form's values, to put in the form: AMP only
+ * when the search compared it on and off (on the CPU it tries off alone,
+ * which says nothing against the form's automatic choice). Null: no winner.
+ */
+export function autotuneFormValues(
+  data: IAutotune
+): Record<string, unknown> | null {
+  if (!data.form) {
+    return null;
+  }
+  if ((data.space?.amp?.length ?? 0) > 1) {
+    return data.form;
+  }
+  const rest = { ...data.form };
+  delete rest.amp;
+  return rest;
+}
+
 /** The autotune output: a table of probes and the winner. */
 export class AutotuneView extends Widget implements IRenderMime.IRenderer {
   constructor(options: IAutotuneViewOptions) {
@@ -142,14 +161,14 @@ export class AutotuneView extends Widget implements IRenderMime.IRenderer {
     const summary = el('p', 'yl-AutotuneSummary', this._headline(data));
     const children: Node[] = [title, table, summary];
     const apply = this._options.applyForm;
-    if (apply && data.form && autotuneEnded(data)) {
+    const form = autotuneFormValues(data);
+    if (apply && form && autotuneEnded(data)) {
       const button = el(
         'button',
         'jp-Button jp-mod-styled jp-mod-accept yl-AutotuneApply',
         trans.__('Apply to the form')
       );
       button.type = 'button';
-      const form = data.form;
       button.title = trans.__(
         'Set %1 in the training form',
         Object.entries(form)

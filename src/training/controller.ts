@@ -14,7 +14,12 @@ import type { EnvironmentModel } from '../environment/model';
 import type { TelemetryModel } from '../telemetry/model';
 import type { IConnection, IKernelTransport } from '../tokens';
 import { executeForDisplay, resumeCellText, showRunCellText } from './cells';
-import { autotuneEnded, findAutotune, type IAutotune } from './autotune';
+import {
+  autotuneEnded,
+  autotuneFormValues,
+  findAutotune,
+  type IAutotune
+} from './autotune';
 import {
   AUTOTUNE_BUDGET_S,
   autotuneCellText,
@@ -182,11 +187,12 @@ export class TrainingController implements IDisposable {
     const notebook = this._options.notebooks.current;
     const outputs = await this._options.notebooks.insert(code, true);
     const result = findAutotune(outputs);
+    const form =
+      result && autotuneEnded(result) ? autotuneFormValues(result) : null;
     const applied =
-      !!result?.form &&
-      autotuneEnded(result) &&
+      !!form &&
       this._options.notebooks.current === notebook &&
-      this.form.apply(result.form).length > 0;
+      this.form.apply(form).length > 0;
     return { result, applied };
   }
 
