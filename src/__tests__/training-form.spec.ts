@@ -5,6 +5,7 @@ import {
   autotuneCellText,
   cellText,
   DEFAULT_FORM,
+  defaultDevices,
   formFromMetadata,
   IHardware,
   ITrainForm,
@@ -213,6 +214,36 @@ describe('formFromMetadata', () => {
     expect(formFromMetadata({ amp: true }).amp).toBe(true);
     expect(formFromMetadata({ amp: false }).amp).toBe(false);
     expect(formFromMetadata({ amp: 'yes' }).amp).toBeNull();
+  });
+
+  it('knows whether the devices were picked', () => {
+    // Not saved: not picked, they follow the kernel.
+    expect(formFromMetadata({ batchSize: '8' }).devicesChosen).toBe(false);
+    expect(
+      formFromMetadata({ devices: ['cuda:0'], devicesChosen: false })
+        .devicesChosen
+    ).toBe(false);
+    expect(
+      formFromMetadata({ devices: ['cpu'], devicesChosen: true }).devicesChosen
+    ).toBe(true);
+    // A form saved before the distinction: its devices are kept as picked.
+    expect(formFromMetadata({ devices: ['cpu'] })).toMatchObject({
+      devices: ['cpu'],
+      devicesChosen: true
+    });
+  });
+});
+
+describe('defaultDevices', () => {
+  it('is the first GPU the kernel sees, else the CPU (fabricated GPUs)', () => {
+    expect(defaultDevices(CPU_ONLY)).toEqual(['cpu']);
+    expect(defaultDevices(TWO_GPUS)).toEqual(['cuda:0']);
+    // The lowest index the kernel reports, whatever the report's order.
+    expect(
+      defaultDevices({
+        gpus: [TWO_GPUS.gpus[1], { ...TWO_GPUS.gpus[0], index: 3 }]
+      })
+    ).toEqual(['cuda:1']);
   });
 });
 

@@ -1,5 +1,5 @@
 import { Panel, Widget } from '@lumino/widgets';
-import { DEFAULT_FORM } from '../training/form';
+import { DEFAULT_FORM, formFromMetadata, IHardware } from '../training/form';
 import { FormChange, TrainFormModel } from '../training/formModel';
 import { median, RunModel } from '../training/model';
 import { RunRegistry } from '../training/registry';
@@ -42,7 +42,12 @@ describe('TrainFormModel', () => {
     expect(model.messages).toEqual([
       'Batch size "abc" is not a number. Give a whole number of images per step such as 16, or auto on one GPU.'
     ]);
-    model.load({ ...DEFAULT_FORM, data: 'x.yaml', devices: ['cuda:0'] });
+    model.load({
+      ...DEFAULT_FORM,
+      data: 'x.yaml',
+      devices: ['cuda:0'],
+      devicesChosen: true
+    });
     expect(model.errors.devices).toMatch(/cuda:0 is not there/);
     model.hardware = {
       gpus: [{ index: 0, name: 'H200', memoryTotalBytes: 141e9 }]
@@ -71,6 +76,53 @@ describe('TrainFormModel', () => {
     expect(model.form.amp).toBeNull();
     expect(model.apply({ amp: 'on', cache: 'tape' })).toEqual([]);
     expect(model.form.amp).toBeNull();
+    model.dispose();
+  });
+});
+
+describe('the default device', () => {
+  // Fabricated: this machine has no GPU.
+  const gpus = (...indices: number[]): IHardware => ({
+    gpus: indices.map(index => ({
+      index,
+      name: 'H100',
+      memoryTotalBytes: 80e9
+    }))
+  });
+
+  it('is the first GPU once the kernel reports one, the CPU without', () => {
+    const model = new TrainFormModel();
+    expect(model.form.devices).toEqual(['cpu']);
+    model.hardware = gpus(0, 1);
+    expect(model.form.devices).toEqual(['cuda:0']);
+    expect(model.form.devicesChosen).toBe(false);
+    // Another kernel, without GPUs (or a restart: no report yet).
+    model.hardware = gpus();
+    expect(model.form.devices).toEqual(['cpu']);
+    expect(model.valid).toBe(false); // only the dataset is missing
+    expect(Object.keys(model.errors)).toEqual(['data']);
+    model.dispose();
+  });
+
+  it("never overrides the user's choice, typed or saved", () => {
+    const model = new TrainFormModel();
+    model.set('devices', ['cpu']);
+    expect(model.form.devicesChosen).toBe(true);
+    model.hardware = gpus(0);
+    expect(model.form.devices).toEqual(['cpu']);
+    // A notebook saved with its devices picked.
+    model.load(formFromMetadata({ devices: ['cuda:1'], devicesChosen: true }));
+    expect(model.form.devices).toEqual(['cuda:1']);
+    // One saved without: the kernel's first GPU.
+    model.load(formFromMetadata({ devices: ['cpu'], devicesChosen: false }));
+    expect(model.form.devices).toEqual(['cuda:0']);
+    // No saved form: the same.
+    model.load(null);
+    expect(model.form.devices).toEqual(['cuda:0']);
+    // A fix that names devices is a choice too.
+    expect(model.apply({ devices: ['cpu'] })).toEqual(['devices']);
+    model.hardware = gpus(2);
+    expect(model.form.devices).toEqual(['cpu']);
     model.dispose();
   });
 });

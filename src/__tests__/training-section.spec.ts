@@ -1,7 +1,8 @@
 /**
  * The training form's defaults as the panel shows them, with a real
  * controller, environment model and section: AMP automatic (train()'s
- * None) with On and Off to force it.
+ * None) with On and Off to force it, and the device that follows the
+ * kernel's first GPU until the user picks one.
  *
  * The transport follows a notebook source that never has a kernel; the
  * doctor's report is handed to the environment model as its client would.
@@ -126,6 +127,14 @@ function choose(select: HTMLSelectElement, value: string): void {
   select.dispatchEvent(new Event('change'));
 }
 
+function checkedDevices(section: TrainSection): string[] {
+  return Array.from(
+    section.node.querySelectorAll<HTMLInputElement>('input[name="device"]')
+  )
+    .filter(box => box.checked)
+    .map(box => box.value);
+}
+
 describe('the AMP control', () => {
   it('is Automatic by default, with On and Off to force it; the cell says which', async () => {
     const s = setup();
@@ -167,6 +176,48 @@ describe('the AMP control', () => {
     expect(ampSelect(s.section).value).toBe('off');
     s.notebook.open({ data: 'shapes/data.yaml', amp: true });
     expect(ampSelect(s.section).value).toBe('on');
+    s.dispose();
+  });
+});
+
+describe('the device', () => {
+  it('is the first GPU the doctor reports until the user picks one', async () => {
+    const s = setup();
+    expect(checkedDevices(s.section)).toEqual(['cpu']);
+    report(s.environment, 0, 1);
+    expect(checkedDevices(s.section)).toEqual(['cuda:0']);
+    await s.controller.insertCell();
+    expect(s.notebook.cells.pop()).toContain('    device="cuda:0",\n');
+    // A kernel without GPUs: the CPU.
+    report(s.environment);
+    expect(checkedDevices(s.section)).toEqual(['cpu']);
+    s.dispose();
+  });
+
+  it("keeps the user's choice: picked in the panel, or saved in the notebook", () => {
+    const s = setup();
+    report(s.environment, 0, 1);
+    // The user picks the second GPU alone.
+    const box = (value: string): HTMLInputElement =>
+      s.section.node.querySelector<HTMLInputElement>(
+        `input[name="device"][value="${value}"]`
+      )!;
+    box('cuda:1').click();
+    box('cuda:0').click();
+    expect(s.controller.form.form.devices).toEqual(['cuda:1']);
+    expect(s.notebook.metadata).toMatchObject({
+      devices: ['cuda:1'],
+      devicesChosen: true
+    });
+    // Another report (a restart) leaves it.
+    report(s.environment, 0, 1);
+    expect(checkedDevices(s.section)).toEqual(['cuda:1']);
+    // A notebook saved with the CPU picked keeps it on a GPU kernel.
+    s.notebook.open({ data: 'd.yaml', devices: ['cpu'], devicesChosen: true });
+    expect(checkedDevices(s.section)).toEqual(['cpu']);
+    // One saved before the device was picked follows the kernel.
+    s.notebook.open({ data: 'd.yaml', devices: ['cpu'], devicesChosen: false });
+    expect(checkedDevices(s.section)).toEqual(['cuda:0']);
     s.dispose();
   });
 });

@@ -29,6 +29,11 @@ export interface ITrainForm {
   weights: string;
   /** ['cpu'] or one or more 'cuda:N' (several = DDP). */
   devices: string[];
+  /**
+   * Whether the user picked the devices; until then they follow the kernel:
+   * its first GPU, else the CPU (defaultDevices).
+   */
+  devicesChosen: boolean;
   /** Processes of a DDP run on the CPU (gloo); '1' is a plain run. */
   nproc: string;
   /** A whole number, or 'auto' (YOLOv5 autobatch, one GPU). */
@@ -46,14 +51,16 @@ export interface ITrainForm {
 }
 
 /**
- * The form's starting values: small and fast, fine on a laptop CPU. AMP is
- * train()'s own default, read from the definition.
+ * The form's starting values: small and fast, fine on a laptop CPU; the
+ * devices follow the kernel's GPUs until the user picks them. AMP and the
+ * device are train()'s own defaults, read from the definition.
  */
 export const DEFAULT_FORM: ITrainForm = {
   data: '',
   model: 'yolov5n.yaml',
   weights: '',
-  devices: ['cpu'],
+  devices: [paramDefault('device') as string],
+  devicesChosen: false,
   nproc: '1',
   batchSize: '16',
   amp: paramDefault('amp') as AmpChoice,
@@ -88,6 +95,17 @@ export interface IGpuInfo {
 /** What the kernel has, from the doctor report. */
 export interface IHardware {
   gpus: IGpuInfo[];
+}
+
+/**
+ * The devices of a form the user has not picked them in: the first GPU the
+ * kernel sees (the lowest index), else train()'s default, the CPU.
+ */
+export function defaultDevices(hw: IHardware): string[] {
+  if (!hw.gpus.length) {
+    return [...DEFAULT_FORM.devices];
+  }
+  return [`cuda:${Math.min(...hw.gpus.map(g => g.index))}`];
 }
 
 /** Errors by field name; empty when the form can become a cell. */
@@ -309,6 +327,7 @@ export function formValue<K extends keyof ITrainForm>(
     case 'amp':
       fits = value === null || typeof value === 'boolean';
       break;
+    case 'devicesChosen':
     case 'detach':
       fits = typeof value === 'boolean';
       break;
@@ -328,7 +347,9 @@ export function formValue<K extends keyof ITrainForm>(
  * Form values read back from saved notebook metadata, defaults filled in.
  * A saved AMP keeps its value: null is automatic, true and false force it
  * (a form saved before AMP had an automatic choice says false for its old
- * default, and cannot tell it from a choice).
+ * default, and cannot tell it from a choice). Saved devices are the user's
+ * unless the form says they were not picked (forms saved before that
+ * distinction: picked).
  */
 export function formFromMetadata(value: unknown): ITrainForm {
   const form: ITrainForm = {
@@ -345,6 +366,9 @@ export function formFromMetadata(value: unknown): ITrainForm {
     if (v !== undefined) {
       fields[key] = v;
     }
+  }
+  if (formValue('devicesChosen', saved.devicesChosen) === undefined) {
+    form.devicesChosen = formValue('devices', saved.devices) !== undefined;
   }
   return form;
 }

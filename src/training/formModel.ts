@@ -6,6 +6,7 @@
 import { ISignal, Signal } from '@lumino/signaling';
 import {
   DEFAULT_FORM,
+  defaultDevices,
   FormErrors,
   formValue,
   IHardware,
@@ -45,13 +46,17 @@ export class TrainFormModel {
     return { ...this._form, devices: [...this._form.devices] };
   }
 
-  /** What the values are checked against (from the doctor and telemetry). */
+  /**
+   * What the values are checked against (from the doctor and telemetry);
+   * devices the user has not picked follow it.
+   */
   get hardware(): IHardware {
     return this._hardware;
   }
   set hardware(value: IHardware) {
     if (JSON.stringify(value) !== JSON.stringify(this._hardware)) {
       this._hardware = value;
+      this._followHardware();
       this._update('hardware');
     }
   }
@@ -76,9 +81,12 @@ export class TrainFormModel {
     return suggestBatchSize(this._form, this._hardware);
   }
 
-  /** Change one value. */
+  /** Change one value; devices set so are the user's from then on. */
   set<K extends keyof ITrainForm>(key: K, value: ITrainForm[K]): void {
     this._form = { ...this._form, [key]: value };
+    if (key === 'devices') {
+      this._form.devicesChosen = true;
+    }
     this._update('values');
   }
 
@@ -98,6 +106,9 @@ export class TrainFormModel {
         set.push(key);
       }
     }
+    if (set.includes('devices')) {
+      next.devicesChosen = true;
+    }
     if (set.length) {
       this._form = next as unknown as ITrainForm;
       this._update('applied');
@@ -107,15 +118,22 @@ export class TrainFormModel {
 
   /** Replace every value (another notebook's form); null: the defaults. */
   load(form: ITrainForm | null): void {
-    this._form = form
-      ? { ...form, devices: [...form.devices] }
-      : { ...DEFAULT_FORM };
+    const from = form ?? DEFAULT_FORM;
+    this._form = { ...from, devices: [...from.devices] };
+    this._followHardware();
     this._update('loaded');
   }
 
   /** Dispose of the model's signal connections. */
   dispose(): void {
     Signal.clearData(this);
+  }
+
+  /** Devices the user has not picked: the kernel's first GPU, else the CPU. */
+  private _followHardware(): void {
+    if (!this._form.devicesChosen) {
+      this._form = { ...this._form, devices: defaultDevices(this._hardware) };
+    }
   }
 
   private _update(change: FormChange): void {
