@@ -1,6 +1,8 @@
 /**
  * The training form's checks and the cell it writes; the run model.
  */
+import * as fs from 'fs';
+import * as path from 'path';
 import {
   autotuneCellText,
   cellText,
@@ -400,5 +402,24 @@ describe('RunModel', () => {
     const model = new RunModel(run);
     model.add({ ...message(true, [batch(1, 0, 0)]), run: '/other' });
     expect(model.loaded).toBe(false);
+  });
+});
+
+describe('the default cell on a GPU machine (fabricated GPU)', () => {
+  it('is the cell pytest trains with AMP automatic (protocol/default_cell_one_gpu.py)', () => {
+    // The panel's form on a kernel with one GPU, nothing picked: the first
+    // GPU and AMP automatic. tests/python/test_amp.py runs this same text
+    // on a fabricated CUDA device; the two sides cannot drift.
+    const oneGpu: IHardware = { gpus: [TWO_GPUS.gpus[0]] };
+    const cell = cellText(
+      form({ data: 'shapes/data.yaml', devices: defaultDevices(oneGpu) })
+    );
+    const golden = fs.readFileSync(
+      path.join(__dirname, '..', '..', 'protocol', 'default_cell_one_gpu.py'),
+      'utf-8'
+    );
+    expect(cell + '\n').toBe(golden);
+    expect(cell).toContain('device="cuda:0"');
+    expect(cell).toContain('amp=None');
   });
 });

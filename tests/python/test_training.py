@@ -7,6 +7,7 @@ fabricated, and those tests say so in their names.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import signal
@@ -41,6 +42,7 @@ apply_yolov5_shims()
 pytest.importorskip("yolov5", reason="YOLOv5 is installed by scripts/setup.sh --tests")
 
 IMGSZ = 64
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -361,67 +363,100 @@ def test_fabricated_cuda_oom_message_suggests_a_smaller_batch(
     assert run.last is not None and len(run.results()) == 1
 
 
-def test_amp_replaces_yolov5s_check_on_fabricated_cuda_model(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # A fabricated train module and model that claim a CUDA device.
-    from yolo_lab._runner import callbacks as runner_callbacks
-    from yolo_lab._runner.amp import AmpVerdict
+class _FabricatedCudaTrainModule:
+    """A fabricated YOLOv5 train module whose model claims a CUDA device; the
+    offline AMP check replaced by a measured verdict. ``calls`` says which
+    check ran."""
 
-    calls: list[str] = []
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from yolo_lab._runner import callbacks as runner_callbacks
+        from yolo_lab._runner.amp import AmpVerdict
 
-    def yolov5_check_amp(model: Any) -> bool:
-        calls.append("yolov5")  # it would download yolov5n.pt when unsure
-        return True
+        self.calls: list[str] = []
 
-    def offline(model: Any) -> AmpVerdict:
-        calls.append("offline")
-        return AmpVerdict(True, 0.001, 0.002, "offline check passed: measured")
+        def yolov5_check_amp(model: Any) -> bool:
+            self.calls.append("yolov5")  # it would download yolov5n.pt when unsure
+            return True
 
-    monkeypatch.setattr(runner_callbacks, "check_amp_offline", offline)
+        def offline(model: Any) -> AmpVerdict:
+            self.calls.append("offline")
+            return AmpVerdict(True, 0.001, 0.002, "offline check passed: measured")
 
-    class EMA:
-        def __init__(self, model: Any) -> None:
-            self.model = model
+        monkeypatch.setattr(runner_callbacks, "check_amp_offline", offline)
 
-    module = SimpleNamespace(
-        check_amp=yolov5_check_amp,
-        smart_optimizer=lambda *a, **k: "optimizer",
-        ModelEMA=EMA,
-    )
-    model = SimpleNamespace(
-        parameters=lambda: iter([SimpleNamespace(device=SimpleNamespace(type="cuda"))])
-    )
+        class EMA:
+            def __init__(self, model: Any) -> None:
+                self.model = model
 
-    def patched(amp: bool | None) -> tuple[bool, list[dict[str, Any]]]:
-        run_dir = tmp_path / f"amp-{amp}"
+        self.module = SimpleNamespace(
+            check_amp=yolov5_check_amp,
+            smart_optimizer=lambda *a, **k: "optimizer",
+            ModelEMA=EMA,
+        )
+        self.model = SimpleNamespace(
+            parameters=lambda: iter([SimpleNamespace(device=SimpleNamespace(type="cuda"))])
+        )
+
+    def amp(self, run_dir: Path, params: dict[str, Any]) -> tuple[bool, list[dict[str, Any]]]:
+        """YOLOv5's check_amp as the runner patches it, and the events written."""
         run_dir.mkdir()
-        runner = Runner(run_dir, {"v": 2, "params": {"amp": amp}})
-        fabricated = SimpleNamespace(**vars(module))
+        runner = Runner(run_dir, {"v": 2, "params": params})
+        fabricated = SimpleNamespace(**vars(self.module))
         runner.patch(fabricated)
-        result = fabricated.check_amp(model)
+        result = fabricated.check_amp(self.model)
         runner.events.close()
         lines = (run_dir / EVENTS_FILE).read_text().splitlines()
         return result, [json.loads(line) for line in lines]
 
-    off, events = patched(False)
-    assert off is False and calls == [], "amp=False must not even run YOLOv5's check"
+
+def test_amp_replaces_yolov5s_check_on_fabricated_cuda_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cuda = _FabricatedCudaTrainModule(monkeypatch)
+    off, events = cuda.amp(tmp_path / "amp-False", {"amp": False})
+    assert off is False and cuda.calls == [], "amp=False must not even run YOLOv5's check"
     assert events[-1]["kind"] == "amp" and events[-1]["enabled"] is False
 
-    on, events = patched(None)
-    assert on is True and calls == ["offline"], "the offline check decides, never YOLOv5's"
+    on, events = cuda.amp(tmp_path / "amp-None", {"amp": None})
+    assert on is True and cuda.calls == ["offline"], "the offline check decides, never YOLOv5's"
     assert events[-1]["enabled"] is True and events[-1]["requested"] is None
     assert events[-1]["reason"] == "offline check passed: measured"
     assert events[-1]["score_diff"] == 0.001
 
     # The capture hooks see what YOLOv5 builds, for the save on stop.
     runner = Runner(tmp_path / "amp-False", {"v": 2, "params": {"amp": False}})
-    fabricated = SimpleNamespace(**vars(module))
+    fabricated = SimpleNamespace(**vars(cuda.module))
     runner.patch(fabricated)
     assert fabricated.smart_optimizer("model") == "optimizer" and runner.optimizer == "optimizer"
     assert runner.model == "model"
     ema = fabricated.ModelEMA("m")
     assert runner.ema is ema
+
+
+def test_the_forms_default_cell_trains_with_amp_automatic_on_fabricated_cuda(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The cell the panel's form writes on a one-GPU kernel, nothing changed
+    # (jest checks the form writes exactly this text: training-form.spec.ts).
+    source = (REPO / "protocol" / "default_cell_one_gpu.py").read_text(encoding="utf-8")
+    (call,) = [
+        node
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "train"
+    ]
+    kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+    assert kwargs["amp"] is None and kwargs["device"] == "cuda:0"
+    # train()'s checks on a fabricated one-GPU machine: AMP left to the run.
+    devices = training.check_devices(kwargs["device"], count=1)
+    assert devices == [0]
+    assert training.check_amp(kwargs["amp"], devices) is None
+    assert training.check_batch_size(kwargs["batch_size"], devices) == 16
+
+    cuda = _FabricatedCudaTrainModule(monkeypatch)
+    enabled, events = cuda.amp(tmp_path / "default", {"amp": kwargs["amp"]})
+    assert enabled is True and cuda.calls == ["offline"]
+    (amp,) = [e for e in events if e["kind"] == "amp"]
+    assert amp["requested"] is None and amp["enabled"] is True
 
 
 # -- bad input: each raises before anything starts --------------------------
