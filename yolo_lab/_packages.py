@@ -149,7 +149,15 @@ def _tail(text: str, lines: int = 5) -> str:
     return joined if len(joined) <= _MAX_ERROR_TEXT else "…" + joined[-(_MAX_ERROR_TEXT - 1) :]
 
 
-_IMPORT_WITH_SHIMS: Final = "from yolo_lab._yolov5_compat import apply\napply()\nimport yolov5"
+# The shims come from this yolo_lab, found by path: the kernel may have
+# imported it from a folder a fresh interpreter would not look in.
+_IMPORT_WITH_SHIMS: Final = (
+    f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})\n"
+    "from yolo_lab._yolov5_compat import apply\n"
+    "apply()\n"
+    "sys.path.pop(0)\n"
+    "import yolov5"
+)
 
 
 @lru_cache(maxsize=8)
