@@ -16,8 +16,9 @@ command that fixes it, for the doctor and the run's error, instead of a
 traceback in the middle of a run.
 
 ``python -m yolo_lab._yolov5_compat MODULE ARGS...`` runs a module (e.g.
-``yolov5.train``) with the shims applied: plain YOLOv5 as a user would run
-it, for comparisons.
+``yolov5.train``) with the shims applied and offline as the runner is (the
+font from a local file, no pip auto-install): plain YOLOv5 as a user would
+run it, for comparisons.
 """
 
 from __future__ import annotations
@@ -201,6 +202,12 @@ def _main(argv: list[str]) -> None:
     if not argv:
         print("usage: python -m yolo_lab._yolov5_compat MODULE [ARGS...]", file=sys.stderr)
         raise SystemExit(2)
+    import os
+
+    from .training.launch import runner_env
+
+    # Offline as yolo-lab's runner is: no font download, no pip auto-install.
+    os.environ.update(runner_env())
     apply()
     sys.argv = argv
     runpy.run_module(argv[0], run_name="__main__", alter_sys=True)

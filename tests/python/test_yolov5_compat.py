@@ -117,3 +117,24 @@ def test_the_runner_reads_yolov5_values_of_any_shape() -> None:
     assert number(3) == 3.0
     with pytest.raises((ValueError, TypeError)):
         number(np.array([0.1, 0.2]))
+
+
+def test_plain_yolov5_trains_and_validates_through_the_shims(tmp_path: Path) -> None:
+    # YOLOv5 7.0's own train.py, validation and plots included, on this
+    # environment's numpy, Pillow and setuptools (the README's command).
+    from yolo_lab import shapes
+
+    data = shapes.make_shapes_dataset(tmp_path / "shapes", train=8, val=4, image_size=64)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    done = subprocess.run(
+        [sys.executable, "-m", "yolo_lab._yolov5_compat", "yolov5.train",
+         "--data", str(data), "--cfg", "yolov5n.yaml", "--weights", "", "--epochs", "1",
+         "--imgsz", "64", "--batch-size", "4", "--workers", "0", "--device", "cpu",
+         "--project", str(tmp_path / "runs"), "--name", "plain"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    run = tmp_path / "runs" / "plain"
+    assert (run / "weights" / "best.pt").is_file() and (run / "results.csv").is_file()
+    assert (run / "val_batch0_labels.jpg").is_file()  # labels drawn: Pillow's getsize
