@@ -75,6 +75,10 @@ def _pkg_resources() -> None:
     module = importlib.util.module_from_spec(ModuleSpec("pkg_resources", None))
     module.__doc__ = "yolo-lab's stand-in: parse_version from packaging, for YOLOv5 7.0."
     module.parse_version = parse  # type: ignore[attr-defined]
+    # Code that finds a module named pkg_resources loaded calls this for each
+    # folder it adds to sys.path (pytest's monkeypatch.syspath_prepend does);
+    # with no pkg_resources, no namespace package of its kind needs fixing.
+    module.fixup_namespace_packages = lambda path_item, parent=None: None  # type: ignore[attr-defined]
     sys.modules["pkg_resources"] = module
 
 

@@ -11,6 +11,12 @@ import pytest
 from waiting import WaitReport
 
 from yolo_lab import protocol
+from yolo_lab._yolov5_compat import apply as apply_yolov5_shims
+
+# Tests import YOLOv5 in this process too (models built, importorskip): with
+# the shims the runner applies, before any test module imports it, so that a
+# test module's skip cannot depend on which module an xdist worker ran first.
+apply_yolov5_shims()
 
 GIB = 1 << 30
 

@@ -27,7 +27,6 @@ from fabricated_nvml import (
 )
 
 from yolo_lab import protocol, shapes, training
-from yolo_lab._yolov5_compat import apply as apply_yolov5_shims
 from yolo_lab.telemetry import Probe
 from yolo_lab.training.advisor import DATA_BOUND_SHARE, Advisor
 
@@ -209,8 +208,6 @@ def test_another_process_on_the_gpu_shares_it_fabricated(
 
 # -- planted in real runs ----------------------------------------------------------
 
-# As the runner imports it: with yolo_lab._yolov5_compat's shims on today's stack.
-apply_yolov5_shims()
 pytest.importorskip("yolov5", reason="YOLOv5 is installed by scripts/setup.sh --tests")
 
 

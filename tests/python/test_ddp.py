@@ -25,11 +25,8 @@ import pytest
 from waiting import wait_until
 
 from yolo_lab import protocol, shapes, training
-from yolo_lab._yolov5_compat import apply as apply_yolov5_shims
 from yolo_lab.training.rundir import EVENTS_FILE, STATUS_FILE, read_ranks, write_status
 
-# As the runner imports it: with yolo_lab._yolov5_compat's shims on today's stack.
-apply_yolov5_shims()
 pytest.importorskip("yolov5", reason="YOLOv5 is installed by scripts/setup.sh --tests")
 
 IMGSZ = 64

@@ -25,7 +25,6 @@ from yolo_lab import protocol, shapes, training
 from yolo_lab._runner import Runner
 from yolo_lab._runner import oom_fix as _oom_fix
 from yolo_lab._yolov5 import yolov5_opt
-from yolo_lab._yolov5_compat import apply as apply_yolov5_shims
 from yolo_lab.training import TrainError, launch
 from yolo_lab.training.rundir import (
     EVENTS_FILE,
@@ -37,8 +36,6 @@ from yolo_lab.training.rundir import (
     spec_devices,
 )
 
-# As the runner imports it: with yolo_lab._yolov5_compat's shims on today's stack.
-apply_yolov5_shims()
 pytest.importorskip("yolov5", reason="YOLOv5 is installed by scripts/setup.sh --tests")
 
 IMGSZ = 64
@@ -105,6 +102,18 @@ def test_real_cpu_training_events_match_results_csv(
     listed = training.list_runs(tmp_path / "runs")
     assert [r["name"] for r in listed] == ["exp"]
     assert listed[0]["status"] == "finished" and listed[0]["epochs_done"] == 2
+
+    # The trained model, for inference in this process (YOLOv5's classes
+    # unpickled with the shims): float32, eval mode, it runs.
+    import torch
+
+    model = run.model()
+    assert not model.training and next(model.parameters()).dtype == torch.float32
+    with torch.no_grad():
+        assert model(torch.zeros(1, 3, IMGSZ, IMGSZ))[0].shape[0] == 1
+    with pytest.raises(TrainError) as err:
+        run.model("final")
+    assert err.value.code == "bad_weights" and 'weights="last"' in err.value.fix
 
 
 def test_stop_mid_epoch_then_resume(data_yaml: Path, tmp_path: Path) -> None:
