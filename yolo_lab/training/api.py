@@ -93,6 +93,42 @@ class Run:
     def log(self) -> Path:
         return self.dir / LOG_FILE
 
+    def model(self, weights: str = "best", device: str = "cpu") -> Any:
+        """The trained model from ``best.pt`` (or ``weights="last"``), in
+        float32 and eval mode on ``device``: for inference or checks in this
+        kernel.
+
+        A checkpoint is a pickle of YOLOv5's own classes: this imports YOLOv5
+        here, as the runner does (the run's checkout, and
+        :mod:`yolo_lab._yolov5_compat`'s shims for today's numpy, Pillow and
+        setuptools). The file is this run's own, so it is unpickled in full.
+        """
+        import warnings
+
+        import torch
+
+        from .._yolov5 import import_yolov5
+
+        path = {"best": self.best, "last": self.last}.get(weights, False)
+        if path is False:
+            raise TrainError(
+                "bad_weights",
+                f'weights must be "best" or "last", not {weights!r}',
+                'weights="best" or weights="last"',
+            )
+        if path is None:
+            raise TrainError(
+                "weights_missing",
+                f"{self.dir.name} has no {weights}.pt yet",
+                "wait for an epoch to end (run.wait()), or train longer",
+            )
+        import_yolov5(read_spec(self.dir).get("params", {}).get("yolov5_dir"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # YOLOv5's modules warn about deprecated APIs
+            checkpoint = torch.load(path, map_location=device, weights_only=False)
+        # As YOLOv5's attempt_load: the averaged weights when it kept them.
+        return (checkpoint.get("ema") or checkpoint["model"]).float().eval()
+
     def events(self, kind: str | None = None) -> list[dict[str, Any]]:
         events = read_events(self.dir, max_batch_events=sys.maxsize)
         return [e for e in events if kind is None or e["kind"] == kind]
