@@ -171,7 +171,7 @@ export async function down(
       if (statusCode(error) !== 404 && statusCode(error) !== 304) throw error;
     }
     // A tunnel to it (a container on a host over SSH) ends with it.
-    endTunnel(readServer(name));
+    await endTunnel(readServer(name));
     forgetServer(name);
     removed.push(name);
   }

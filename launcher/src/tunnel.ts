@@ -69,14 +69,31 @@ export function tunnelAlive(record: IServerRecord | undefined): boolean {
   return true;
 }
 
-/** End the tunnel process of a record, if it runs. */
-export function endTunnel(record: IServerRecord | undefined): void {
-  if (record !== undefined && tunnelAlive(record)) {
-    try {
-      process.kill(record.tunnel!.pid, 'SIGTERM');
-    } catch {
-      // Gone meanwhile.
+/**
+ * End the tunnel process of a record, if it runs, and wait until it has
+ * exited (SIGKILL after `graceMs`).
+ */
+export async function endTunnel(record: IServerRecord | undefined, graceMs = 10_000): Promise<void> {
+  if (record === undefined || !tunnelAlive(record)) return;
+  const pid = record.tunnel!.pid;
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return; // Gone meanwhile.
+  }
+  // Until it has exited: on its way out it rewrites the record (pid 0), and a
+  // caller that forgets or replaces the record must come after that write.
+  const deadline = Date.now() + graceMs;
+  while (tunnelAlive(record)) {
+    if (Date.now() > deadline) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Gone meanwhile.
+      }
+      return;
     }
+    await new Promise(done => setTimeout(done, 50));
   }
 }
 
@@ -212,7 +229,7 @@ export async function connectTunnel(
     (localPort === undefined || localPort === record.tunnel?.port)
   ) {
     if (await answers(record.tunnel!.port, j.token)) return { url: record.url, reopened: false };
-    endTunnel(record);
+    await endTunnel(record);
   }
   const port = localPort ?? record?.tunnel?.port ?? 0;
   let opened: IServerRecord;

@@ -286,7 +286,9 @@ export async function up(
   let interrupted = false;
   const endOurTunnel = (): void => {
     if (remoteUp !== undefined) {
-      endTunnel(readServer(name));
+      // From a signal handler: the tunnel only just started, and the
+      // process exits right after; no waiting for it here.
+      void endTunnel(readServer(name));
       forgetServer(name);
     }
   };
