@@ -27,10 +27,11 @@ import importlib.util
 import runpy
 import sys
 from dataclasses import dataclass
+from importlib.abc import MetaPathFinder
 from importlib.machinery import ModuleSpec
 from typing import Callable, Final
 
-__all__ = ["SHIMS", "Shim", "apply", "blockers", "explain", "needed"]
+__all__ = ["SHIMS", "Shim", "apply", "apply_on_import", "blockers", "explain", "needed"]
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,27 @@ def apply() -> list[str]:
             continue  # blockers() names what is missing
         applied.append(shim.name)
     return applied
+
+
+class _BeforeYOLOv5(MetaPathFinder):
+    """Applies the shims when the ``yolov5`` package is first imported, then
+    steps aside: every import goes on as it would have."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name == "yolov5":
+            if self in sys.meta_path:
+                sys.meta_path.remove(self)
+            apply()
+        return None
+
+
+def apply_on_import() -> None:
+    """Apply the shims once ``yolov5`` is imported, by whatever imports it
+    (YOLOv5's own ``yolov5`` command, ``torch.load`` of a checkpoint): the
+    image's start-up file calls this, so nothing is applied in a process that
+    never imports YOLOv5."""
+    if not any(isinstance(finder, _BeforeYOLOv5) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _BeforeYOLOv5())
 
 
 def blockers() -> list[tuple[str, str]]:

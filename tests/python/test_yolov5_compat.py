@@ -138,3 +138,21 @@ def test_plain_yolov5_trains_and_validates_through_the_shims(tmp_path: Path) -> 
     run = tmp_path / "runs" / "plain"
     assert (run / "weights" / "best.pt").is_file() and (run / "results.csv").is_file()
     assert (run / "val_batch0_labels.jpg").is_file()  # labels drawn: Pillow's getsize
+
+
+def test_the_image_hook_applies_the_shims_only_once_yolov5_is_imported() -> None:
+    # The image's start-up file calls apply_on_import(): a process that never
+    # imports YOLOv5 keeps numpy, Pillow and sys.modules as they are.
+    got = _fresh(
+        "import json, sys, numpy\n"
+        "from yolo_lab._yolov5_compat import apply_on_import, needed\n"
+        "apply_on_import(); apply_on_import()\n"
+        "before = [s.name for s in needed()]\n"
+        "hooks = sum(type(f).__name__ == '_BeforeYOLOv5' for f in sys.meta_path)\n"
+        "import yolov5\n"
+        "print(json.dumps({'before': before, 'hooks': hooks, 'after': [s.name for s in needed()],\n"
+        "  'left': sum(type(f).__name__ == '_BeforeYOLOv5' for f in sys.meta_path)}))"
+    )
+    # The tested stacks (requirements/tested.txt, the newest) lack all three.
+    assert got["before"] == [shim.name for shim in compat.SHIMS]
+    assert got["hooks"] == 1 and got["after"] == [] and got["left"] == 0
