@@ -27,6 +27,7 @@ import {
   EnvironmentClient
 } from './environment/client';
 import { DoctorNotices } from './environment/notice';
+import { LazyRenderer } from './lazy';
 import { IEnvironment } from './environment/tokens';
 import { EnvironmentView } from './environment/view';
 import { yoloLabIcon } from './icons';
@@ -65,7 +66,6 @@ import { RunsClient } from './training/runs';
 import { TrainSection } from './training/section';
 import { IRuns } from './training/tokens';
 import { IRunDisplay, RUN_MIME } from './training/types';
-import { RunView } from './training/view';
 import { KernelTransport, notebookSource } from './transport';
 
 export { IKernelTransport } from './tokens';
@@ -276,7 +276,8 @@ const trainingPlugin: JupyterFrontEndPlugin<void> = {
   ): void => {
     const trans = (translator ?? nullTranslator).load('yolo_lab');
     // With a kernel on another server, runs show in main-area views.
-    const openView = (display: IRunDisplay): void => {
+    const openView = async (display: IRunDisplay): Promise<void> => {
+      const { RunView } = await import('./training/view');
       const view = new RunView({
         runs,
         trans,
@@ -400,18 +401,25 @@ const runOutputPlugin: JupyterFrontEndPlugin<void> = {
         safe: true,
         mimeTypes: [RUN_MIME],
         defaultRank: 0,
+        // The view and its figures load with the first run output.
         createRenderer: () =>
-          new RunView({
-            runs,
-            trans,
-            check: () => loadDefinitionCheck('run_display'),
-            resume: async (run, kernel) => {
-              await app.commands.execute(CommandIDs.resumeRun, { run, kernel });
-            },
-            applyFix: form =>
-              void app.commands.execute(CommandIDs.applyFix, {
-                form: form as ReadonlyPartialJSONObject
-              })
+          new LazyRenderer(async () => {
+            const { RunView } = await import('./training/view');
+            return new RunView({
+              runs,
+              trans,
+              check: () => loadDefinitionCheck('run_display'),
+              resume: async (run, kernel) => {
+                await app.commands.execute(CommandIDs.resumeRun, {
+                  run,
+                  kernel
+                });
+              },
+              applyFix: form =>
+                void app.commands.execute(CommandIDs.applyFix, {
+                  form: form as ReadonlyPartialJSONObject
+                })
+            });
           })
       },
       0
