@@ -11,8 +11,7 @@
  * Port, IdentityFile, known_hosts files and HostKeyAlias apply as for `ssh`.
  */
 import { execFileSync } from 'node:child_process';
-import { createHmac } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import { homedir, userInfo } from 'node:os';
@@ -30,6 +29,7 @@ import {
 } from 'ssh2';
 
 import { UserError, errorText } from './errors';
+import { hostKeyVerdict, knownHostKeys, knownHostsName, type HostKeyVerdict } from './knownhosts';
 
 /** The default key files ssh itself tries, in its order. */
 const DEFAULT_KEYS = ['id_ed25519', 'id_ecdsa', 'id_rsa'];
@@ -286,46 +286,6 @@ function shown(path: string): string {
   return path.startsWith(`${home}/`) ? `~${path.slice(home.length)}` : path;
 }
 
-/** The known_hosts name of a target: its HostKeyAlias, else host, or [host]:port off port 22. */
-function knownHostsName(target: SshTarget): string {
-  if (target.hostKeyAlias !== undefined) return target.hostKeyAlias;
-  return target.port === 22 ? target.host : `[${target.host}]:${target.port}`;
-}
-
-/** Whether one comma-separated host field of known_hosts names the host (plain or hashed). */
-function hostFieldMatches(field: string, name: string): boolean {
-  for (const entry of field.split(',')) {
-    if (entry.startsWith('|1|')) {
-      const [salt, hash] = entry.slice(3).split('|');
-      if (salt === undefined || hash === undefined) continue;
-      const mac = createHmac('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64');
-      if (mac === hash) return true;
-    } else if (entry === name) {
-      return true;
-    }
-  }
-  return false;
-}
-
-/** The host keys known_hosts files record for the target (raw key blobs). */
-export function knownHostKeys(target: SshTarget, files: string[]): Buffer[] {
-  const name = knownHostsName(target);
-  const keys: Buffer[] = [];
-  for (const file of files) {
-    if (!existsSync(file)) continue;
-    for (const raw of readFileSync(file, 'utf8').split('\n')) {
-      const line = raw.trim();
-      // Markers (@cert-authority, @revoked) are not read: such hosts are refused as unknown.
-      if (line === '' || line.startsWith('#') || line.startsWith('@')) continue;
-      const [hosts, , blob] = line.split(/\s+/);
-      if (hosts !== undefined && blob !== undefined && hostFieldMatches(hosts, name)) {
-        keys.push(Buffer.from(blob, 'base64'));
-      }
-    }
-  }
-  return keys;
-}
-
 /** Where yolo-lab looks for host keys: the SSH config's files, else the user's known_hosts, then the system's. */
 function knownHostsFiles(target: SshTarget): string[] {
   return target.knownHostsFiles ?? [join(homedir(), '.ssh', 'known_hosts'), '/etc/ssh/ssh_known_hosts'];
@@ -423,7 +383,7 @@ export class Remote {
     const target = resolveSshTarget(named, env);
     const creds = credentials(target, identity, env);
     const known = knownHostKeys(target, knownHostsFiles(target));
-    let hostKey: 'unknown' | 'changed' | 'ok' = 'ok';
+    let hostKey: HostKeyVerdict = 'ok';
     const conn = new Client();
     await new Promise<void>((done, fail) => {
       conn.once('ready', () => done());
@@ -436,8 +396,7 @@ export class Remote {
         username: target.user,
         authHandler: creds.methods,
         hostVerifier: (key: Buffer) => {
-          if (known.length === 0) hostKey = 'unknown';
-          else if (!known.some(k => k.equals(key))) hostKey = 'changed';
+          hostKey = hostKeyVerdict(known, key);
           return hostKey === 'ok';
         },
         readyTimeout: 20_000,
@@ -462,7 +421,7 @@ export class Remote {
   private static _loginError(
     target: SshTarget,
     creds: Credentials,
-    hostKey: 'unknown' | 'changed' | 'ok',
+    hostKey: HostKeyVerdict,
     error: Error & { level?: string; code?: string }
   ): UserError {
     const where = `${target.host}:${target.port}`;
@@ -472,6 +431,13 @@ export class Remote {
         `The host key of ${knownHostsName(target)} is not in ${knownHosts}, so yolo-lab cannot tell ` +
           `it is the machine you mean. Log in once with \`${sshCommand(target)}\`, check the fingerprint ` +
           'it shows and accept it, then run this again.'
+      );
+    }
+    if (hostKey === 'revoked') {
+      return new UserError(
+        `The host key of ${knownHostsName(target)} is marked @revoked in your known_hosts files: refused ` +
+          '(a revoked key may be in the hands of someone else, whatever other lines list it). Ask the ' +
+          "host's administrator to give it a new key, check that key's fingerprint, and put it in known_hosts."
       );
     }
     if (hostKey === 'changed') {

@@ -14,7 +14,6 @@ import {
   chownSync,
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
   statSync,
@@ -28,7 +27,7 @@ import Docker from 'dockerode';
 
 import { LABEL } from '../src/engine';
 import { readServer, recordedServers, stateDir } from '../src/registry';
-import { knownHostKeys, parseSshTarget, resolveSshTarget } from '../src/remote';
+import { parseSshTarget, resolveSshTarget } from '../src/remote';
 import type { UpResult } from '../src/up';
 import { BASE_IMAGE, CLI, explain, HOST_NET, IMAGE, IMAGE_UID, workDir, yoloLab, type Run } from './helpers';
 import { KernelClient } from './kernel';
@@ -478,35 +477,6 @@ describe(
   }
 );
 
-test('ssh:// addresses and known_hosts entries, plain and hashed by ssh-keygen -H', { skip }, () => {
-  assert.deepEqual(parseSshTarget('ssh://me@gpu-box'), {
-    user: 'me',
-    host: 'gpu-box',
-    port: 22,
-    address: 'ssh://me@gpu-box',
-    name: 'gpu-box',
-    userGiven: true,
-    portGiven: false
-  });
-  // No user in the URL: the SSH config's, else this one; the address keeps it out.
-  assert.equal(parseSshTarget('ssh://gpu-box').address, 'ssh://gpu-box');
-  assert.equal(parseSshTarget('ssh://gpu-box').userGiven, false);
-  assert.equal(parseSshTarget('ssh://me@[::1]:2222').address, 'ssh://me@[::1]:2222');
-  assert.throws(() => parseSshTarget('ssh://me:secret@gpu-box'), /Put no password in --host/);
-  assert.throws(() => parseSshTarget('tcp://gpu-box:2375'), /--host takes ssh:\/\/user@host\[:port\]/);
-  const dir = mkdtempSync(join(work, 'known-'));
-  const key = keygen(join(dir, 'k'), 'k').split(' ');
-  const file = join(dir, 'known_hosts');
-  writeFileSync(file, `gpu-box,10.1.2.3 ${key[0]} ${key[1]}\n[gpu-box]:2222 ${key[0]} ${key[1]}\n`);
-  execFileSync('ssh-keygen', ['-q', '-H', '-f', file], { stdio: 'ignore' });
-  assert.doesNotMatch(readFileSync(file, 'utf8'), /gpu-box/, 'the names are hashed now');
-  const blob = Buffer.from(key[1], 'base64');
-  assert.deepEqual(knownHostKeys(parseSshTarget('ssh://me@gpu-box'), [file]), [blob]);
-  assert.deepEqual(knownHostKeys(parseSshTarget('ssh://me@gpu-box:2222'), [file]), [blob]);
-  assert.deepEqual(knownHostKeys(parseSshTarget('ssh://me@gpu-box:2200'), [file]), []);
-  assert.deepEqual(knownHostKeys(parseSshTarget('ssh://me@other-box'), [file]), []);
-});
-
 test(
   'an ssh:// alias resolves through OpenSSH (ssh -F YOLO_LAB_SSH_CONFIG -G); the URL wins',
   { skip },
@@ -601,6 +571,55 @@ describe('over SSH, errors a user can act on, each for real; nothing is left beh
       new RegExp(`The host key of \\[127\\.0\\.0\\.1\\]:${sshdPort} is not in ~/\\.ssh/known_hosts`)
     );
     await assertNothingLeft(name);
+  });
+
+  /** A laptop HOME of its own whose known_hosts holds `lines` (`KEY` stands for the host's real key). */
+  function laptopWith(label: string, lines: string[]): NodeJS.ProcessEnv {
+    const home = join(work, label);
+    mkdirSync(join(home, '.ssh'), { recursive: true });
+    const real = readFileSync(join(laptop, '.ssh', 'known_hosts'), 'utf8')
+      .trim()
+      .split(' ')
+      .slice(1)
+      .join(' ');
+    writeFileSync(
+      join(home, '.ssh', 'known_hosts'),
+      lines.map(l => l.replace('KEY', real)).join('\n') + '\n'
+    );
+    return { ...withAgent(), HOME: home };
+  }
+
+  test('a host whose key differs from the one in known_hosts is refused (changed, not unknown)', async () => {
+    const other = keygen(join(keys, 'other_host'), 'another-host').split(' ').slice(0, 2).join(' ');
+    const run = await yoloLab(upArgs(HOST()), {
+      env: laptopWith('changed', [`[127.0.0.1]:${sshdPort} ${other}`])
+    });
+    assert.equal(run.code, 2, explainSsh(run));
+    assert.match(
+      run.stderr,
+      new RegExp(
+        `The host key of \\[127\\.0\\.0\\.1\\]:${sshdPort} differs from the one in ~/\\.ssh/known_hosts`
+      )
+    );
+    assert.match(run.stderr, /ssh-keygen -R/);
+    await assertNothingLeft(name);
+  });
+
+  test('a host key marked @revoked is refused even where another line lists it', async () => {
+    const run = await yoloLab(upArgs(HOST()), {
+      env: laptopWith('revoked', [`[127.0.0.1]:${sshdPort} KEY`, '@revoked * KEY'])
+    });
+    assert.equal(run.code, 2, explainSsh(run));
+    assert.match(
+      run.stderr,
+      new RegExp(`The host key of \\[127\\.0\\.0\\.1\\]:${sshdPort} is marked @revoked`)
+    );
+    await assertNothingLeft(name);
+    // The same file without the @revoked line logs in: the refusal came from that line alone.
+    const accepted = await yoloLab(['status', '--host', HOST()], {
+      env: laptopWith('not-revoked', [`[127.0.0.1]:${sshdPort} KEY`])
+    });
+    assert.equal(accepted.code, 0, explainSsh(accepted));
   });
 
   test('a mount path missing on the remote host is named before anything is created', async () => {
