@@ -137,7 +137,12 @@ async def _hub_fetch(url: str, token: str) -> tuple[int, Any]:
             follow_redirects=False,
         )
     except HTTPClientError as exc:
-        return exc.code, None
+        # A refusal's own message ({"message": ...}) is kept for the user.
+        body = exc.response.body if exc.response is not None else b""
+        try:
+            return exc.code, json.loads(body or b"null")
+        except ValueError:
+            return exc.code, None
     try:
         return response.code, json.loads(response.body or b"null")
     except ValueError:
@@ -230,6 +235,14 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     from . import classroom
 
     root_dir = getattr(serverapp, "root_dir", None) or os.getcwd()
+    if os.environ.get(classroom.CLASS_URL_ENV) and os.environ.get("JUPYTERHUB_API_TOKEN"):
+        # A class's server: report this server's trainings to the class service.
+        import atexit
+
+        log = serverapp.log
+        reporter = classroom.Reporter(root_dir, log=lambda m: log.warning("yolo-lab: %s", m))
+        atexit.register(reporter.stop)
+        reporter.start()
 
     class ActivityHandler(APIHandler):  # type: ignore[misc]
         """This server's trainings now and its GPU share (for the student and the teacher)."""
@@ -244,7 +257,7 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
             self.finish(json.dumps(body))
 
     class ClassHandler(APIHandler):  # type: ignore[misc]
-        """The teacher's view: every user's server and trainings, through the Hub."""
+        """The teacher's view: every user's server and trainings, from the class service."""
 
         auth_resource = AUTH_RESOURCE
 

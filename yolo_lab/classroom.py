@@ -1,26 +1,29 @@
 """A class on one GPU server, seen from the Jupyter server side.
 
-Each student's server answers ``GET /yolo-lab/activity``: the trainings
-running in it now, read from their run folders (the status file and the
-last events the training runner already writes: epoch, images/s, the GPU
-memory its processes hold), and the share of the GPU the class's Hub gives
-it (``YOLO_LAB_GPU_MEMORY_FRACTION``, :mod:`yolo_lab.gpu_share`).
+Each student's server knows its own activity (``GET /yolo-lab/activity``):
+the trainings running in it now, read from their run folders (the status
+file and the last events the training runner already writes: epoch,
+images/s, the GPU memory its processes hold), and the share of the GPU the
+class's Hub gives it (``YOLO_LAB_GPU_MEMORY_FRACTION``,
+:mod:`yolo_lab.gpu_share`). A :class:`Reporter` sends it every 10 s to the
+class service (``yolo_lab_class.py`` beside the Hub's config) with the
+server's own token.
 
-A teacher's server answers ``GET /yolo-lab/class``: the Hub's users and
-their servers from the Hub's REST API, and each running server's activity,
-asked through the Hub's proxy. Both requests carry the teacher's server's
-own API token (``JUPYTERHUB_API_TOKEN``); the class's ``jupyterhub_config.py``
-(``yolo-lab classroom init``) gives an admin's server token the scopes to
-list users and reach their servers, and a student's token only its own. The
-Hub checks every request: nothing here collects or stores anything.
+A teacher's server answers ``GET /yolo-lab/class`` by asking that service,
+which shows the class to the Hub's admins only. No server's token opens
+another user's server (``jupyterhub_config.py``'s ``server_token_scopes``),
+and nothing asks a student's server anything: a token sent to a student's
+process would be the student's.
 """
 
 from __future__ import annotations
 
-import asyncio
+import json
 import os
 import statistics
+import threading
 import time
+import urllib.request
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -31,8 +34,9 @@ from .training.rundir import STATUS_FILE, TERMINAL, read_event_tail
 
 __all__ = [
     "RUN_ROOTS_ENV",
-    "HUB_URL_ENV",
+    "CLASS_URL_ENV",
     "ClassError",
+    "Reporter",
     "activity",
     "class_view",
     "live_trainings",
@@ -42,8 +46,11 @@ __all__ = [
 RUN_ROOTS_ENV: Final = "YOLO_LAB_RUN_ROOTS"
 """Folders (``os.pathsep``-separated) whose runs a server reports; default ``<root>/runs``."""
 
-HUB_URL_ENV: Final = "YOLO_LAB_HUB_URL"
-"""The Hub's proxy as a server reaches it (the class's config sets it)."""
+CLASS_URL_ENV: Final = "YOLO_LAB_CLASS_URL"
+"""The class service (behind the Hub's proxy) that servers report to and teachers ask."""
+
+#: Seconds between two reports of a server (the service counts 35 s as stale).
+REPORT_EVERY_S: Final = 10.0
 
 #: How far below a root run folders are looked for (``runs/train/exp`` is 2).
 _DEPTH: Final = 2
@@ -182,93 +189,114 @@ class ClassError(Exception):
 Fetch = Callable[[str, str], Awaitable[tuple[int, Any]]]
 
 
-def _hub_settings(environ: Mapping[str, str]) -> tuple[str, str, str]:
-    api = environ.get("JUPYTERHUB_API_URL", "").rstrip("/")
+def _class_settings(environ: Mapping[str, str]) -> tuple[str, str]:
+    """The class service's URL and this server's own Hub token."""
     token = environ.get("JUPYTERHUB_API_TOKEN", "")
-    if not api or not token:
+    if not environ.get("JUPYTERHUB_API_URL") or not token:
         raise ClassError(
             404,
             "This JupyterLab is not a JupyterHub server: the class view needs the class's Hub "
             "(yolo-lab classroom init).",
         )
-    hub = (environ.get(HUB_URL_ENV) or environ.get("JUPYTERHUB_PUBLIC_URL") or "").rstrip("/")
-    if not hub:
+    url = environ.get(CLASS_URL_ENV, "").rstrip("/")
+    if not url:
         raise ClassError(
             500,
-            f"{HUB_URL_ENV} is not set in this server: add it to c.Spawner.environment in "
-            "jupyterhub_config.py (yolo-lab classroom init writes it), the Hub's address as "
-            "the servers reach it.",
+            f"{CLASS_URL_ENV} is not set in this server: the class's jupyterhub_config.py "
+            "(yolo-lab classroom init) sets it in c.Spawner.environment, the class service's "
+            "address as the servers reach it. A config from an older yolo-lab: write it again.",
         )
-    return api, token, hub
+    return url, token
 
 
 async def class_view(fetch: Fetch, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Every user of the Hub, their server, and what each running server trains.
 
-    Raises :class:`ClassError` when this is no Hub server, or the Hub says
-    this server's token may not list users (a student, not a teacher).
+    Asked of the class's service (yolo_lab_class.py beside the Hub's config),
+    with this server's own token: the service answers a teacher only, from
+    what each server reported itself. Raises :class:`ClassError` when this
+    is no class server, or the service refuses (a student, not a teacher).
     """
     env = os.environ if environ is None else environ
-    api, token, hub = _hub_settings(env)
-    me = env.get("JUPYTERHUB_USER")
-    users: list[dict[str, Any]] = []
-    offset = 0
-    while True:
-        try:
-            status, body = await fetch(f"{api}/users?offset={offset}&limit=200", token)
-        except OSError as exc:
-            raise ClassError(502, f"The Hub's API at {api} did not answer ({exc}).") from exc
-        if status == 403:
-            raise ClassError(
-                403,
-                "Only the class's teachers see every student: the Hub gives this server's token "
-                "no right to list users. A teacher is an admin user (ADMINS in "
-                "jupyterhub_config.py); restart your server after being made one.",
-            )
-        if status != 200:
-            raise ClassError(502, f"The Hub's API answered HTTP {status} for the list of users.")
-        page = body.get("items", []) if isinstance(body, dict) else body
-        users.extend(u for u in page or [] if isinstance(u, dict))
-        more = body.get("_pagination", {}).get("next") if isinstance(body, dict) else None
-        if not more or not page:
-            break
-        offset = int(more.get("offset", offset + len(page)))
+    url, token = _class_settings(env)
+    try:
+        status, body = await fetch(f"{url}/class", token)
+    except OSError as exc:
+        raise ClassError(502, f"The class service at {url} did not answer ({exc}).") from exc
+    message = body.get("message") if isinstance(body, dict) else None
+    if status in (401, 403):
+        raise ClassError(
+            403,
+            message
+            or "Only the class's teachers see every student: a teacher is an admin user "
+            "(ADMINS in jupyterhub_config.py).",
+        )
+    if status != 200 or not isinstance(body, dict):
+        raise ClassError(
+            502,
+            f"The class service at {url} answered HTTP {status}"
+            + (f": {message}" if message else "."),
+        )
+    return {"students": body.get("students") or [], "hub": url, "time": body.get("time")}
 
-    async def one(user: dict[str, Any]) -> dict[str, Any]:
-        server = (user.get("servers") or {}).get("") or {}
-        row: dict[str, Any] = {
-            "name": user.get("name"),
-            "admin": bool(user.get("admin")),
-            "me": user.get("name") == me,
-            "server": "ready" if server.get("ready") else (server.get("pending") or "stopped"),
-            "last_activity": server.get("last_activity") or user.get("last_activity"),
-            "started": server.get("started"),
-            "gpu_share": None,
-            "trainings": [],
-            "error": None,
-        }
-        if not server.get("ready") or not server.get("url"):
-            return row
-        url = f"{hub}{server['url'].rstrip('/')}/yolo-lab/activity"
-        try:
-            status, body = await asyncio.wait_for(fetch(url, token), SERVER_TIMEOUT_S)
-        except (OSError, asyncio.TimeoutError) as exc:
-            row["error"] = f"the server did not answer ({exc or 'timed out'})"
-            return row
-        if status != 200 or not isinstance(body, dict):
-            row["error"] = (
-                "the Hub does not let this server reach it: restart your server "
-                "so it gets a teacher's token"
-                if status in (401, 403)
-                else f"its yolo-lab answered HTTP {status} (an image without yolo-lab?)"
-            )
-            return row
-        row["gpu_share"] = body.get("gpu_share")
-        row["trainings"] = body.get("trainings") or []
-        return row
 
-    rows = await asyncio.gather(*(one(u) for u in users))
-    rows.sort(
-        key=lambda r: (not r["trainings"], r["server"] != "ready", r["admin"], str(r["name"]))
-    )
-    return {"students": rows, "hub": hub, "time": time.time()}
+class Reporter:
+    """Reports this server's activity to the class service every ``every`` seconds.
+
+    What a teacher sees of a student comes only from here: the student's
+    server sends its own trainings with its own token; nothing asks it.
+    A thread of its own: reading run folders and one small POST.
+    """
+
+    def __init__(
+        self,
+        root_dir: str | os.PathLike[str],
+        environ: Mapping[str, str] | None = None,
+        every: float = REPORT_EVERY_S,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        env = dict(os.environ if environ is None else environ)
+        self.url, self.token = _class_settings(env)
+        self.root_dir = root_dir
+        self.environ = env
+        self.every = every
+        self.log = log
+        self.sent = 0
+        self.failed: str | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._loop, name="yolo-lab-class-report", daemon=True
+        )
+
+    def start(self) -> Reporter:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def report(self) -> None:
+        """One report now; a failure is kept in ``failed`` (and logged once per cause)."""
+        body = activity(self.root_dir, self.environ)
+        request = urllib.request.Request(
+            f"{self.url}/activity",
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=SERVER_TIMEOUT_S):
+                pass
+        except (OSError, ValueError) as exc:
+            cause = f"the class service at {self.url} took no report ({exc})"
+            if cause != self.failed and self.log is not None:
+                self.log(cause)
+            self.failed = cause
+            return
+        self.failed = None
+        self.sent += 1
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.report()
+            self._stop.wait(self.every)

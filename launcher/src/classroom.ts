@@ -16,6 +16,7 @@ import {
   statSync,
   writeFileSync
 } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -35,12 +36,17 @@ export interface ClassroomSettings {
   students: string[];
   admins: string[];
   studentsDir: string;
+  runsDir: string;
   datasetsDir: string | null;
   notebooksDir: string | null;
   gpuPolicy: GpuPolicy;
   gpuIds: string[];
   memFraction: number | null;
   shmSize: string;
+  /** Each student's container: memory (a Docker size), CPU cores, processes. */
+  memLimit: string;
+  cpuLimit: number;
+  pidsLimit: number;
   firstUid: number;
   auth: 'placeholder' | 'dummy';
   passwordEnv: string;
@@ -52,6 +58,9 @@ export const CONFIG_NAME = 'jupyterhub_config.py';
 export const PASSWORD_ENV = 'YOLO_LAB_HUB_PASSWORD';
 /** The template: launcher/templates/, from lib/src/ (compiled) and src/ alike. */
 export const TEMPLATE = join(__dirname, '..', '..', 'templates', CONFIG_NAME);
+/** Written beside it and loaded by it: safe student folders and the class service. */
+export const HELPER_NAME = 'yolo_lab_class.py';
+const HELPER = join(__dirname, '..', '..', 'templates', HELPER_NAME);
 
 const BEGIN = '# ---- settings: written by `yolo-lab classroom init`; change them here ----';
 const END = '# ---- end of settings ----';
@@ -63,7 +72,8 @@ export const CLASSROOM_USAGE = `yolo-lab classroom init [options]
       --image NAME             the students' image (default ${DEFAULT_IMAGE})
       --students a,b,...       the user names allowed in (the order gives --gpus each its GPUs)
       --admins t,...           teachers (Hub admins)
-      --students-dir DIR       one folder per student for notebooks and runs (default /srv/yolo-lab/students)
+      --students-dir DIR       one folder per student for notebooks (default /srv/yolo-lab/students)
+      --runs-dir DIR           one folder per student for trainings (default /srv/yolo-lab/runs)
       --datasets DIR           shared datasets, read-only at /datasets
       --notebooks DIR          course notebooks, copied into each new student's folder once
       --gpus none|each|round-robin|shared
@@ -74,6 +84,9 @@ export const CLASSROOM_USAGE = `yolo-lab classroom init [options]
                                the GPUs to hand out (nvidia-smi -L)
       --mem-fraction F         each student's share of a GPU's memory (0 < F <= 1)
       --shm-size SIZE          /dev/shm per container (default 8g)
+      --mem-limit SIZE         memory per student (default: 3/4 of this machine's, shared by the students)
+      --cpus N                 CPU cores per student (default: this machine's, shared by the students)
+      --pids-limit N           processes and threads per student (default 2048)
       --ip ADDRESS             the Hub's address (default 127.0.0.1: put a TLS proxy in front)
       --port N                 the Hub's port (default 8000)
       --auth placeholder|dummy placeholder (default): choose a real authenticator in the file;
@@ -98,12 +111,17 @@ export function renderConfig(template: string, s: ClassroomSettings): string {
     STUDENTS: py(s.students),
     ADMINS: py(s.admins),
     STUDENTS_DIR: py(s.studentsDir),
+    RUNS_DIR: py(s.runsDir),
     DATASETS_DIR: py(s.datasetsDir),
     NOTEBOOKS_DIR: py(s.notebooksDir),
     GPU_POLICY: py(s.gpuPolicy),
     GPU_IDS: py(s.gpuIds),
     MEM_FRACTION: s.memFraction === null ? 'None' : String(s.memFraction),
     SHM_SIZE: py(s.shmSize),
+    // JupyterHub's byte sizes take K, M, G, T in capitals.
+    MEM_LIMIT: py(s.memLimit.toUpperCase()),
+    CPU_LIMIT: s.cpuLimit.toFixed(1),
+    PIDS_LIMIT: py(s.pidsLimit),
     FIRST_UID: py(s.firstUid),
     AUTH: py(s.auth),
     PASSWORD_ENV: py(s.passwordEnv)
@@ -156,6 +174,39 @@ function folder(path: string | undefined, flag: string, base: string): string | 
   return abs;
 }
 
+/** Students assumed when none are listed, to size the default limits. */
+const DEFAULT_CLASS_SIZE = 10;
+
+/**
+ * Each student's share of this machine: 3/4 of its memory and all its cores
+ * divided among the students (at least 2 GiB and 1 core), unless named.
+ */
+export function limits(
+  values: { 'mem-limit'?: string; cpus?: string; 'pids-limit'?: string },
+  students: number,
+  machine = { memBytes: totalmem(), cores: cpus().length }
+): { memLimit: string; cpuLimit: number; pidsLimit: number } {
+  const n = students > 0 ? students : DEFAULT_CLASS_SIZE;
+  let memLimit = values['mem-limit'];
+  if (memLimit === undefined) {
+    memLimit = `${Math.max(2, Math.floor((machine.memBytes * 0.75) / n / 2 ** 30))}g`;
+  } else if (parseSize(memLimit) < 2 ** 30) {
+    throw new UserError(`--mem-limit ${memLimit} is under 1 GiB: YOLOv5 and JupyterLab need more (try 4g).`);
+  }
+  const cpuLimit =
+    values.cpus === undefined ? Math.max(1, Math.floor(machine.cores / n)) : Number(values.cpus);
+  if (!(cpuLimit > 0) || !/^\d*\.?\d+$/.test(values.cpus ?? '1')) {
+    throw new UserError(`--cpus takes a number of CPU cores (for example 2 or 0.5), not "${values.cpus}".`);
+  }
+  const pidsLimit = Number(values['pids-limit'] ?? '2048');
+  if (!/^\d+$/.test(values['pids-limit'] ?? '2048') || pidsLimit < 64) {
+    throw new UserError(
+      `--pids-limit takes a number of processes, 64 or more, not "${values['pids-limit']}".`
+    );
+  }
+  return { memLimit, cpuLimit, pidsLimit };
+}
+
 /** The settings from the command's arguments, every mistake named. */
 export function classroomSettings(
   args: string[],
@@ -176,6 +227,10 @@ export function classroomSettings(
       'gpu-ids': { type: 'string' },
       'mem-fraction': { type: 'string' },
       'shm-size': { type: 'string' },
+      'runs-dir': { type: 'string' },
+      'mem-limit': { type: 'string' },
+      cpus: { type: 'string' },
+      'pids-limit': { type: 'string' },
       ip: { type: 'string' },
       port: { type: 'string' },
       auth: { type: 'string' }
@@ -221,6 +276,7 @@ export function classroomSettings(
   }
   const shmSize = values['shm-size'] ?? '8g';
   parseSize(shmSize);
+  const { memLimit, cpuLimit, pidsLimit } = limits(values, students.length);
   const port = Number(values.port ?? '8000');
   if (!/^\d+$/.test(values.port ?? '8000') || port < 1 || port > 65535) {
     throw new UserError(`--port takes a port number, not "${values.port}".`);
@@ -242,12 +298,16 @@ export function classroomSettings(
       students,
       admins: names(values.admins, '--admins'),
       studentsDir: absolute(values['students-dir'], cwd) ?? '/srv/yolo-lab/students',
+      runsDir: absolute(values['runs-dir'], cwd) ?? '/srv/yolo-lab/runs',
       datasetsDir: folder(values.datasets, '--datasets', cwd),
       notebooksDir: folder(values.notebooks, '--notebooks', cwd),
       gpuPolicy: policy,
       gpuIds,
       memFraction,
       shmSize,
+      memLimit,
+      cpuLimit,
+      pidsLimit,
       firstUid: 20000,
       auth,
       passwordEnv: PASSWORD_ENV
@@ -271,10 +331,16 @@ export function writeClassroomConfig(out: string, settings: ClassroomSettings, f
     }
     copyFileSync(file, `${file}.bak`);
   }
-  // Written whole, then renamed: a reader never sees half a file.
-  const partial = `${file}.partial`;
-  writeFileSync(partial, text, { mode: 0o644 });
-  renameSync(partial, file);
+  // Written whole, then renamed: a reader never sees half a file. The
+  // helper is this version's, always (the teacher's settings are in the config).
+  for (const [target, content] of [
+    [join(out, HELPER_NAME), readFileSync(HELPER, 'utf8')],
+    [file, text]
+  ]) {
+    const partial = `${target}.partial`;
+    writeFileSync(partial, content, { mode: 0o644 });
+    renameSync(partial, target);
+  }
   return file;
 }
 

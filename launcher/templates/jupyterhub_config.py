@@ -3,6 +3,9 @@
 # Written by `yolo-lab classroom init`; README.md, "A class on one GPU server
 # (JupyterHub)", explains it line by line.
 #
+# Loads yolo_lab_class.py (written beside it): the students' folders made
+# safely, and the class service the teacher's view asks.
+#
 # Needs on this machine: `pip install "jupyterhub>=6.1,<6.2" dockerspawner`,
 # `npm install -g configurable-http-proxy`, the Docker engine and the image
 # below (`yolo-lab build`). Start it from this folder, as a user who may use
@@ -11,7 +14,7 @@
 # The Hub keeps its database, cookie secret and proxy token next to this file.
 
 import os
-import shutil
+import sys
 from pathlib import Path
 
 from dockerspawner import DockerSpawner
@@ -25,19 +28,30 @@ HUB_IP = "127.0.0.1"  # the address students' browsers reach (through your TLS p
 HUB_PORT = 8000
 STUDENTS = []  # user names allowed in, in order ("each" gives the n-th student the n-th GPU)
 ADMINS = []  # teachers: every server in the Hub's admin page and the panel's Class
-STUDENTS_DIR = "/srv/yolo-lab/students"  # one folder per student: notebooks and runs
+STUDENTS_DIR = "/srv/yolo-lab/students"  # one folder per student: their notebooks, at /workspace
+RUNS_DIR = "/srv/yolo-lab/runs"  # one folder per student: their trainings, at /runs
 DATASETS_DIR = None  # shared datasets, read-only at /datasets (None: none)
 NOTEBOOKS_DIR = None  # course notebooks, copied into each new student's folder once
 GPU_POLICY = "none"  # none | each | round-robin | shared
 GPU_IDS = []  # GPU indexes or GPU-/MIG- UUIDs (nvidia-smi -L); [] with "shared": all
 MEM_FRACTION = None  # "shared" (and optionally round-robin): each student's share of a GPU
 SHM_SIZE = "8g"  # /dev/shm per container, for DataLoader workers
+MEM_LIMIT = "16G"  # memory per student's container (RAM, /dev/shm included)
+CPU_LIMIT = 4.0  # CPU cores per student's container
+PIDS_LIMIT = 2048  # processes and threads per student's container
 FIRST_UID = 20000  # student n runs as uid FIRST_UID + n (their Hub user id)
 AUTH = "placeholder"  # placeholder | dummy (tests and a first try only)
 PASSWORD_ENV = "YOLO_LAB_HUB_PASSWORD"  # with AUTH = "dummy": the shared password's variable
 # ---- end of settings ----
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from yolo_lab_class import (  # noqa: E402  (beside this file)
+    SERVICE_NAME,
+    copy_course_as,
+    student_folder,
+    trusted_parent,
+)
 
 # -- The Hub and its proxy ---------------------------------------------------
 # Listen on this machine only: put a TLS proxy (Caddy, nginx) in front on
@@ -55,6 +69,29 @@ c.JupyterHub.cookie_secret_file = str(HERE / "jupyterhub_cookie_secret")
 c.ConfigurableHTTPProxy.command = ["configurable-http-proxy"]
 # Stopping the Hub stops every student's server (their folders stay).
 c.JupyterHub.cleanup_servers = True
+
+# -- The class service: what the teacher's view reads ------------------------
+# Each student's server pushes its own trainings to it (with its own token);
+# a teacher's server asks it for the class. The service reads the Hub's
+# list of users with its own token, which never leaves this machine: no
+# token that opens other servers ever goes to a student's server.
+c.JupyterHub.services = [
+    {
+        "name": SERVICE_NAME,
+        "url": f"http://127.0.0.1:{random_port()}",
+        "command": [sys.executable, str(HERE / "yolo_lab_class.py"), "service"],
+    }
+]
+c.JupyterHub.load_roles = [
+    # Every user (and so their server's token) may reach the service: to
+    # report their own activity; the service shows the class to admins only.
+    {"name": "user", "scopes": ["self", f"access:services!service={SERVICE_NAME}"]},
+    {
+        "name": "yolo-lab-class-service",
+        "scopes": ["list:users", "read:users", "read:servers"],
+        "services": [SERVICE_NAME],
+    },
+]
 
 # -- Who may log in ----------------------------------------------------------
 if STUDENTS:
@@ -169,71 +206,50 @@ c.DockerSpawner.extra_host_config = {
     "security_opt": ["no-new-privileges"],
     "init": True,
     "shm_size": SHM_SIZE,
+    "pids_limit": PIDS_LIMIT,
 }
 c.DockerSpawner.extra_create_kwargs = {"labels": {"yolo-lab.classroom": "1"}}
+# The Hub's proxy as a server on this machine reaches it.
+HUB_REACHED_AT = f"{'127.0.0.1' if HUB_IP in ('', '0.0.0.0') else HUB_IP}:{HUB_PORT}"
 c.Spawner.environment = {
     "PYTHONUNBUFFERED": "1",
     "HOME": "/tmp",
-    # The Hub's proxy as the servers reach it (on the host's network): a
-    # teacher's panel asks each student's server through it.
-    "YOLO_LAB_HUB_URL": f"http://{'127.0.0.1' if HUB_IP in ('', '0.0.0.0') else HUB_IP}:{HUB_PORT}",
+    # The class service as the servers reach it (through the Hub's proxy, on
+    # the host's network): each server reports its own trainings there.
+    "YOLO_LAB_CLASS_URL": f"http://{HUB_REACHED_AT}/services/{SERVICE_NAME}",
     # Where each server looks for the trainings it reports (the runs mount).
     "YOLO_LAB_RUN_ROOTS": "/runs",
 }
 
 
-def server_token_scopes(spawner):
-    """The scopes of each server's own API token (JUPYTERHUB_API_TOKEN).
-
-    A student's server may only report its activity and be reached by its
-    student. A teacher's (an admin's) may also list the users, read their
-    servers and reach them: the panel's Class section asks each running
-    server what it trains, with this token, through the proxy. The Hub
-    grants only what the user holds, and checks every request.
-    """
-    scopes = ["users:activity!user", "access:servers!server"]
-    if spawner.user.admin:
-        scopes += ["list:users", "read:users", "read:servers", "access:servers"]
-    return scopes
-
-
-c.Spawner.server_token_scopes = server_token_scopes
-
-
-def copy_new(source, target, uid):
-    """Copy the files under ``source`` that ``target`` lacks, owned by ``uid``."""
-    for path in sorted(source.rglob("*")):
-        dest = target / path.relative_to(source)
-        if path.is_dir():
-            dest.mkdir(exist_ok=True)
-        elif not dest.exists():
-            shutil.copy2(path, dest)
-        else:
-            continue
-        if os.geteuid() == 0:
-            os.chown(dest, uid, uid)
+# Each server's own API token (JUPYTERHUB_API_TOKEN), the same for a teacher
+# and a student: report its activity, be reached by its user, reach the class
+# service. No server holds a token that opens another user's server.
+c.Spawner.server_token_scopes = [
+    "users:activity!user",
+    "access:servers!server",
+    f"access:services!service={SERVICE_NAME}",
+]
+# What one student's code may use of the machine.
+c.DockerSpawner.mem_limit = MEM_LIMIT
+c.DockerSpawner.cpu_limit = CPU_LIMIT
 
 
 def prepare_student(spawner):
-    """Before each start: the student's folder, uid, mounts and GPUs.
+    """Before each start: the student's folders, uid, mounts and GPUs.
 
-    The folder (notebooks and runs) is created on the first start, readable
-    by its student only, and the course notebooks are copied in once (a
-    marker file remembers it; a notebook the student changed is never
-    overwritten).
+    Two folders of the student's own (mode 0700), each directly under a
+    folder only root can change, so the student can never swap what is
+    mounted for a link to the host: STUDENTS_DIR/<name> at /workspace and
+    RUNS_DIR/<name> at /runs. Nothing here follows a link the student made
+    (yolo_lab_class.py); the course notebooks are copied once, by a process
+    running as the student, and never over a file the student has.
     """
-    folder = Path(STUDENTS_DIR) / spawner.escaped_name
-    runs = folder / "runs"
     uid = FIRST_UID + spawner.user.id if os.geteuid() == 0 else os.getuid()
-    runs.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() == 0:
-        for path in (folder, runs):
-            os.chown(path, uid, uid)
-    folder.chmod(0o700)
-    marker = folder / ".yolo-lab-course-copied"
-    if NOTEBOOKS_DIR and not marker.exists():
-        copy_new(Path(NOTEBOOKS_DIR), folder, uid)
-        marker.write_text("Course notebooks copied; delete this file to copy missing ones again.\n")
+    folder = student_folder(trusted_parent(STUDENTS_DIR), spawner.escaped_name, uid)
+    runs = student_folder(trusted_parent(RUNS_DIR), spawner.escaped_name, uid)
+    if NOTEBOOKS_DIR:
+        copy_course_as(uid, NOTEBOOKS_DIR, folder)
     # The container runs as the student's own uid, never root.
     spawner.extra_create_kwargs = {**spawner.extra_create_kwargs, "user": f"{uid}:{uid}"}
     spawner.volumes = {str(folder): "/workspace", str(runs): "/runs"}

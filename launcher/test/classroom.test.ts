@@ -11,7 +11,17 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -34,12 +44,30 @@ const ADMIN_PASSWORD = randomBytes(20).toString('hex');
 /** Debian's Chromium, as the UI tests use it (scripts/setup.sh --tests). */
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const SERVICE_TOKEN = randomBytes(24).toString('hex');
+/**
+ * carol's "server": answers every request 200 and writes down its method,
+ * path and headers in her folder (/workspace/requests.jsonl).
+ */
+const RECORDER = [
+  'import http.server, json, os, urllib.parse',
+  'url = urllib.parse.urlparse(os.environ["JUPYTERHUB_SERVICE_URL"])',
+  'class H(http.server.BaseHTTPRequestHandler):',
+  '    def answer(self):',
+  '        with open("/workspace/requests.jsonl", "a") as f:',
+  '            f.write(json.dumps({"method": self.command, "path": self.path, "headers": dict(self.headers)}) + "\\n")',
+  '        self.send_response(200); self.send_header("Content-Length", "2"); self.end_headers(); self.wfile.write(b"{}")',
+  '    do_GET = do_POST = do_PUT = do_DELETE = answer',
+  'http.server.ThreadingHTTPServer((url.hostname, url.port), H).serve_forever()'
+].join('\n');
 /** Container names of this run only: a real class on this machine is never touched. */
 const PREFIX = `yolo-lab-class-test-${randomBytes(3).toString('hex')}`;
 
 const work = workDir('yolo-lab-classroom-test-');
 const hubDir = join(work, 'hub');
 const studentsDir = join(work, 'students');
+const runsDir = join(work, 'runs');
+/** A host folder a student's links point at: its owner and contents must never change. */
+const hostDir = join(work, 'host-secrets');
 const datasetsDir = join(work, 'datasets');
 const courseDir = join(work, 'course');
 
@@ -97,7 +125,10 @@ async function login(name: string, password: string): Promise<Response> {
 
 async function startServer(name: string, token: string): Promise<void> {
   const started = await api(`/hub/api/users/${name}/server`, token, { method: 'POST' });
-  assert.ok([201, 202].includes(started.status), `${started.status} ${await started.text()}`);
+  assert.ok(
+    [201, 202].includes(started.status),
+    `${started.status} ${await started.text()}\n${hubLog.slice(-4000)}`
+  );
   await until(`${name}'s server`, 120_000, async () => {
     const user = (await (await api(`/hub/api/users/${name}`, token)).json()) as {
       servers?: Record<string, { ready: boolean }>;
@@ -115,6 +146,35 @@ async function stopServer(name: string, token: string): Promise<void> {
     };
     return user.servers?.[''] === undefined ? true : undefined;
   });
+}
+
+/** What carol's planted server was sent (RECORDER), oldest first. */
+function recorded(name: string): { method: string; path: string; headers: Record<string, string> }[] {
+  const file = join(studentsDir, name, 'requests.jsonl');
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(line => line.trim())
+    .map(line => JSON.parse(line));
+}
+
+/** Start `name`'s server when it must be refused; returns what the Hub says of the failure. */
+async function refusedStart(name: string, token: string): Promise<string> {
+  const started = await api(`/hub/api/users/${name}/server`, token, { method: 'POST' });
+  const said = await started.text();
+  if (started.status >= 400) return said;
+  // Still pending: the progress stream ends with the failure and its message.
+  const progress = await api(`/hub/api/users/${name}/server/progress`, token);
+  return await progress.text();
+}
+
+/** A folder's owner, mode and entries with their contents. */
+function snapshot(dir: string): string {
+  const st = statSync(dir);
+  const entries = readdirSync(dir)
+    .sort()
+    .map(e => `${e}=${readFileSync(join(dir, e), 'utf8')}`);
+  return JSON.stringify([st.uid, st.mode & 0o7777, entries]);
 }
 
 /**
@@ -184,6 +244,10 @@ describe('yolo-lab classroom init: the file and its checks', () => {
     const text = readFileSync(file, 'utf8');
     assert.match(text, /^STUDENTS = \["ann", "ben"\]/m);
     assert.match(text, /raise SystemExit\("jupyterhub_config.py: choose an authenticator/);
+    assert.ok(
+      existsSync(join(out, 'yolo_lab_class.py')),
+      'the folders and class service it loads, beside it'
+    );
     writeFileSync(file, text + '# the teacher edited this\n');
     const again = await classroomInit(out);
     assert.equal(again.code, 2, explain(again));
@@ -281,7 +345,9 @@ describe('the class Hub: two students, each in a yolo-lab container of their own
         );
       }
     }
-    for (const dir of [studentsDir, datasetsDir, courseDir]) mkdirSync(dir, { mode: 0o755 });
+    for (const dir of [studentsDir, runsDir, datasetsDir, courseDir, hostDir])
+      mkdirSync(dir, { mode: 0o755 });
+    writeFileSync(join(hostDir, 'secret.txt'), "the host's\n", { mode: 0o600 });
     writeFileSync(join(datasetsDir, 'classes.txt'), 'circle\nsquare\n');
     const notebook = { cells: [], metadata: {}, nbformat: 4, nbformat_minor: 5 };
     writeFileSync(join(courseDir, 'lesson1.ipynb'), JSON.stringify(notebook));
@@ -293,11 +359,17 @@ describe('the class Hub: two students, each in a yolo-lab container of their own
       '--image',
       IMAGE,
       '--students',
-      'alice,bob',
+      'alice,bob,carol',
       '--admins',
       'teacher',
       '--students-dir',
       studentsDir,
+      '--runs-dir',
+      runsDir,
+      '--mem-limit',
+      '6g',
+      '--cpus',
+      '1.5',
       '--datasets',
       datasetsDir,
       '--notebooks',
@@ -312,7 +384,9 @@ describe('the class Hub: two students, each in a yolo-lab container of their own
     assert.equal(init.code, 0, explain(init));
     // The generated file unchanged, loaded by a test file that adds what a
     // test needs: free ports, the proxy from launcher/node_modules, an admin
-    // service token (from the environment), this run's container names.
+    // service token (from the environment), this run's container names, and
+    // carol's server replaced by one that records every request it gets (no
+    // token that opens another server may ever be among them).
     writeFileSync(
       join(hubDir, 'test_config.py'),
       [
@@ -322,9 +396,15 @@ describe('the class Hub: two students, each in a yolo-lab container of their own
         `c.JupyterHub.hub_port = ${hubApi}`,
         `c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:${proxyApi}"`,
         `c.ConfigurableHTTPProxy.command = [${JSON.stringify(PROXY)}]`,
-        'c.JupyterHub.services = [{"name": "classroom-test", "api_token": os.environ["CLASSROOM_TEST_TOKEN"]}]',
-        'c.JupyterHub.load_roles = [{"name": "classroom-test", "scopes": ["admin:users", "admin:servers"], "services": ["classroom-test"]}]',
+        'c.JupyterHub.services.append({"name": "classroom-test", "api_token": os.environ["CLASSROOM_TEST_TOKEN"]})',
+        'c.JupyterHub.load_roles.append({"name": "classroom-test", "scopes": ["admin:users", "admin:servers", "read:tokens"], "services": ["classroom-test"]})',
         `c.DockerSpawner.name_template = "${PREFIX}-{username}"`,
+        'prepare = c.Spawner.pre_spawn_hook',
+        'def recording_for_carol(spawner):',
+        '    prepare(spawner)',
+        '    if spawner.user.name == "carol":',
+        `        spawner.cmd = ["python", "-c", ${JSON.stringify(RECORDER)}]`,
+        'c.Spawner.pre_spawn_hook = recording_for_carol',
         ''
       ].join('\n')
     );
@@ -351,7 +431,7 @@ describe('the class Hub: two students, each in a yolo-lab container of their own
   after(async () => {
     // Stop the servers, then the Hub (it stops its proxy); whatever
     // survives is ended by its pid, and the containers removed.
-    for (const name of ['alice', 'bob', 'teacher']) {
+    for (const name of ['alice', 'bob', 'carol', 'teacher']) {
       await api(`/hub/api/users/${name}/server`, SERVICE_TOKEN, { method: 'DELETE' }).catch(() => undefined);
     }
     const proxyPidFile = join(hubDir, 'jupyterhub-proxy.pid');
@@ -381,7 +461,7 @@ describe('the class Hub: two students, each in a yolo-lab container of their own
   });
 
   test('alice and bob log in through the Hub API with the shared password; a wrong one is refused', async () => {
-    for (const name of ['alice', 'bob']) {
+    for (const name of ['alice', 'bob', 'carol']) {
       const response = await login(name, PASSWORD);
       const body = await response.text();
       assert.equal(response.status, 201, body);
@@ -403,6 +483,10 @@ describe('the class Hub: two students, each in a yolo-lab container of their own
       assert.deepEqual(info.HostConfig.SecurityOpt, ['no-new-privileges']);
       assert.equal(info.HostConfig.ShmSize, 2 ** 30);
       assert.equal(info.HostConfig.NetworkMode, 'host');
+      // The class's share of the machine per student (--mem-limit 6g --cpus 1.5, pids 2048).
+      assert.equal(info.HostConfig.Memory, 6 * 2 ** 30);
+      assert.equal((info.HostConfig.CpuQuota ?? 0) / (info.HostConfig.CpuPeriod ?? 1), 1.5);
+      assert.equal(info.HostConfig.PidsLimit, 2048);
       assert.equal(info.HostConfig.AutoRemove, true);
       const user = info.Config.User;
       assert.match(user, /^2\d{4}:2\d{4}$/, "a uid of the student's own, not root");
@@ -415,7 +499,9 @@ describe('the class Hub: two students, each in a yolo-lab container of their own
       const mounts = Object.fromEntries(info.Mounts.map(m => [m.Destination, m]));
       assert.equal(mounts['/workspace'].Source, join(studentsDir, name));
       assert.equal(mounts['/workspace'].RW, true);
-      assert.equal(mounts['/runs'].Source, join(studentsDir, name, 'runs'));
+      // Each mounted folder sits directly under a folder only root may change:
+      // the student cannot swap it for a link to the host.
+      assert.equal(mounts['/runs'].Source, join(runsDir, name));
       assert.equal(mounts['/datasets'].Source, datasetsDir);
       assert.equal(mounts['/datasets'].RW, false, 'the datasets read-only');
       assert.deepEqual(Object.keys(mounts).sort(), ['/datasets', '/runs', '/workspace']);
@@ -471,17 +557,23 @@ describe('the class Hub: two students, each in a yolo-lab container of their own
         const folder = join(studentsDir, name);
         assert.equal(readFileSync(join(folder, 'mine.txt'), 'utf8'), name);
         assert.ok(
-          statSync(join(folder, 'runs', 'e2e', 'weights', 'last.pt')).size > 100_000,
+          statSync(join(runsDir, name, 'e2e', 'weights', 'last.pt')).size > 100_000,
           'weights on the host'
         );
-        assert.equal(statSync(join(folder, 'runs', 'e2e')).uid, statSync(folder).uid);
+        assert.equal(statSync(join(runsDir, name, 'e2e')).uid, statSync(folder).uid);
       }
     } finally {
       await Promise.all(kernels.map(k => k.shutdown()));
     }
   });
 
-  test("the teacher's server reads every student's server and running training through the Hub; a student's may not", async () => {
+  test("carol's planted server answers the Hub and records every request it gets", async () => {
+    await startServer('carol', tokens.carol);
+    const seen = recorded('carol');
+    assert.ok(seen.length >= 1, "the Hub's own check reached the recorder");
+  });
+
+  test("the teacher's view comes from the class service; a student's may not read it", async () => {
     const response = await login('teacher', ADMIN_PASSWORD);
     assert.equal(response.status, 201, await response.clone().text());
     tokens.teacher = ((await response.json()) as { token: string }).token;
@@ -518,7 +610,8 @@ describe('the class Hub: two students, each in a yolo-lab container of their own
         const got = await classView();
         return (got.alice?.trainings[0]?.imgs_per_s ?? 0) > 0 ? got : undefined;
       });
-      assert.deepEqual(Object.keys(rows).sort(), ['alice', 'bob', 'teacher']);
+      assert.deepEqual(Object.keys(rows).sort(), ['alice', 'bob', 'carol', 'teacher']);
+      assert.match(rows.carol.error ?? '', /not reported yet/, "carol's recorder reports nothing");
       const live = rows.alice.trainings[0];
       assert.equal(rows.alice.trainings.length, 1);
       assert.equal(live.name, 'live');
@@ -598,5 +691,82 @@ describe('the class Hub: two students, each in a yolo-lab container of their own
       !readdirSync(join(studentsDir, 'alice')).includes('lesson1.ipynb'),
       'a deleted lesson is not copied back'
     );
+  });
+
+  test("no request that reached a student's server carried a token that opens another server", async () => {
+    const seen = recorded('carol');
+    assert.ok(seen.length >= 1);
+    const tokensSeen = new Set<string>();
+    for (const request of seen) {
+      for (const [key, value] of Object.entries(request.headers)) {
+        const auth = /^(?:token|bearer)\s+(\S+)$/i.exec(value);
+        if (key.toLowerCase() === 'authorization' && auth) tokensSeen.add(auth[1]);
+      }
+      const query = new URL(request.path, 'http://x').searchParams.get('token');
+      if (query) tokensSeen.add(query);
+    }
+    for (const token of tokensSeen) {
+      const owner = await api('/hub/api/user', token);
+      if (owner.status !== 200) continue;
+      const body = (await owner.json()) as { name: string; kind?: string };
+      assert.equal(
+        body.name,
+        'carol',
+        `a token of ${body.kind ?? 'user'} ${body.name} reached carol's server`
+      );
+    }
+  });
+
+  test("a student's links never reach the host: not her runs, not a lesson, not a folder planted in her place", async () => {
+    const before = snapshot(hostDir);
+    // alice, in her container: /runs cannot be moved; her workspace's own
+    // runs folder becomes a link to the host folder, a lesson still to come a
+    // dangling link into it, and she asks for the course again.
+    const alice = await KernelClient.start(`${origin}/user/alice`, tokens.alice);
+    try {
+      const reply = await alice.execute(
+        [
+          'import os, shutil',
+          'tried = []',
+          "for attempt in (lambda: os.rmdir('/runs'), lambda: os.rename('/runs', '/runs.old')):",
+          '    try:',
+          '        attempt(); tried.append("done")',
+          '    except OSError as e:',
+          '        tried.append(type(e).__name__)',
+          "shutil.rmtree('/workspace/runs', ignore_errors=True)",
+          `os.symlink(${JSON.stringify(hostDir)}, '/workspace/runs')`,
+          `os.symlink(${JSON.stringify(join(hostDir, 'planted.ipynb'))}, '/workspace/lesson2.ipynb')`,
+          "os.remove('/workspace/.yolo-lab-course-copied')",
+          "print('tried', tried)"
+        ].join('\n')
+      );
+      assert.equal(reply.status, 'ok', JSON.stringify(reply));
+      assert.match(reply.stdout, /^tried \['\w+', '\w+'\]$/m);
+      assert.doesNotMatch(reply.stdout, /done/, '/runs stays where it is');
+    } finally {
+      await alice.shutdown();
+    }
+    writeFileSync(
+      join(courseDir, 'lesson2.ipynb'),
+      JSON.stringify({ cells: [], metadata: {}, nbformat: 4, nbformat_minor: 5 })
+    );
+    await stopServer('alice', tokens.alice);
+    await startServer('alice', tokens.alice);
+    assert.equal(snapshot(hostDir), before, "the host folder's owner, mode and contents are unchanged");
+    const mounts = Object.fromEntries(
+      (await docker.getContainer(`${PREFIX}-alice`).inspect()).Mounts.map(m => [m.Destination, m.Source])
+    );
+    assert.equal(mounts['/runs'], join(runsDir, 'alice'));
+    assert.equal(mounts['/workspace'], join(studentsDir, 'alice'));
+
+    // The only way a mounted folder could be a link is for root to put one
+    // there: bob's server then does not start, and he is told why.
+    await stopServer('bob', tokens.bob);
+    renameSync(join(runsDir, 'bob'), join(work, 'bob-runs-moved'));
+    symlinkSync(hostDir, join(runsDir, 'bob'));
+    const said = await refusedStart('bob', tokens.bob);
+    assert.match(said, /is a link or a file, not a folder: nothing was changed/, said);
+    assert.equal(snapshot(hostDir), before);
+    assert.equal(statSync(hostDir).uid, 0);
   });
 });

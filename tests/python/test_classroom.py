@@ -4,7 +4,9 @@ trainings and GPU share, and the teacher's view through the Hub's API.
 The Hub itself, DockerSpawner and a real training in each student's
 container are in launcher/test/classroom.test.ts; here the run folders are
 written in the runner's own format by live processes started by the test,
-and the Hub's answers are given by a stand-in for its REST API.
+the class service's answers are given by a stand-in, and the reports go to a
+real HTTP server that records them. The class service itself and the
+host's folders: tests/python/test_class_host.py.
 """
 
 from __future__ import annotations
@@ -127,98 +129,126 @@ HUB_ENV = {
     "JUPYTERHUB_API_URL": "http://127.0.0.1:8081/hub/api",
     "JUPYTERHUB_API_TOKEN": "teacher-token",
     "JUPYTERHUB_USER": "teacher",
-    classroom.HUB_URL_ENV: "http://127.0.0.1:8000",
+    classroom.CLASS_URL_ENV: "http://127.0.0.1:8000/services/yolo-lab-class",
 }
 
 
-def _user(name: str, ready: bool, admin: bool = False) -> dict[str, Any]:
-    servers = {"": {"ready": ready, "url": f"/user/{name}/", "pending": None}} if ready else {}
-    return {"name": name, "admin": admin, "servers": servers, "last_activity": None}
+class Service:
+    """Stands in for the class service (launcher/templates/yolo_lab_class.py; the real one
+    runs under a real Hub in launcher/test/classroom.test.ts)."""
 
-
-class Hub:
-    """Stands in for the Hub's REST API and the servers behind its proxy."""
-
-    def __init__(self, users: list[dict[str, Any]], servers: dict[str, Any], page: int = 2) -> None:
-        self.users, self.servers, self.page = users, servers, page
+    def __init__(self, answer: tuple[int, Any] | Exception) -> None:
+        self.answer = answer
         self.asked: list[tuple[str, str]] = []
-        self.list_status = 200
 
     async def fetch(self, url: str, token: str) -> tuple[int, Any]:
         self.asked.append((url, token))
-        if url.startswith(HUB_ENV["JUPYTERHUB_API_URL"] + "/users?"):
-            if self.list_status != 200:
-                return self.list_status, {"message": "Forbidden"}
-            offset = int(url.split("offset=")[1].split("&")[0])
-            items = self.users[offset : offset + self.page]
-            more = offset + self.page < len(self.users)
-            return 200, {
-                "items": items,
-                "_pagination": {"next": {"offset": offset + self.page} if more else None},
-            }
-        answer = self.servers[url]
-        if isinstance(answer, Exception):
-            raise answer
-        if answer == "hang":
-            await asyncio.sleep(60)
-        return answer
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
 
 
-def test_class_view_lists_every_user_and_what_each_running_server_trains(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(classroom, "SERVER_TIMEOUT_S", 0.5)
-    base = "http://127.0.0.1:8000/user"
-    run = {"name": "exp", "epoch": 0, "epochs": 3, "imgs_per_s": 9.0}
-    hub = Hub(
-        [
-            _user("teacher", True, admin=True),
-            _user("alice", True),
-            _user("bob", True),
-            _user("carol", False),
-            _user("dan", True),
-            _user("erin", True),
-        ],
-        {
-            f"{base}/teacher/yolo-lab/activity": (200, {"gpu_share": None, "trainings": []}),
-            f"{base}/alice/yolo-lab/activity": (200, {"gpu_share": 0.25, "trainings": [run]}),
-            f"{base}/bob/yolo-lab/activity": (403, None),
-            f"{base}/dan/yolo-lab/activity": ConnectionRefusedError(111, "Connection refused"),
-            f"{base}/erin/yolo-lab/activity": "hang",
-        },
+def test_class_view_asks_the_class_service_with_this_servers_own_token() -> None:
+    rows = [{"name": "alice", "trainings": [{"name": "exp"}]}, {"name": "teacher", "trainings": []}]
+    service = Service((200, {"students": rows, "time": 5.0}))
+    view = asyncio.run(classroom.class_view(service.fetch, HUB_ENV))
+    assert view["students"] == rows and view["time"] == 5.0
+    assert service.asked == [(HUB_ENV[classroom.CLASS_URL_ENV] + "/class", "teacher-token")], (
+        "one request, to the service only: no student's server is asked anything"
     )
-    view = asyncio.run(classroom.class_view(hub.fetch, HUB_ENV))
-    rows = {r["name"]: r for r in view["students"]}
-    assert list(rows) == ["alice", "bob", "dan", "erin", "teacher", "carol"], (
-        "who trains first, then running servers, teachers after students, stopped last"
-    )
-    assert rows["alice"]["trainings"] == [run] and rows["alice"]["gpu_share"] == 0.25
-    assert rows["teacher"]["me"] and rows["teacher"]["admin"] and not rows["alice"]["me"]
-    assert rows["carol"]["server"] == "stopped" and rows["carol"]["error"] is None
-    assert "restart your server" in rows["bob"]["error"]
-    assert "did not answer" in rows["dan"]["error"] and "did not answer" in rows["erin"]["error"]
-    # Every request carries this server's own token; stopped servers are not asked.
-    assert {token for _, token in hub.asked} == {"teacher-token"}
-    assert not any("/carol/" in url for url, _ in hub.asked)
-    assert sum("/users?" in url for url, _ in hub.asked) == 3, "every page of users"
 
 
 def test_class_view_refuses_a_student_and_a_server_outside_a_hub() -> None:
-    hub = Hub([_user("bob", True)], {})
-    hub.list_status = 403
+    said = "Only the class's teachers see every student: a teacher is an admin user (ADMINS ...)"
     with pytest.raises(classroom.ClassError) as refused:
-        asyncio.run(classroom.class_view(hub.fetch, HUB_ENV))
-    assert refused.value.status == 403
-    assert "teachers" in refused.value.message and "ADMINS" in refused.value.message
+        asyncio.run(classroom.class_view(Service((403, {"message": said})).fetch, HUB_ENV))
+    assert refused.value.status == 403 and refused.value.message == said
 
     with pytest.raises(classroom.ClassError) as outside:
-        asyncio.run(classroom.class_view(hub.fetch, {}))
+        asyncio.run(classroom.class_view(Service((200, {})).fetch, {}))
     assert outside.value.status == 404 and "not a JupyterHub server" in outside.value.message
 
-    no_url = {k: v for k, v in HUB_ENV.items() if k != classroom.HUB_URL_ENV}
+    no_url = {k: v for k, v in HUB_ENV.items() if k != classroom.CLASS_URL_ENV}
     with pytest.raises(classroom.ClassError) as unset:
-        asyncio.run(classroom.class_view(hub.fetch, no_url))
-    assert classroom.HUB_URL_ENV in unset.value.message
+        asyncio.run(classroom.class_view(Service((200, {})).fetch, no_url))
+    assert (
+        classroom.CLASS_URL_ENV in unset.value.message and "write it again" in unset.value.message
+    )
+
+    down = Service(ConnectionRefusedError(111, "Connection refused"))
+    with pytest.raises(classroom.ClassError) as gone:
+        asyncio.run(classroom.class_view(down.fetch, HUB_ENV))
+    assert gone.value.status == 502 and "did not answer" in gone.value.message
+
+
+class _Recorder:
+    """A real HTTP server on 127.0.0.1 that keeps what it is sent."""
+
+    def __init__(self, status: int = 204) -> None:
+        import http.server
+        import threading
+
+        self.requests: list[dict[str, Any]] = []
+        self.arrived = threading.Event()
+        recorder = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (the standard library's name)
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                recorder.requests.append(
+                    {"path": self.path, "headers": dict(self.headers), "body": json.loads(body)}
+                )
+                self.send_response(status)
+                self.end_headers()
+                recorder.arrived.set()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/services/yolo-lab-class"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_the_reporter_sends_this_servers_trainings_with_its_own_token(
+    tmp_path: Path, live_pid: int
+) -> None:
+    _run(tmp_path / "runs" / "exp", "running", live_pid, 1.0, _batches(3, 12.0))
+    service = _Recorder()
+    env = {**HUB_ENV, "JUPYTERHUB_USER": "alice", "JUPYTERHUB_API_TOKEN": "alice-token"}
+    env[classroom.CLASS_URL_ENV] = service.url
+    try:
+        reporter = classroom.Reporter(tmp_path, env, every=3600).start()
+        assert service.arrived.wait(30), "the first report goes at once"
+        reporter.stop()
+    finally:
+        service.close()
+    (sent,) = service.requests
+    assert sent["path"] == "/services/yolo-lab-class/activity"
+    assert sent["headers"]["Authorization"] == "token alice-token"
+    assert [t["name"] for t in sent["body"]["trainings"]] == ["exp"]
+    assert reporter.sent == 1 and reporter.failed is None
+
+
+def test_the_reporter_says_once_why_the_service_took_no_report(tmp_path: Path) -> None:
+    refusing = _Recorder(status=403)
+    said: list[str] = []
+    env = {**HUB_ENV, classroom.CLASS_URL_ENV: refusing.url}
+    try:
+        reporter = classroom.Reporter(tmp_path, env, log=said.append)
+        reporter.report()
+        reporter.report()
+    finally:
+        refusing.close()
+    assert reporter.sent == 0 and reporter.failed and "403" in reporter.failed
+    assert said == [reporter.failed], "one warning per cause, not one per report"
+    with pytest.raises(classroom.ClassError):
+        classroom.Reporter(tmp_path, {})  # no Hub, no reporter
 
 
 def test_the_tail_of_an_events_file_leaves_out_only_a_cut_line(tmp_path: Path) -> None:
