@@ -165,12 +165,14 @@ def _detached_runs(serverapp: Any) -> Any:
             on_exit,
         )
         on_exit = "keep"
-    runs = DetachedRuns(on_exit=on_exit)
+    runs = DetachedRuns(on_exit=on_exit, log=serverapp.log)
     found = runs.adopt()
     for run in found["adopted"]:
         serverapp.log.info("yolo-lab: re-adopted the detached run %s", run)
     for run in found["ended"]:
         serverapp.log.warning("yolo-lab: the detached run %s is no longer running", run)
+    for run in found["elsewhere"]:
+        serverapp.log.info("yolo-lab: the detached run %s belongs to another host", run)
     path = runs.serve()
     # Kernels started from now on inherit where to ask.
     os.environ[SOCKET_ENV] = path

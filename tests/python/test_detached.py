@@ -24,8 +24,8 @@ from waiting import wait_until
 
 from yolo_lab import shapes, training
 from yolo_lab.training import TrainError
-from yolo_lab.training.detached import SOCKET_ENV, DetachedRuns, same_process
-from yolo_lab.training.rundir import pid_alive
+from yolo_lab.training.detached import SOCKET_ENV, DetachedRuns, request_start, same_process
+from yolo_lab.training.rundir import pid_alive, write_status
 
 pytest.importorskip("yolov5", reason="YOLOv5 is installed by scripts/setup.sh --tests")
 
@@ -145,7 +145,7 @@ def test_a_detached_run_outlives_its_kernel_and_stops_from_another(
     info = run.info
     assert info["detached"] is True and info["owner"]["kind"] == "jupyter-server"
     assert info["owner"]["server_pid"] == server.proc.pid
-    assert same_process(info["pid"], info["pid_started"])
+    assert same_process(info["pid"], info["process"])
 
     # Its kernel shut down: the run keeps training.
     first.stop_channels()
@@ -235,7 +235,7 @@ def test_a_server_restart_re_adopts_live_runs_and_marks_killed_ones_lost(
 
     second = DetachedRuns(registry)
     found = second.adopt()
-    assert found == {"adopted": [str(alive.dir)], "ended": [str(doomed.dir)]}
+    assert found == {"adopted": [str(alive.dir)], "ended": [str(doomed.dir)], "elsewhere": []}
     # The status file itself now says lost, with the way back.
     written = json.loads((doomed.dir / "yolo_lab_run.json").read_text())
     assert written["status"] == "lost" and "resume" in written["fix"]
@@ -246,6 +246,16 @@ def test_a_server_restart_re_adopts_live_runs_and_marks_killed_ones_lost(
     resumed = training.resume(doomed)
     assert resumed.info["detached"] is True
     wait_until(lambda: resumed.status == "running", 300, "the resumed run")
+    # A second kernel resuming it at the same moment (its status reset to
+    # "starting", as resume() writes) is refused: the run's process holds
+    # the folder's lock, so one folder never has two trainers.
+    held = resumed.info
+    write_status(resumed.dir, status="starting", pid=None, process=None)
+    with pytest.raises(TrainError) as refused:
+        request_start(resumed.dir, sys.executable, dict(os.environ))
+    write_status(resumed.dir, status="running", pid=held["pid"], process=held["process"])
+    assert refused.value.code == "run_active" and "lock" in refused.value.message
+    assert same_process(held["pid"], held["process"])
     assert second.stop(str(alive.dir))
     _ended(alive)
     assert alive.status == "stopped" and alive.last is not None

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .detached import lost_words, request_start, same_process
+from .detached import GONE, lost_words, request_start, whereabouts
 from .rundir import (
     LOG_FILE,
     STOP_FILE,
@@ -135,8 +135,9 @@ def run_status(run_dir: Path) -> dict[str, Any]:
     proc = _process(str(run_dir))
     if proc is not None:
         alive = proc.poll() is None
-    elif status.get("detached") and status.get("pid_started") is not None:
-        alive = same_process(status.get("pid"), status.get("pid_started"))
+    elif status.get("detached") and status.get("process") is not None:
+        # A run of another host (a shared home) is that host's to judge.
+        alive = whereabouts(status.get("pid"), status.get("process")) != GONE
     elif status.get("detached") and status.get("status") == "starting":
         alive = True  # the server is starting it
     else:
@@ -225,7 +226,7 @@ def _start(run_dir: Path, spec: Mapping[str, Any], detach: bool = False) -> None
         fix=None,
         detached=detach,
         pid=None,
-        pid_started=None,
+        process=None,
     )
     if detach:
         try:
