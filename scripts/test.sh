@@ -22,7 +22,9 @@ run "jest" npx jest --ci
 # Two pytest workers: most of the suite waits on kernels, servers and training
 # subprocesses, so two workers finish it in about half the time on two cores
 # (README, Tests). Each test has its own tmp_path, ports and registry.
-run "pytest" python -m pytest -q -n 2 --durations=15
+# A skip is a test that did not run: one not in tests/allowed-skips.txt
+# fails the suite (tests/python/skip_policy.py).
+run "pytest" env YOLO_LAB_STRICT_SKIPS=1 python -m pytest -q -n 2 --durations=15
 # Python 3.12 with the newest numpy, Pillow and setuptools the registry serves:
 # real trainings, a stop and resume, CPU DDP, the advisor and a notebook.
 run "newest stack (Python 3.12)" bash scripts/test-newest.sh

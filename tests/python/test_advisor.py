@@ -208,7 +208,6 @@ def test_another_process_on_the_gpu_shares_it_fabricated(
 
 # -- planted in real runs ----------------------------------------------------------
 
-pytest.importorskip("yolov5", reason="YOLOv5 is installed by scripts/setup.sh --tests")
 
 
 def _advised_run(
@@ -234,6 +233,7 @@ def _advised_run(
     return run, advice[-1]
 
 
+@pytest.mark.yolov5
 def test_large_images_with_no_workers_are_data_bound(tmp_path: Path) -> None:
     # 1280-px sources trained at 64 px: decoding and mosaic dominate each step.
     data = shapes.make_shapes_dataset(tmp_path / "large", train=40, val=8, image_size=1280)
@@ -244,6 +244,7 @@ def test_large_images_with_no_workers_are_data_bound(tmp_path: Path) -> None:
     assert verdict["form"] and "workers" in verdict["form"]
 
 
+@pytest.mark.yolov5
 def test_small_images_on_the_cpu_are_compute_bound(tmp_path: Path) -> None:
     data = shapes.make_shapes_dataset(tmp_path / "small", train=40, val=8, image_size=64)
     _run, advice = _advised_run(data, tmp_path / "runs", "small")
@@ -274,6 +275,7 @@ def small_shm(tmp_path: Path) -> Any:
             subprocess.run(["umount", "-l", str(where)], capture_output=True)
 
 
+@pytest.mark.yolov5
 def test_a_small_shared_memory_with_workers_is_told(
     tmp_path: Path, small_shm: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 torch = pytest.importorskip("torch")
-yolov5 = pytest.importorskip("yolov5", reason="YOLOv5 is installed by scripts/setup.sh --tests")
+# Every test here builds a YOLOv5 model.
+pytestmark = pytest.mark.yolov5
 
 from yolo_lab._runner.amp import SCORE_LIMIT, check_amp_offline  # noqa: E402
 
@@ -24,6 +25,7 @@ def _model(cfg: str = "yolov5n.yaml", seed: int = 0) -> Any:
     """A model built from its yaml, with the weights of torch's ``seed``: a
     verdict on random weights must not depend on an unseeded draw. Forked, so
     the other tests' random state is left as it was."""
+    import yolov5
     from yolov5.models.yolo import Model
 
     with torch.random.fork_rng():

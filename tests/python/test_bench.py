@@ -12,11 +12,10 @@ import pytest
 from yolo_lab import bench, shapes
 from yolo_lab.training import TrainError
 
-pytest.importorskip("yolov5", reason="YOLOv5 is installed by scripts/setup.sh --tests")
-
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.yolov5
 def test_the_table_on_a_cpu_machine_has_the_cpu_row_and_says_why_no_gpu(tmp_path: Path) -> None:
     data = shapes.make_shapes_dataset(tmp_path / "shapes", train=16, val=4, image_size=64, seed=3)
     seen: list[str] = []

@@ -27,8 +27,6 @@ from waiting import wait_until
 from yolo_lab import protocol, shapes, training
 from yolo_lab.training.rundir import EVENTS_FILE, STATUS_FILE, read_ranks, write_status
 
-pytest.importorskip("yolov5", reason="YOLOv5 is installed by scripts/setup.sh --tests")
-
 IMGSZ = 64
 REPO = Path(__file__).resolve().parents[2]
 
@@ -73,6 +71,7 @@ def started_training(run: training.Run, batches: int = 1) -> Callable[[], bool]:
     return check
 
 
+@pytest.mark.yolov5
 def test_two_rank_cpu_run_keeps_the_ranks_in_step(data_yaml: Path, tmp_path: Path) -> None:
     run = ddp(data_yaml, tmp_path / "runs", name="two")
     assert run.wait(timeout=600) == "finished", run.info
@@ -101,6 +100,7 @@ def test_two_rank_cpu_run_keeps_the_ranks_in_step(data_yaml: Path, tmp_path: Pat
     assert run.info["status"] == "finished" and run.best is not None
 
 
+@pytest.mark.yolov5
 def test_stop_mid_epoch_ends_every_rank_then_resume(data_yaml: Path, tmp_path: Path) -> None:
     run = ddp(data_yaml, tmp_path / "runs", epochs=30, name="stop")
     wait_until(started_training(run, 2), 300, "two batches of both ranks")
@@ -154,6 +154,7 @@ def test_kill_9_of_the_kernel_leaves_no_process(data_yaml: Path, tmp_path: Path)
     assert run.last is not None
 
 
+@pytest.mark.yolov5
 def test_a_rank_killed_mid_run_ends_the_run_with_its_error(data_yaml: Path, tmp_path: Path) -> None:
     run = ddp(data_yaml, tmp_path / "runs", epochs=30, name="crash")
     wait_until(started_training(run), 300, "the first batch")
@@ -167,6 +168,7 @@ def test_a_rank_killed_mid_run_ends_the_run_with_its_error(data_yaml: Path, tmp_
     assert run.info["code"] == "rank_lost" and "rank 1" in run.info["message"]
 
 
+@pytest.mark.yolov5
 def test_a_rank_that_raises_ends_the_run_with_its_traceback_fabricated(
     data_yaml: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -182,6 +184,7 @@ def test_a_rank_that_raises_ends_the_run_with_its_traceback_fabricated(
     assert "rank 1" in run.info["message"]
 
 
+@pytest.mark.yolov5
 def test_planted_hang_is_reported_with_stacks_and_a_stop_ends_it_fabricated(
     data_yaml: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -36,8 +36,6 @@ from yolo_lab.training.rundir import (
     spec_devices,
 )
 
-pytest.importorskip("yolov5", reason="YOLOv5 is installed by scripts/setup.sh --tests")
-
 IMGSZ = 64
 REPO = Path(__file__).resolve().parents[2]
 
@@ -62,6 +60,7 @@ def quick(data: Path, project: Path, **kw: Any) -> training.Run:
     return training.train(data, **options)
 
 
+@pytest.mark.yolov5
 def test_real_cpu_training_events_match_results_csv(
     data_yaml: Path, tmp_path: Path, event_validator: jsonschema.Draft7Validator
 ) -> None:
@@ -116,6 +115,7 @@ def test_real_cpu_training_events_match_results_csv(
     assert err.value.code == "bad_weights" and 'weights="last"' in err.value.fix
 
 
+@pytest.mark.yolov5
 def test_stop_mid_epoch_then_resume(data_yaml: Path, tmp_path: Path) -> None:
     import torch
 
@@ -218,6 +218,7 @@ def _fake_runner(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return started
 
 
+@pytest.mark.yolov5
 def test_the_spec_holds_the_params_once_and_the_runner_derives_yolov5s_options(
     data_yaml: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -312,6 +313,7 @@ def _old_format_spec(project: Path, name: str, device: Any, devices: list[int]) 
     }
 
 
+@pytest.mark.yolov5
 def test_a_run_folder_of_the_previous_spec_format_lists_and_resumes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -355,6 +357,7 @@ def test_a_run_folder_of_the_previous_spec_format_lists_and_resumes(
     assert spec_devices(normalize_spec(bare)) == [1]
 
 
+@pytest.mark.yolov5
 def test_fabricated_cuda_oom_message_suggests_a_smaller_batch(
     data_yaml: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -707,6 +710,7 @@ def _kernel_run(frontend: Any, data_yaml: Path, project: Path, name: str) -> tra
     return run
 
 
+@pytest.mark.yolov5
 def test_real_kernel_interrupt_during_wait_stops_the_run(data_yaml: Path, tmp_path: Path) -> None:
     from test_kernel_e2e import Frontend, _start_kernel
 
@@ -749,6 +753,7 @@ def test_real_kernel_interrupt_during_wait_stops_the_run(data_yaml: Path, tmp_pa
         manager.shutdown_kernel(now=True)
 
 
+@pytest.mark.yolov5
 def test_real_kernel_restart_leaves_no_training_behind(data_yaml: Path, tmp_path: Path) -> None:
     from test_kernel_e2e import Frontend, _start_kernel
 
