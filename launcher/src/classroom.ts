@@ -33,6 +33,8 @@ export interface ClassroomSettings {
   image: string;
   hubIp: string;
   hubPort: number;
+  /** The students' address with a subdomain per user (https://class.example.edu), or null: one origin. */
+  subdomainHost: string | null;
   students: string[];
   admins: string[];
   studentsDir: string;
@@ -89,6 +91,10 @@ export const CLASSROOM_USAGE = `yolo-lab classroom init [options]
       --pids-limit N           processes and threads per student (default 2048)
       --ip ADDRESS             the Hub's address (default 127.0.0.1: put a TLS proxy in front)
       --port N                 the Hub's port (default 8000)
+      --domain NAME            the class's address, each user on a subdomain of it (alice.NAME):
+                               needs a DNS wildcard *.NAME and a certificate for it (README)
+      --single-origin          instead of --domain: the Hub and every server on one origin, only
+                               for users who trust each other (JupyterHub's docs: cookie tossing)
       --auth placeholder|dummy placeholder (default): choose a real authenticator in the file;
                                dummy: one shared password from $${PASSWORD_ENV}, for tests only`;
 
@@ -108,6 +114,7 @@ export function renderConfig(template: string, s: ClassroomSettings): string {
     IMAGE: py(s.image),
     HUB_IP: py(s.hubIp),
     HUB_PORT: py(s.hubPort),
+    SUBDOMAIN_HOST: s.subdomainHost === null ? 'None' : py(s.subdomainHost),
     STUDENTS: py(s.students),
     ADMINS: py(s.admins),
     STUDENTS_DIR: py(s.studentsDir),
@@ -174,6 +181,41 @@ function folder(path: string | undefined, flag: string, base: string): string | 
   return abs;
 }
 
+/**
+ * `--domain`: a name (https://NAME) or a URL with its scheme and port; one of
+ * it and `--single-origin` must be given, so a class never ends up on one
+ * origin without the teacher choosing it.
+ */
+export function subdomains(domain: string | undefined, singleOrigin: boolean): string | null {
+  if (domain !== undefined && singleOrigin) {
+    throw new UserError('--domain and --single-origin exclude each other: choose one.');
+  }
+  if (domain === undefined) {
+    if (singleOrigin) return null;
+    throw new UserError(
+      "Name the class's address: --domain class.example.edu gives each user an origin of their own " +
+        '(alice.class.example.edu; a DNS wildcard and a wildcard certificate, see the README). ' +
+        '--single-origin puts the Hub and every server on one origin, for users who trust each other only.'
+    );
+  }
+  const url = /^https?:\/\//.test(domain) ? domain : `https://${domain}`;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UserError(`--domain ${domain} is not a host name.`);
+  }
+  if (
+    parsed.pathname !== '/' ||
+    parsed.search ||
+    !/^[a-z0-9.-]+$/.test(parsed.hostname) ||
+    !parsed.hostname.includes('.')
+  ) {
+    throw new UserError(`--domain ${domain} is not a host name with a dot (class.example.edu).`);
+  }
+  return `${parsed.protocol}//${parsed.host}`;
+}
+
 /** Students assumed when none are listed, to size the default limits. */
 const DEFAULT_CLASS_SIZE = 10;
 
@@ -233,7 +275,9 @@ export function classroomSettings(
       'pids-limit': { type: 'string' },
       ip: { type: 'string' },
       port: { type: 'string' },
-      auth: { type: 'string' }
+      auth: { type: 'string' },
+      domain: { type: 'string' },
+      'single-origin': { type: 'boolean' }
     }
   });
   const policy = (values.gpus ?? 'none') as GpuPolicy;
@@ -281,6 +325,7 @@ export function classroomSettings(
   if (!/^\d+$/.test(values.port ?? '8000') || port < 1 || port > 65535) {
     throw new UserError(`--port takes a port number, not "${values.port}".`);
   }
+  const subdomainHost = subdomains(values.domain, values['single-origin'] ?? false);
   const auth = values.auth ?? 'placeholder';
   if (auth !== 'placeholder' && auth !== 'dummy') {
     throw new UserError(
@@ -295,6 +340,7 @@ export function classroomSettings(
       image: values.image ?? DEFAULT_IMAGE,
       hubIp: values.ip ?? '127.0.0.1',
       hubPort: port,
+      subdomainHost,
       students,
       admins: names(values.admins, '--admins'),
       studentsDir: absolute(values['students-dir'], cwd) ?? '/srv/yolo-lab/students',

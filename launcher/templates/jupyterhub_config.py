@@ -26,6 +26,10 @@ c = get_config()  # noqa: F821 (JupyterHub defines it while loading this file)
 IMAGE = "yolo-lab:latest"  # the yolo-lab image each student's server runs
 HUB_IP = "127.0.0.1"  # the address students' browsers reach (through your TLS proxy)
 HUB_PORT = 8000
+# The address students use, with a subdomain per user (alice.class.example.edu): see
+# "Per-user subdomains" below. None: one origin for the Hub and every server, only
+# for users who trust each other (JupyterHub's docs: cookie tossing).
+SUBDOMAIN_HOST = "https://class.example.edu"
 STUDENTS = []  # user names allowed in, in order ("each" gives the n-th student the n-th GPU)
 ADMINS = []  # teachers: every server in the Hub's admin page and the panel's Class
 STUDENTS_DIR = "/srv/yolo-lab/students"  # one folder per student: their notebooks, at /workspace
@@ -59,6 +63,16 @@ from yolo_lab_class import (  # noqa: E402  (beside this file)
 # cross the network unencrypted.
 c.JupyterHub.ip = HUB_IP
 c.JupyterHub.port = HUB_PORT
+# -- Per-user subdomains ------------------------------------------------------
+# Each student's server gets an origin of its own (https://alice.class.example.edu),
+# so a student's pages cannot read or set the cookies of another student's server
+# or of the Hub (JupyterHub's docs, "Subdomains"). Needs: a DNS wildcard record
+# *.class.example.edu (and class.example.edu) pointing at this machine, and a
+# certificate for both names in your TLS proxy (Caddy or nginx with a wildcard
+# certificate, e.g. Let's Encrypt's DNS-01 challenge); the proxy forwards both to
+# HUB_IP:HUB_PORT with the Host header kept.
+if SUBDOMAIN_HOST:
+    c.JupyterHub.subdomain_host = SUBDOMAIN_HOST
 # The Hub's own API, where each server reports in. The containers share the
 # host's network (below), so 127.0.0.1 reaches it from inside them.
 c.JupyterHub.hub_ip = "127.0.0.1"
@@ -75,10 +89,13 @@ c.JupyterHub.cleanup_servers = True
 # a teacher's server asks it for the class. The service reads the Hub's
 # list of users with its own token, which never leaves this machine: no
 # token that opens other servers ever goes to a student's server.
+# Its own port on this machine: servers reach it there directly (it checks every
+# token with the Hub), whatever host names the proxy routes.
+SERVICE_URL = f"http://127.0.0.1:{random_port()}"
 c.JupyterHub.services = [
     {
         "name": SERVICE_NAME,
-        "url": f"http://127.0.0.1:{random_port()}",
+        "url": SERVICE_URL,
         "command": [sys.executable, str(HERE / "yolo_lab_class.py"), "service"],
     }
 ]
@@ -209,14 +226,12 @@ c.DockerSpawner.extra_host_config = {
     "pids_limit": PIDS_LIMIT,
 }
 c.DockerSpawner.extra_create_kwargs = {"labels": {"yolo-lab.classroom": "1"}}
-# The Hub's proxy as a server on this machine reaches it.
-HUB_REACHED_AT = f"{'127.0.0.1' if HUB_IP in ('', '0.0.0.0') else HUB_IP}:{HUB_PORT}"
 c.Spawner.environment = {
     "PYTHONUNBUFFERED": "1",
     "HOME": "/tmp",
-    # The class service as the servers reach it (through the Hub's proxy, on
-    # the host's network): each server reports its own trainings there.
-    "YOLO_LAB_CLASS_URL": f"http://{HUB_REACHED_AT}/services/{SERVICE_NAME}",
+    # The class service as the servers reach it (on the host's network): each
+    # server reports its own trainings there, a teacher's asks it for the class.
+    "YOLO_LAB_CLASS_URL": f"{SERVICE_URL}/services/{SERVICE_NAME}",
     # Where each server looks for the trainings it reports (the runs mount).
     "YOLO_LAB_RUN_ROOTS": "/runs",
 }

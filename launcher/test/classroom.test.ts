@@ -22,6 +22,7 @@ import {
   symlinkSync,
   writeFileSync
 } from 'node:fs';
+import dns from 'node:dns';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -106,9 +107,31 @@ function alive(pid: number): boolean {
 let hub: ChildProcess | undefined;
 let hubLog = '';
 let origin = '';
+/** The class's name: the Hub at class.test, each user's server at <name>.class.test (--domain). */
+const DOMAIN = 'class.test';
+let port = 0;
+
+/** Where `name`'s server is: a host of its own. */
+function userOrigin(name: string): string {
+  return `http://${name}.${DOMAIN}:${port}`;
+}
+
+// class.test and its subdomains are this machine, for this process (fetch and
+// ws look names up through dns.lookup) as for Chromium (--host-resolver-rules).
+const lookup = dns.lookup;
+(dns as { lookup: unknown }).lookup = (host: string, options: unknown, callback?: unknown) => {
+  const done = (typeof options === 'function' ? options : callback) as (...a: unknown[]) => void;
+  const opts = (typeof options === 'object' && options) || {};
+  if (host === DOMAIN || host.endsWith(`.${DOMAIN}`)) {
+    if ((opts as { all?: boolean }).all) return done(null, [{ address: '127.0.0.1', family: 4 }]);
+    return done(null, '127.0.0.1', 4);
+  }
+  return (lookup as (...a: unknown[]) => void)(host, options, callback);
+};
 
 function api(path: string, token: string, init: RequestInit = {}): Promise<Response> {
-  return fetch(`${origin}${path}`, {
+  const user = /^\/user\/([^/]+)\//.exec(path);
+  return fetch(`${user ? userOrigin(user[1]) : origin}${path}`, {
     ...init,
     headers: { Authorization: `token ${token}`, 'Content-Type': 'application/json' }
   });
@@ -192,7 +215,10 @@ async function teacherPanelShows(user: string, training: RegExp, token: string):
     { method: 'PUT', body: JSON.stringify({ raw: '{"fetchNews": "false"}' }) }
   );
   assert.equal(quiet.status, 204, await quiet.text());
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', `--host-resolver-rules=MAP ${DOMAIN} 127.0.0.1, MAP *.${DOMAIN} 127.0.0.1`]
+  });
   try {
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     await page.goto(`${origin}/hub/login`);
@@ -200,7 +226,7 @@ async function teacherPanelShows(user: string, training: RegExp, token: string):
     await page.getByLabel('Password').fill(ADMIN_PASSWORD);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL(/\/hub\/(home|spawn)|\/user\/teacher\//);
-    await page.goto(`${origin}/user/teacher/lab`);
+    await page.goto(`${userOrigin('teacher')}/user/teacher/lab`);
     await page.getByRole('tab', { name: /yolo-lab: GPU environment/ }).click({ timeout: 120_000 });
     const table = page.getByRole('table', { name: 'The class' });
     const row = table.getByRole('row').filter({ has: page.getByRole('rowheader', { name: user }) });
@@ -238,23 +264,33 @@ async function classContainers(): Promise<Docker.ContainerInfo[]> {
 describe('yolo-lab classroom init: the file and its checks', () => {
   test('writes a commented jupyterhub_config.py and refuses to replace it without --force', async () => {
     const out = join(work, 'init');
-    const first = await classroomInit(out, '--students', 'ann,ben', '--gpus', 'none');
+    const first = await classroomInit(
+      out,
+      '--students',
+      'ann,ben',
+      '--gpus',
+      'none',
+      '--domain',
+      'class.example.edu'
+    );
     assert.equal(first.code, 0, explain(first));
     const file = join(out, 'jupyterhub_config.py');
     const text = readFileSync(file, 'utf8');
     assert.match(text, /^STUDENTS = \["ann", "ben"\]/m);
+    assert.match(text, /^SUBDOMAIN_HOST = "https:\/\/class\.example\.edu"/m, 'each user on a subdomain');
     assert.match(text, /raise SystemExit\("jupyterhub_config.py: choose an authenticator/);
     assert.ok(
       existsSync(join(out, 'yolo_lab_class.py')),
       'the folders and class service it loads, beside it'
     );
     writeFileSync(file, text + '# the teacher edited this\n');
-    const again = await classroomInit(out);
+    const again = await classroomInit(out, '--single-origin');
     assert.equal(again.code, 2, explain(again));
     assert.match(again.stderr, /exists: nothing was written\. Pass --force/);
     assert.match(readFileSync(file, 'utf8'), /the teacher edited this/, 'nothing lost');
-    const forced = await classroomInit(out, '--force');
+    const forced = await classroomInit(out, '--force', '--single-origin');
     assert.equal(forced.code, 0, explain(forced));
+    assert.match(readFileSync(file, 'utf8'), /^SUBDOMAIN_HOST = None/m, 'one origin, as asked');
     assert.match(readFileSync(`${file}.bak`, 'utf8'), /the teacher edited this/, 'the old one kept as .bak');
   });
 
@@ -265,7 +301,20 @@ describe('yolo-lab classroom init: the file and its checks', () => {
       [['--gpus', 'round-robin'], /--gpu-ids/],
       [['--gpus', 'shared', '--mem-fraction', '1.5'], /0 < F <= 1/],
       [['--gpu-ids', 'cuda:0', '--gpus', 'each'], /neither a GPU index nor/],
-      [['--auth', 'github'], /set up in the file/]
+      [['--auth', 'github'], /set up in the file/],
+      [['--mem-limit', '512m'], /under 1 GiB/],
+      [['--cpus', 'two'], /number of CPU cores/]
+    ] as const) {
+      const run = await classroomInit(join(work, 'refused'), '--single-origin', ...args);
+      assert.equal(run.code, 2, explain(run));
+      assert.match(run.stderr, message);
+    }
+    // Where the students' browsers go: chosen, never left to a default.
+    for (const [args, message] of [
+      [[], /--domain class\.example\.edu gives each user an origin of their own/],
+      [['--domain', 'class.example.edu', '--single-origin'], /exclude each other/],
+      [['--domain', 'localhost'], /not a host name with a dot/],
+      [['--domain', 'https://class.example.edu/hub'], /not a host name/]
     ] as const) {
       const run = await classroomInit(join(work, 'refused'), ...args);
       assert.equal(run.code, 2, explain(run));
@@ -282,7 +331,15 @@ describe('yolo-lab classroom init: the file and its checks', () => {
       ['shared', ['--gpu-ids', '1', '--mem-fraction', '0.25']]
     ] as const) {
       const out = join(work, `gpus-${policy}`);
-      const run = await classroomInit(out, '--students', 'ann,ben', '--gpus', policy, ...extra);
+      const run = await classroomInit(
+        out,
+        '--students',
+        'ann,ben',
+        '--gpus',
+        policy,
+        '--single-origin',
+        ...extra
+      );
       assert.equal(run.code, 0, explain(run));
       // The file as the Hub loads it (get_config gives a traitlets Config),
       // then its gpu_plan for the first student, the second, and a teacher
@@ -333,7 +390,6 @@ describe('yolo-lab classroom init: the file and its checks', () => {
 
 describe('the class Hub: two students, each in a yolo-lab container of their own', () => {
   const tokens: Record<string, string> = {};
-  let port = 0;
 
   before(async () => {
     await docker.ping();
@@ -353,7 +409,7 @@ describe('the class Hub: two students, each in a yolo-lab container of their own
     writeFileSync(join(courseDir, 'lesson1.ipynb'), JSON.stringify(notebook));
     port = await freePort();
     const [hubApi, proxyApi] = [await freePort(), await freePort()];
-    origin = `http://127.0.0.1:${port}`;
+    origin = `http://${DOMAIN}:${port}`;
     const init = await classroomInit(
       hubDir,
       '--image',
@@ -378,6 +434,8 @@ describe('the class Hub: two students, each in a yolo-lab container of their own
       '1g',
       '--port',
       String(port),
+      '--domain',
+      `http://${DOMAIN}:${port}`,
       '--auth',
       'dummy'
     );
@@ -522,7 +580,7 @@ describe('the class Hub: two students, each in a yolo-lab container of their own
 
   test("each trains YOLOv5 in their own container through the Hub proxy; neither sees the other's files", async () => {
     const kernels = await Promise.all(
-      ['alice', 'bob'].map(name => KernelClient.start(`${origin}/user/${name}`, tokens[name]))
+      ['alice', 'bob'].map(name => KernelClient.start(`${userOrigin(name)}/user/${name}`, tokens[name]))
     );
     try {
       const replies = await Promise.all(
@@ -593,7 +651,7 @@ describe('the class Hub: two students, each in a yolo-lab container of their own
       assert.equal(got.status, 200, body);
       return Object.fromEntries((JSON.parse(body) as { students: Row[] }).students.map(r => [r.name, r]));
     };
-    const alice = await KernelClient.start(`${origin}/user/alice`, tokens.alice);
+    const alice = await KernelClient.start(`${userOrigin('alice')}/user/alice`, tokens.alice);
     try {
       const started = await alice.execute(
         [
@@ -643,8 +701,10 @@ describe('the class Hub: two students, each in a yolo-lab container of their own
 
       const stopped = await alice.execute("run.stop(); print('status', run.wait())", 120_000);
       assert.match(stopped.stdout, /^status stopped$/m, JSON.stringify(stopped));
-      const after = await classView();
-      assert.deepEqual(after.alice.trainings, [], 'a stopped training leaves the view');
+      // Gone at alice's server's next report (every 10 s).
+      await until('the stopped training to leave the view', 60_000, async () =>
+        (await classView()).alice.trainings.length === 0 ? true : undefined
+      );
     } finally {
       await alice.shutdown();
     }
@@ -653,6 +713,21 @@ describe('the class Hub: two students, each in a yolo-lab container of their own
   test("alice cannot reach bob's server with her token, through the proxy or on its port", async () => {
     const own = await api('/user/alice/api/status', tokens.alice);
     assert.equal(own.status, 200, await own.text());
+    // Each server on an origin of its own (--domain): asked on the Hub's, the
+    // Hub sends the browser to the user's subdomain, never serving it there.
+    let hubUrl = new URL(`${origin}/user/alice/api/status`);
+    for (let hop = 0; hop < 4 && hubUrl.host !== `alice.${DOMAIN}:${port}`; hop++) {
+      const answer = await fetch(hubUrl, {
+        headers: { Authorization: `token ${tokens.alice}` },
+        redirect: 'manual'
+      });
+      assert.ok(
+        [301, 302, 303].includes(answer.status),
+        `${hubUrl}: ${answer.status} ${await answer.text()}`
+      );
+      hubUrl = new URL(answer.headers.get('location') ?? '', hubUrl);
+    }
+    assert.equal(hubUrl.host, `alice.${DOMAIN}:${port}`, "the Hub's host sends alice to her own");
     const other = await api('/user/bob/api/status', tokens.alice);
     assert.equal(other.status, 403, await other.text());
     const contents = await api('/user/bob/api/contents/mine.txt', tokens.alice);
@@ -722,7 +797,7 @@ describe('the class Hub: two students, each in a yolo-lab container of their own
     // alice, in her container: /runs cannot be moved; her workspace's own
     // runs folder becomes a link to the host folder, a lesson still to come a
     // dangling link into it, and she asks for the course again.
-    const alice = await KernelClient.start(`${origin}/user/alice`, tokens.alice);
+    const alice = await KernelClient.start(`${userOrigin('alice')}/user/alice`, tokens.alice);
     try {
       const reply = await alice.execute(
         [
