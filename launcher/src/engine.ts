@@ -159,17 +159,38 @@ export async function pickContainer(
     usage !== undefined && names.length > 0 ? ` For example: \`${usage.replace('NAME', names[0])}\`` : '';
   if (name !== undefined) {
     const wanted = name.replace(/^\//, '');
-    const found = all.find(
-      c => c.Names.some(n => n.replace(/^\//, '') === wanted) || c.Id.startsWith(wanted)
-    );
-    if (!found) {
+    if (wanted.trim() === '') {
+      // Every id starts with '': an empty name would pick whichever container came first.
+      throw new UserError(
+        `An empty container name names no container. ` +
+          (names.length === 0
+            ? 'None is running; start one with `yolo-lab up`.'
+            : `Running: ${names.join(', ')}.${typeOne}`)
+      );
+    }
+    // As docker does: a whole name first, then an id prefix that fits one container only.
+    const named = all.find(c => c.Names.some(n => n.replace(/^\//, '') === wanted));
+    if (named) return named;
+    const byId = all.filter(c => c.Id.startsWith(wanted));
+    if (byId.length > 1) {
+      const runningOne = byId.find(c => c.State === 'running');
+      const candidates = byId.map(c => `${containerName(c)} (${c.Id.slice(0, 12)}, ${c.State})`);
+      throw new UserError(
+        `${name} is the start of the id of ${byId.length} yolo-lab containers: ${candidates.join(', ')}. ` +
+          'Give its whole name, or more of its id.' +
+          (usage !== undefined && runningOne !== undefined
+            ? ` For example: \`${usage.replace('NAME', containerName(runningOne))}\``
+            : '')
+      );
+    }
+    if (byId.length === 0) {
       throw new UserError(
         names.length === 0
           ? `No yolo-lab container named ${name}, and none is running. Start one with \`yolo-lab up\`.`
           : `No yolo-lab container named ${name}. Running: ${names.join(', ')}.${typeOne}`
       );
     }
-    return found;
+    return byId[0];
   }
   if (running.length === 1) {
     return running[0];

@@ -336,6 +336,59 @@ describe('yolo-lab up, a kernel inside, yolo-lab down', () => {
     }
   });
 
+  test('exec refuses an empty name and an id prefix of several containers, and lists them', async () => {
+    const empty = await yoloLab(['exec', '', '--', 'id']);
+    assert.equal(empty.code, 2, explain(empty));
+    assert.equal(empty.stdout, '', 'nothing ran');
+    assert.match(
+      empty.stderr,
+      new RegExp(
+        `An empty container name names no container\\. Running: ${result.name}\\. ` +
+          `For example: \`yolo-lab exec ${result.name} -- id\``
+      )
+    );
+    // Launcher containers (created, never started) until two ids share their first
+    // character: 16 hex digits, so at most 16 more than the running one.
+    const made: Docker.Container[] = [];
+    const ours = new Map<string, string>([[result.id, result.name]]);
+    try {
+      let pair: string[] | undefined;
+      while (pair === undefined) {
+        const name = `yolo-lab-test-prefix-${process.pid}-${made.length}`;
+        const created = await docker.createContainer({
+          name,
+          Image: IMAGE,
+          Cmd: ['true'],
+          Labels: { [LABEL.launcher]: '1' }
+        });
+        made.push(created);
+        ours.set(created.id, name);
+        pair = [...ours.keys()].filter(id => id[0] === created.id[0]);
+        if (pair.length < 2) pair = undefined;
+      }
+      const prefix = pair[0][0];
+      const run = await yoloLab(['exec', prefix, '--', 'id']);
+      assert.equal(run.code, 2, explain(run));
+      assert.equal(run.stdout, '', 'nothing ran');
+      assert.match(
+        run.stderr,
+        new RegExp(`^yolo-lab: ${prefix} is the start of the id of \\d+ yolo-lab containers: `)
+      );
+      for (const id of pair) {
+        assert.ok(
+          run.stderr.includes(`${ours.get(id)} (${id.slice(0, 12)}, `),
+          `${ours.get(id)} is listed: ${run.stderr}`
+        );
+      }
+      assert.match(run.stderr, /Give its whole name, or more of its id\./);
+      // An id prefix that fits one container still names it, as docker's do.
+      const unique = await yoloLab(['exec', result.id.slice(0, 12), '--', 'printenv', 'JUPYTER_TOKEN']);
+      assert.equal(unique.stdout, `${result.token}\n`, explain(unique));
+    } finally {
+      await Promise.all(made.map(c => c.remove({ force: true })));
+    }
+  });
+
   test('a short YOLOv5 training inside, started as a notebook would, writes weights and results to /runs', async () => {
     const reply = await kernel!.execute(
       [
