@@ -756,7 +756,10 @@ describe('the class Hub: two students, each in a yolo-lab container of their own
     assert.equal(removed.status, 204);
     const before = (await docker.getContainer(`${PREFIX}-alice`).inspect()).Id;
     await stopServer('alice', tokens.alice);
-    assert.ok(!(await classContainers()).some(c => c.Id === before), 'the stopped container is gone');
+    // The Hub has stopped it; the engine removes it (AutoRemove) a moment later.
+    await until('the stopped container to be removed', 60_000, async () =>
+      (await classContainers()).some(c => c.Id === before) ? undefined : true
+    );
     await startServer('alice', tokens.alice);
     const after = (await docker.getContainer(`${PREFIX}-alice`).inspect()).Id;
     assert.notEqual(after, before, 'a new container');
