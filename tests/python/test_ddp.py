@@ -25,6 +25,7 @@ import pytest
 from waiting import wait_until
 
 from yolo_lab import protocol, shapes, training
+from yolo_lab._runner.supervisor import DEFAULT_STOP_GRACE_S, HUNG_STOP_GRACE_S
 from yolo_lab.training.rundir import EVENTS_FILE, STATUS_FILE, read_ranks, write_status
 
 IMGSZ = 64
@@ -43,6 +44,16 @@ def ddp(data: Path, project: Path, **kw: Any) -> training.Run:
     )
     options.update(kw)
     return training.train(data, **options)
+
+
+#: Every process of a stopped run ends by the supervisor's own deadline: the
+#: ranks stop at a batch boundary and rank 0 saves last.pt within its stop
+#: grace, or it ends them; plus 10 s to see the exits on a loaded machine (the
+#: flake hunt, both cores busy: a graceful stop took 10.1 s, over the earlier
+#: flat 10 s deadline, in 1 of 20 runs).
+ENDED_S = DEFAULT_STOP_GRACE_S + 10
+#: A hung run's ranks are ended after the shorter grace of a hang.
+HUNG_ENDED_S = HUNG_STOP_GRACE_S + 10
 
 
 def run_pids(run: training.Run) -> dict[str, int]:
@@ -108,7 +119,7 @@ def test_stop_mid_epoch_ends_every_rank_then_resume(data_yaml: Path, tmp_path: P
     assert set(pids) == {"supervisor", "torchrun", "rank0", "rank1"}
     asked = time.monotonic()
     run.stop()
-    wait_until(lambda: not any(alive(p) for p in pids.values()), 10, "every process to end")
+    wait_until(lambda: not any(alive(p) for p in pids.values()), ENDED_S, "every process to end")
     took = time.monotonic() - asked
     assert run.status == "stopped", run.info
     assert run.events("end")[-1]["status"] == "stopped"
@@ -146,7 +157,7 @@ def test_kill_9_of_the_kernel_leaves_no_process(data_yaml: Path, tmp_path: Path)
         assert len(pids) == 4
         parent.send_signal(signal.SIGKILL)
         parent.wait(timeout=30)
-        wait_until(lambda: not any(alive(p) for p in pids.values()), 10, "no process left")
+        wait_until(lambda: not any(alive(p) for p in pids.values()), ENDED_S, "no process left")
     finally:
         if parent.poll() is None:
             parent.kill()
@@ -202,7 +213,9 @@ def test_planted_hang_is_reported_with_stacks_and_a_stop_ends_it_fabricated(
     pids = run_pids(run)
     asked = time.monotonic()
     run.stop()
-    wait_until(lambda: not any(alive(p) for p in pids.values()), 10, "every process to end")
+    wait_until(
+        lambda: not any(alive(p) for p in pids.values()), HUNG_ENDED_S, "every process to end"
+    )
     print(f"stop of a hung run to every process ended: {time.monotonic() - asked:.1f} s")
     assert run.status == "stopped"
     assert "did not stop" in (run.info["message"] or "")
