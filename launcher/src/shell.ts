@@ -104,10 +104,30 @@ export async function attach(
     stream.on('error', fail);
   });
 
+  // One resize request at a time, the latest size last: two in flight reach
+  // the engine in either order (`stty cols 120 rows 50` is two SIGWINCHes),
+  // and the older size could win.
+  let sending = false;
+  let again = false;
   const resize = (): void => {
+    if (sending) {
+      again = true;
+      return;
+    }
     const now = size();
+    if (!now) return;
+    sending = true;
     // A resize racing the command's end is refused by the engine: nothing to do then.
-    if (now) exec.resize(now).catch(() => undefined);
+    void exec
+      .resize(now)
+      .catch(() => undefined)
+      .then(() => {
+        sending = false;
+        if (again) {
+          again = false;
+          resize();
+        }
+      });
   };
   if (tty) {
     term.stdin.setRawMode?.(true);
