@@ -122,7 +122,7 @@ AUTH_RESOURCE = "yolo_lab"
 
 
 async def _hub_fetch(url: str, token: str) -> tuple[int, Any]:
-    """GET JSON with a Hub token (the Hub's API, a server behind its proxy)."""
+    """GET JSON with this server's Hub token (the class service's view of the class)."""
     from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
     client = AsyncHTTPClient()

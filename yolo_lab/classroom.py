@@ -58,8 +58,8 @@ _DEPTH: Final = 2
 _TAIL_BYTES: Final = 256 * 1024
 #: Batches whose images/s make the median shown (one batch's rate is noisy).
 _RATE_BATCHES: Final = 10
-#: Seconds a student's server gets to answer the teacher's.
-SERVER_TIMEOUT_S: Final = 5.0
+#: Seconds the class service gets to take one report.
+REPORT_TIMEOUT_S: Final = 5.0
 
 
 def run_roots(
@@ -285,7 +285,7 @@ class Reporter:
             headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=SERVER_TIMEOUT_S):
+            with urllib.request.urlopen(request, timeout=REPORT_TIMEOUT_S):
                 pass
         except (OSError, ValueError) as exc:
             cause = f"the class service at {self.url} took no report ({exc})"
