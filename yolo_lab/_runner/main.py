@@ -38,6 +38,7 @@ from .process import (
     stop_on_signals,
     watch_parent,
 )
+from .weights import UntrustedWeights, guard_loads
 
 __all__ = ["main", "oom_fix", "torch_oom_types"]
 
@@ -133,6 +134,8 @@ def _run(
             )
             raise
         runner.train_module = t
+        # A user's weights file loads without running code unless trusted (weights.py).
+        guard_loads(run_dir, bool(spec.get("trust_weights")))
         runner.patch(t)
         callbacks = t.Callbacks()
         runner.register(callbacks)
@@ -171,6 +174,14 @@ def _run(
         end["status"] = "stopped" if runner.stop_reason else "finished"
     except StopRequested:
         end["status"] = "stopped"
+    except UntrustedWeights as exc:
+        end.update(
+            code="untrusted_weights",
+            message=str(exc),
+            fix="If you trust this file (you made it, or it is one of ultralytics' released"
+            " checkpoints), pass trust_weights=True: it lets the file run code as you. Else"
+            " train from a model cfg (weights=\"\").",
+        )
     except torch_oom_types() as exc:  # type: ignore[misc]
         end.update(
             code="cuda_oom",

@@ -234,6 +234,7 @@ def train(
     wait: bool = False,
     detach: bool = False,
     telemetry_interval_s: float = 1.0,
+    trust_weights: bool = False,
     **yolov5_options: Any,
 ) -> Run:
     """Start a YOLOv5 training run in a subprocess and return it.
@@ -244,7 +245,10 @@ def train(
     (YOLOv5 autobatch, one GPU). ``amp``: on GPUs, True and None both mean
     on unless an offline fp16 check shows it breaks this model; False = off;
     the CPU trains in float32.
-    ``model`` is a cfg to train from scratch, ``weights`` a local .pt.
+    ``model`` is a cfg to train from scratch, ``weights`` a local .pt, loaded
+    without running code it may carry (a YOLOv5 checkpoint needs none);
+    ``trust_weights=True`` loads it fully, as YOLOv5 alone would: only for
+    a file you trust, since a .pt file can run code as you.
     Other YOLOv5 train options (``optimizer="AdamW"``, ``patience=...``) pass
     through. Nothing is downloaded during a run.
     ``detach=True``: the Jupyter server owns the run, so it keeps training
@@ -269,6 +273,12 @@ def train(
     seed, telemetry_interval_s = check_run_settings(seed, telemetry_interval_s)
     options = check_yolov5_options(yolov5_options, checkout)
     _check_detach(detach)
+    if not isinstance(trust_weights, bool):
+        raise TrainError(
+            "bad_trust_weights",
+            f"trust_weights must be True or False, got {trust_weights!r}",
+            "pass trust_weights=True only for a weights file you trust",
+        )
     project_dir = Path(project).expanduser().resolve()
     run_dir = claim_run_dir(project_dir, name)
 
@@ -295,6 +305,7 @@ def train(
         "yolov5_options": options,
         "seed": seed,
         "telemetry_interval_s": telemetry_interval_s,
+        "trust_weights": trust_weights,
     }
     _start(run_dir, spec, detach=detach)
     run = Run(run_dir)

@@ -77,7 +77,6 @@ def runner_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
         {
             "YOLOv5_AUTOINSTALL": "false",
             "YOLO_OFFLINE": "true",
-            "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1",
             "WANDB_MODE": "disabled",
             "COMET_MODE": "disabled",
             "PYTHONUNBUFFERED": "1",
