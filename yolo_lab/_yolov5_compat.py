@@ -234,6 +234,11 @@ def _main(argv: list[str]) -> None:
 
     # Offline as yolo-lab's runner is: no font download, no pip auto-install.
     os.environ.update(runner_env())
+    # Plain YOLOv5 7.0 loads every .pt in full (its own checkpoints hold its
+    # classes), which torch >= 2.6 refuses by default: as YOLOv5 itself, this
+    # command runs the code a --weights file carries, so give it only files
+    # you trust. train() loads them safely (yolo_lab/_runner/weights.py).
+    os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
     apply()
     sys.argv = argv
     runpy.run_module(argv[0], run_name="__main__", alter_sys=True)

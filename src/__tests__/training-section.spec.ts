@@ -221,3 +221,52 @@ describe('the device', () => {
     s.dispose();
   });
 });
+
+describe('trusting a weights file', () => {
+  function trustBox(section: TrainSection): HTMLInputElement {
+    return section.node.querySelector<HTMLInputElement>(
+      'input[name="trustWeights"]'
+    )!;
+  }
+  function typeWeights(section: TrainSection, path: string): void {
+    const input = section.node.querySelector<HTMLInputElement>(
+      'input[name="weights"]'
+    )!;
+    input.value = path;
+    input.dispatchEvent(new Event('input'));
+  }
+
+  it('is offered with a weights file, off by default, and given to one file only', async () => {
+    const s = setup();
+    const box = trustBox(s.section);
+    const row = box.closest<HTMLElement>('.yl-FormRow')!;
+    expect(box.getAttribute('aria-label')).toBe('Trust this weights file');
+    expect(row.hidden).toBe(true); // no weights: nothing to trust
+
+    typeWeights(s.section, 'theirs.pt');
+    expect(row.hidden).toBe(false);
+    expect(box.checked).toBe(false);
+    await s.controller.insertCell();
+    expect(s.notebook.cells.pop()).not.toContain('trust_weights');
+
+    box.click();
+    expect(s.controller.form.form.trustWeights).toBe(true);
+    expect(s.notebook.metadata).toMatchObject({ trustWeights: true });
+    await s.controller.insertCell();
+    expect(s.notebook.cells.pop()).toContain(
+      '    weights="theirs.pt",\n    trust_weights=True,\n'
+    );
+
+    // Another file is not trusted because the first one was.
+    typeWeights(s.section, 'other.pt');
+    expect(box.checked).toBe(false);
+    expect(s.controller.form.form.trustWeights).toBe(false);
+    await s.controller.insertCell();
+    expect(s.notebook.cells.pop()).not.toContain('trust_weights');
+
+    // A saved form with a non-boolean value is not trust.
+    s.notebook.open({ data: 'x.yaml', weights: 'a.pt', trustWeights: 'yes' });
+    expect(trustBox(s.section).checked).toBe(false);
+    s.dispose();
+  });
+});

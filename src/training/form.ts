@@ -48,6 +48,12 @@ export interface ITrainForm {
   yolov5Dir: string;
   /** Keep training when the kernel stops: the Jupyter server owns the run. */
   detach: boolean;
+  /**
+   * Load the weights file in full, running the code a .pt file may carry
+   * (train()'s trust_weights): only for this file; changing the weights
+   * clears it (TrainFormModel.set).
+   */
+  trustWeights: boolean;
 }
 
 /**
@@ -71,7 +77,8 @@ export const DEFAULT_FORM: ITrainForm = {
   name: 'exp',
   project: 'runs/train',
   yolov5Dir: '',
-  detach: false
+  detach: false,
+  trustWeights: false
 };
 
 /** Model configs YOLOv5 ships, smallest first. */
@@ -244,6 +251,9 @@ function modelArgs(form: ITrainForm): Array<[string, string]> {
   ];
   if (form.weights.trim()) {
     args.push(['weights', py(form.weights.trim())]);
+    if (form.trustWeights) {
+      args.push(['trust_weights', 'True']);
+    }
   }
   return args;
 }
@@ -329,6 +339,7 @@ export function formValue<K extends keyof ITrainForm>(
       break;
     case 'devicesChosen':
     case 'detach':
+    case 'trustWeights':
       fits = typeof value === 'boolean';
       break;
     case 'cache':

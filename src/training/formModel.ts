@@ -83,9 +83,14 @@ export class TrainFormModel {
 
   /** Change one value; devices set so are the user's from then on. */
   set<K extends keyof ITrainForm>(key: K, value: ITrainForm[K]): void {
+    const before = this._form;
     this._form = { ...this._form, [key]: value };
     if (key === 'devices') {
       this._form.devicesChosen = true;
+    }
+    // Trust is given to one file: another file starts untrusted.
+    if (key === 'weights' && String(value).trim() !== before.weights.trim()) {
+      this._form.trustWeights = false;
     }
     this._update('values');
   }
@@ -108,6 +113,13 @@ export class TrainFormModel {
     }
     if (set.includes('devices')) {
       next.devicesChosen = true;
+    }
+    if (
+      set.includes('weights') &&
+      !set.includes('trustWeights') &&
+      String(next.weights).trim() !== this._form.weights.trim()
+    ) {
+      next.trustWeights = false;
     }
     if (set.length) {
       this._form = next as unknown as ITrainForm;

@@ -115,6 +115,13 @@ export class TrainSection extends Widget {
         return;
       }
     }
+    if (this._trust) {
+      this._trust.checked = this._form.trustWeights;
+      const row = this._trust.closest<HTMLElement>('.yl-FormRow');
+      if (row) {
+        row.hidden = !this._form.weights.trim();
+      }
+    }
     this._showErrors();
     this._showSuggestion();
   }
@@ -309,6 +316,25 @@ export class TrainSection extends Widget {
         this._text('weights', 'none: from scratch')
       )
     );
+    // A .pt file is a pickle: by default only a checkpoint's own classes
+    // load; trusting the file lets it run code (train()'s trust_weights).
+    const trust = el('input');
+    trust.type = 'checkbox';
+    trust.name = 'trustWeights';
+    trust.checked = form.trustWeights;
+    trust.addEventListener('change', () =>
+      this._set('trustWeights', trust.checked)
+    );
+    this._trust = trust;
+    const trustRow = this._field(
+      'Trust this weights file',
+      'trustWeights',
+      trust,
+      'Loads it in full: a .pt file can run code as you. Only for files you made or know the source of.'
+    );
+    // Shown only with a weights file: there is nothing to trust without one.
+    trustRow.hidden = !form.weights.trim();
+    nodes.push(trustRow);
 
     const cache = el('select', 'jp-mod-styled yl-FormInput');
     cache.name = 'cache';
@@ -579,4 +605,5 @@ export class TrainSection extends Widget {
   private _message = el('span', 'yl-TrainMessage');
   private _runsNode = el('ul', 'yl-Runs');
   private _hwKey = '';
+  private _trust: HTMLInputElement | null = null;
 }

@@ -178,9 +178,9 @@ def _run(
         end.update(
             code="untrusted_weights",
             message=str(exc),
-            fix="If you trust this file (you made it, or it is one of ultralytics' released"
-            " checkpoints), pass trust_weights=True: it lets the file run code as you. Else"
-            " train from a model cfg (weights=\"\").",
+            fix="Only if you trust this file (you made it, or know where it comes from):"
+            ' pass trust_weights=True (the form\'s "Trust this weights file"), which runs'
+            ' the code it carries, as you. Else train from a model cfg (weights="").',
         )
     except torch_oom_types() as exc:  # type: ignore[misc]
         end.update(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import inspect
 import os
 import pickle
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +46,10 @@ def _classes(module: Any, base: type) -> list[type]:
     ]
 
 
-def yolov5_safe_globals(train_module: Any | None = None) -> list[Any]:
-    """What a YOLOv5 checkpoint may name: its modules (under both the PyPI
-    package's and a checkout's module names), torch's layers, numpy's
+def yolov5_safe_globals() -> list[Any]:
+    """What a YOLOv5 checkpoint may name: its modules (under the PyPI
+    package's and a checkout's module names, and under every name its module
+    gives them, such as ``models.yolo.Model``), torch's layers, numpy's
     arrays, dtypes and scalars, and a path."""
     import pathlib
 
@@ -55,21 +57,21 @@ def yolov5_safe_globals(train_module: Any | None = None) -> list[Any]:
     import torch
 
     out: list[Any] = []
-    models = []
-    for name in ("yolov5.models.common", "yolov5.models.yolo", "models.common", "models.yolo"):
-        module = __import__("sys").modules.get(name)
-        if module is not None:
-            models.append(module)
-    for module in models:
-        for cls in _classes(module, torch.nn.Module):
-            out.append(cls)
-            # The same class under the other layout's name (a checkpoint
-            # saved with the checkout names models.yolo; the package yolov5.models.yolo).
-            short = cls.__module__.removeprefix("yolov5.")
-            for prefix in ("", "yolov5."):
-                alias = f"{prefix}{short}.{cls.__qualname__}"
-                if alias != f"{cls.__module__}.{cls.__qualname__}":
-                    out.append((cls, alias))
+    for layout in ("yolov5.models", "models"):
+        for part in ("common", "yolo", "experimental"):
+            module = sys.modules.get(f"{layout}.{part}")
+            if module is None:
+                continue
+            for attr, cls in vars(module).items():
+                if not (inspect.isclass(cls) and issubclass(cls, torch.nn.Module)):
+                    continue
+                out.append(cls)
+                # A checkpoint saved by a checkout names models.yolo.X; by the
+                # package, yolov5.models.yolo.X; an old one, an alias (Model).
+                for prefix in ("", "yolov5."):
+                    alias = f"{prefix}models.{part}.{attr}"
+                    if alias != f"{cls.__module__}.{cls.__qualname__}":
+                        out.append((cls, alias))
     out += _classes(torch.nn.modules, torch.nn.Module)
     for sub in ("activation", "batchnorm", "container", "conv", "linear", "pooling", "upsampling"):
         out += _classes(getattr(torch.nn.modules, sub), torch.nn.Module)
@@ -79,7 +81,9 @@ def yolov5_safe_globals(train_module: Any | None = None) -> list[Any]:
         out += [c for c in vars(dtypes).values() if inspect.isclass(c)]
     core = getattr(numpy, "_core", None) or numpy.core
     out += [core.multiarray.scalar, core.multiarray._reconstruct]
-    del train_module
+    # A checkpoint saved under numpy 1 (ultralytics' released ones) names numpy.core.
+    out += [(core.multiarray.scalar, "numpy.core.multiarray.scalar"),
+            (core.multiarray._reconstruct, "numpy.core.multiarray._reconstruct")]  # fmt: skip
     return out
 
 

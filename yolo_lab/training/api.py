@@ -35,6 +35,7 @@ from .checks import (
     check_name,
     check_nproc,
     check_run_settings,
+    check_trust_weights,
     check_yolov5_options,
     find_yolov5,
 )
@@ -273,12 +274,7 @@ def train(
     seed, telemetry_interval_s = check_run_settings(seed, telemetry_interval_s)
     options = check_yolov5_options(yolov5_options, checkout)
     _check_detach(detach)
-    if not isinstance(trust_weights, bool):
-        raise TrainError(
-            "bad_trust_weights",
-            f"trust_weights must be True or False, got {trust_weights!r}",
-            "pass trust_weights=True only for a weights file you trust",
-        )
+    trust_weights = check_trust_weights(trust_weights)
     project_dir = Path(project).expanduser().resolve()
     run_dir = claim_run_dir(project_dir, name)
 

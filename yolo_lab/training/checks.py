@@ -35,6 +35,7 @@ __all__ = [
     "check_int",
     "check_model",
     "check_name",
+    "check_trust_weights",
     "find_yolov5",
     "gpu_count",
 ]
@@ -430,6 +431,18 @@ def check_run_settings(seed: Any, telemetry_interval_s: Any) -> tuple[int, float
             field="telemetry_interval_s",
         )
     return seed, float(interval)
+
+
+def check_trust_weights(trust: Any) -> bool:
+    """``trust_weights``: only a real True lets a weights file run code (a
+    .pt file is a pickle; see yolo_lab/_runner/weights.py)."""
+    if not isinstance(trust, bool):
+        raise TrainError(
+            "bad_trust_weights",
+            f"trust_weights must be True or False, got {trust!r}",
+            "pass trust_weights=True only for a weights file you trust: it runs code as you",
+        )
+    return trust
 
 
 def check_model(model: Any, weights: Any) -> tuple[str, str]:

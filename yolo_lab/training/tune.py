@@ -68,6 +68,7 @@ from .checks import (
     check_devices,
     check_int,
     check_model,
+    check_trust_weights,
     check_yolov5_options,
     find_yolov5,
 )
@@ -140,6 +141,7 @@ class ProbeSetup:
     probe_batches: int
     warmup_batches: int
     probe_s: float = PROBE_SECONDS
+    trust_weights: bool = False
 
 
 # -- one probe ---------------------------------------------------------------------
@@ -172,6 +174,7 @@ def _probe_spec(setup: ProbeSetup, settings: Mapping[str, Any], run_dir: Path) -
         "params": params,
         "yolov5_options": {**_PROBE_OPTIONS, **setup.options},
         "seed": setup.seed,
+        "trust_weights": setup.trust_weights,
         # No telemetry thread: it would take CPU from what is measured.
         "telemetry_interval_s": 0.0,
         "probe": {
@@ -241,6 +244,9 @@ def run_probe(setup: ProbeSetup, settings: Settings, name: str, deadline: float)
     batches = [e for e in read_events(run_dir, max_batch_events=1 << 30) if e["kind"] == "batch"]
     row: Row = {"run": str(run_dir), **measure_batches(batches, setup.warmup_batches)}
     message = str(status.get("message") or "")
+    if status.get("code") == "untrusted_weights":
+        # Every probe would load the same file: say it once, now.
+        raise TrainError("untrusted_weights", message, str(status.get("fix") or ""))
     if status.get("code") == "cuda_oom" or _OOM_WORDS in message.lower():
         return {**row, "imgs_per_s": None, "error": _OOM_WORDS, "code": "cuda_oom", "oom": True}
     if status.get("status") not in ("stopped", "finished"):
@@ -913,6 +919,7 @@ def autotune(
     yolov5_dir: str | os.PathLike[str] | None = None,
     seed: int = 0,
     on_row: Callable[[Row], None] | None = None,
+    trust_weights: bool = False,
     **yolov5_options: Any,
 ) -> Autotune:
     """Find this machine's fastest batch size, workers, cache (and AMP on a GPU) by probing.
@@ -929,8 +936,8 @@ def autotune(
     time). ``space`` narrows or widens the values tried, e.g.
     ``{"batch_size": [8, 16, 32], "cache": [None]}``. ``on_row(row)`` is
     called after each probe (a UI fills its table so). ``model``,
-    ``weights``, ``imgsz`` and other YOLOv5 options are as for train() and
-    fixed during the search.
+    ``weights`` (and ``trust_weights``), ``imgsz`` and other YOLOv5 options
+    are as for train() and fixed during the search.
 
     Returns an :class:`Autotune`; its table is saved in
     ``project/autotune-N/autotune.json``. Train with the winner:
@@ -946,6 +953,7 @@ def autotune(
     checkout = find_yolov5(yolov5_dir)
     data_path = check_data(data)
     cfg, weights_path = check_model(model, weights)
+    trust_weights = check_trust_weights(trust_weights)
     options = check_yolov5_options(yolov5_options, checkout)
     searched = _check_space(space, gpu, devices)
     start = {
@@ -969,6 +977,7 @@ def autotune(
         probe_batches=probe_batches,
         warmup_batches=warmup_batches,
         probe_s=probe_s,
+        trust_weights=trust_weights,
     )
     result = Autotune(
         dir=folder,
