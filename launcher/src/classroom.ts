@@ -62,7 +62,9 @@ export const PASSWORD_ENV = 'YOLO_LAB_HUB_PASSWORD';
 export const TEMPLATE = join(__dirname, '..', '..', 'templates', CONFIG_NAME);
 /** Written beside it and loaded by it: safe student folders and the class service. */
 export const HELPER_NAME = 'yolo_lab_class.py';
-const HELPER = join(__dirname, '..', '..', 'templates', HELPER_NAME);
+/** The relays in and out of each student's container (it has no network). */
+export const RELAY_NAME = 'yolo_lab_relay.py';
+const templateFile = (name: string): string => join(__dirname, '..', '..', 'templates', name);
 
 const BEGIN = '# ---- settings: written by `yolo-lab classroom init`; change them here ----';
 const END = '# ---- end of settings ----';
@@ -380,7 +382,8 @@ export function writeClassroomConfig(out: string, settings: ClassroomSettings, f
   // Written whole, then renamed: a reader never sees half a file. The
   // helper is this version's, always (the teacher's settings are in the config).
   for (const [target, content] of [
-    [join(out, HELPER_NAME), readFileSync(HELPER, 'utf8')],
+    [join(out, HELPER_NAME), readFileSync(templateFile(HELPER_NAME), 'utf8')],
+    [join(out, RELAY_NAME), readFileSync(templateFile(RELAY_NAME), 'utf8')],
     [file, text]
   ]) {
     const partial = `${target}.partial`;

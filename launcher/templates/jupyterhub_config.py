@@ -4,7 +4,8 @@
 # (JupyterHub)", explains it line by line.
 #
 # Loads yolo_lab_class.py (written beside it): the students' folders made
-# safely, and the class service the teacher's view asks.
+# safely, and the class service the teacher's view asks; and yolo_lab_relay.py:
+# the only ways in and out of a student's container, which has no network.
 #
 # Needs on this machine: `pip install "jupyterhub>=6.1,<6.2" dockerspawner`,
 # `npm install -g configurable-http-proxy`, the Docker engine and the image
@@ -16,6 +17,7 @@
 import os
 import sys
 from pathlib import Path
+from urllib.parse import urlparse
 
 from dockerspawner import DockerSpawner
 from jupyterhub.utils import random_port
@@ -56,6 +58,7 @@ from yolo_lab_class import (  # noqa: E402  (beside this file)
     student_folder,
     trusted_parent,
 )
+from yolo_lab_relay import HostRelays  # noqa: E402
 
 # -- The Hub and its proxy ---------------------------------------------------
 # Listen on this machine only: put a TLS proxy (Caddy, nginx) in front on
@@ -73,8 +76,8 @@ c.JupyterHub.port = HUB_PORT
 # HUB_IP:HUB_PORT with the Host header kept.
 if SUBDOMAIN_HOST:
     c.JupyterHub.subdomain_host = SUBDOMAIN_HOST
-# The Hub's own API, where each server reports in. The containers share the
-# host's network (below), so 127.0.0.1 reaches it from inside them.
+# The Hub's own API, where each server reports in: on this machine only; each
+# container reaches it through its relay (below).
 c.JupyterHub.hub_ip = "127.0.0.1"
 # State next to this file, not in whatever folder the Hub was started from.
 c.JupyterHub.db_url = f"sqlite:///{HERE / 'jupyterhub.sqlite'}"
@@ -89,8 +92,8 @@ c.JupyterHub.cleanup_servers = True
 # a teacher's server asks it for the class. The service reads the Hub's
 # list of users with its own token, which never leaves this machine: no
 # token that opens other servers ever goes to a student's server.
-# Its own port on this machine: servers reach it there directly (it checks every
-# token with the Hub), whatever host names the proxy routes.
+# Its own port on this machine: servers reach it there through their relay (it
+# checks every token with the Hub), whatever host names the proxy routes.
 SERVICE_URL = f"http://127.0.0.1:{random_port()}"
 c.JupyterHub.services = [
     {
@@ -181,28 +184,114 @@ def student_index(name):
     return STUDENTS.index(name) if name in STUDENTS else None
 
 
-class YoloLabSpawner(DockerSpawner):
-    """DockerSpawner with the containers on the host's network.
+# Where the relays' sockets live: under this folder, which only root may change.
+SOCKETS_DIR = HERE / "sockets"
+# Where a container sees them, and the relay that serves them there.
+RELAY_IN_CONTAINER = "/opt/yolo-lab-class/yolo_lab_relay.py"
+HUB_SOCKETS = "/run/yolo-lab/hub"
+SERVER_SOCKETS = "/run/yolo-lab/server"
 
-    DockerSpawner publishes a container's port on a bridge network by
-    default; with the host's network every server instead listens on a free
-    port of 127.0.0.1, and the Hub reaches it there.
+
+def student_uid(spawner):
+    """The uid a student's container runs as: their own (the Hub's when not root)."""
+    return FIRST_UID + spawner.user.id if os.geteuid() == 0 else os.getuid()
+
+
+def relay_folders(spawner):
+    """The student's two socket folders on the host: the Hub's (root's, 0755,
+    read-only inside) and the server's (the student's own, 0700)."""
+    hub = trusted_parent(SOCKETS_DIR / "hub" / spawner.escaped_name)
+    server = student_folder(
+        trusted_parent(SOCKETS_DIR / "server"), spawner.escaped_name, student_uid(spawner)
+    )
+    return hub, server
+
+
+class YoloLabSpawner(DockerSpawner):
+    """DockerSpawner with each container cut off the network.
+
+    The container has Docker's ``none`` network: a loopback of its own and
+    nothing else. Its server listens on 127.0.0.1:PORT in there; the Hub
+    listens on the host's 127.0.0.1:PORT and relays to it through a Unix
+    socket, and the server reaches the Hub's API and the class service
+    through two more (yolo_lab_relay.py). The relays run in the Hub from the
+    server's start to its stop (and again after the Hub restarts).
     """
+
+    _relays = None
+
+    def _forwards(self):
+        hub_port = urlparse(self.hub.api_url).port
+        service_port = urlparse(SERVICE_URL).port
+        return [("hub.sock", hub_port), ("service.sock", service_port)]
+
+    async def _start_relays(self):
+        hub, server = relay_folders(self)
+        relays = HostRelays(
+            self.port,
+            str(server / "server.sock"),
+            student_uid(self),
+            [(str(hub / name), port) for name, port in self._forwards()],
+        )
+        await relays.start()
+        self._relays = relays
+
+    def _stop_relays(self):
+        if self._relays is not None:
+            self._relays.close()
+            self._relays = None
 
     async def start(self):
         self.port = random_port()
-        return await super().start()
+        await self._start_relays()
+        try:
+            return await super().start()
+        except BaseException:
+            self._stop_relays()
+            raise
 
     async def get_ip_and_port(self):
         return self.ip, self.port
 
+    async def get_command(self):
+        # The relay starts first, then runs the server (or any other cmd).
+        inside = [
+            "python",
+            RELAY_IN_CONTAINER,
+            "--serve",
+            f"{SERVER_SOCKETS}/server.sock={self.ip}:{self.port}",
+        ]
+        for name, port in self._forwards():
+            inside += ["--forward", f"127.0.0.1:{port}={HUB_SOCKETS}/{name}"]
+        return [*inside, "--", *await super().get_command()]
+
+    async def poll(self):
+        status = await super().poll()
+        if status is None and self._relays is None and self.port:
+            # Running, and this Hub has just started: its relays go again.
+            await self._start_relays()
+        return status
+
+    async def stop(self, now=False):
+        try:
+            await super().stop(now=now)
+        finally:
+            self._stop_relays()
+
+    def get_state(self):
+        return {**super().get_state(), "relay_port": self.port}
+
+    def load_state(self, state):
+        super().load_state(state)
+        self.port = state.get("relay_port", self.port)
+
 
 c.JupyterHub.spawner_class = YoloLabSpawner
 c.DockerSpawner.image = IMAGE
-c.DockerSpawner.network_name = "host"
-# No port to publish: on the host's network the server's port is the host's.
+# No network: the relays are the only way in and out (see YoloLabSpawner).
+c.DockerSpawner.network_name = "none"
 c.DockerSpawner.use_internal_ip = True
-c.DockerSpawner.ip = "127.0.0.1"  # each server listens on loopback only
+c.DockerSpawner.ip = "127.0.0.1"  # each server listens on its container's loopback
 # The Hub's single-user server (the jupyterhub package in the image), which
 # accepts only this student's Hub tokens and cookies.
 c.DockerSpawner.cmd = ["jupyterhub-singleuser"]
@@ -229,7 +318,7 @@ c.DockerSpawner.extra_create_kwargs = {"labels": {"yolo-lab.classroom": "1"}}
 c.Spawner.environment = {
     "PYTHONUNBUFFERED": "1",
     "HOME": "/tmp",
-    # The class service as the servers reach it (on the host's network): each
+    # The class service as the servers reach it (through their relay): each
     # server reports its own trainings there, a teacher's asks it for the class.
     "YOLO_LAB_CLASS_URL": f"{SERVICE_URL}/services/{SERVICE_NAME}",
     # Where each server looks for the trainings it reports (the runs mount).
@@ -256,20 +345,28 @@ def prepare_student(spawner):
     Two folders of the student's own (mode 0700), each directly under a
     folder only root can change, so the student can never swap what is
     mounted for a link to the host: STUDENTS_DIR/<name> at /workspace and
-    RUNS_DIR/<name> at /runs. Nothing here follows a link the student made
+    RUNS_DIR/<name> at /runs; and the relays' socket folders (relay_folders).
+    Nothing here follows a link the student made
     (yolo_lab_class.py); the course notebooks are copied once, by a process
     running as the student, and never over a file the student has.
     """
-    uid = FIRST_UID + spawner.user.id if os.geteuid() == 0 else os.getuid()
+    uid = student_uid(spawner)
     folder = student_folder(trusted_parent(STUDENTS_DIR), spawner.escaped_name, uid)
     runs = student_folder(trusted_parent(RUNS_DIR), spawner.escaped_name, uid)
     if NOTEBOOKS_DIR:
         copy_course_as(uid, NOTEBOOKS_DIR, folder)
     # The container runs as the student's own uid, never root.
     spawner.extra_create_kwargs = {**spawner.extra_create_kwargs, "user": f"{uid}:{uid}"}
-    spawner.volumes = {str(folder): "/workspace", str(runs): "/runs"}
+    hub_sockets, server_sockets = relay_folders(spawner)
+    spawner.volumes = {
+        str(folder): "/workspace",
+        str(runs): "/runs",
+        str(server_sockets): SERVER_SOCKETS,
+    }
+    read_only = {str(hub_sockets): HUB_SOCKETS, str(HERE / "yolo_lab_relay.py"): RELAY_IN_CONTAINER}
     if DATASETS_DIR:
-        spawner.read_only_volumes = {DATASETS_DIR: "/datasets"}
+        read_only[DATASETS_DIR] = "/datasets"
+    spawner.read_only_volumes = read_only
     requests, env = gpu_plan(student_index(spawner.user.name), spawner.user.id)
     spawner.extra_host_config = {**spawner.extra_host_config, "device_requests": requests}
     spawner.environment = {**spawner.environment, **env}

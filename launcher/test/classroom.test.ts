@@ -23,7 +23,7 @@ import {
   writeFileSync
 } from 'node:fs';
 import dns from 'node:dns';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
@@ -280,8 +280,8 @@ describe('yolo-lab classroom init: the file and its checks', () => {
     assert.match(text, /^SUBDOMAIN_HOST = "https:\/\/class\.example\.edu"/m, 'each user on a subdomain');
     assert.match(text, /raise SystemExit\("jupyterhub_config.py: choose an authenticator/);
     assert.ok(
-      existsSync(join(out, 'yolo_lab_class.py')),
-      'the folders and class service it loads, beside it'
+      existsSync(join(out, 'yolo_lab_class.py')) && existsSync(join(out, 'yolo_lab_relay.py')),
+      'the folders, the class service and the relays it loads, beside it'
     );
     writeFileSync(file, text + '# the teacher edited this\n');
     const again = await classroomInit(out, '--single-origin');
@@ -540,7 +540,8 @@ describe('the class Hub: two students, each in a yolo-lab container of their own
       assert.deepEqual(info.HostConfig.CapDrop, ['ALL']);
       assert.deepEqual(info.HostConfig.SecurityOpt, ['no-new-privileges']);
       assert.equal(info.HostConfig.ShmSize, 2 ** 30);
-      assert.equal(info.HostConfig.NetworkMode, 'host');
+      // No network: a loopback of its own; the relays are the only way in and out.
+      assert.equal(info.HostConfig.NetworkMode, 'none');
       // The class's share of the machine per student (--mem-limit 6g --cpus 1.5, pids 2048).
       assert.equal(info.HostConfig.Memory, 6 * 2 ** 30);
       assert.equal((info.HostConfig.CpuQuota ?? 0) / (info.HostConfig.CpuPeriod ?? 1), 1.5);
@@ -562,7 +563,19 @@ describe('the class Hub: two students, each in a yolo-lab container of their own
       assert.equal(mounts['/runs'].Source, join(runsDir, name));
       assert.equal(mounts['/datasets'].Source, datasetsDir);
       assert.equal(mounts['/datasets'].RW, false, 'the datasets read-only');
-      assert.deepEqual(Object.keys(mounts).sort(), ['/datasets', '/runs', '/workspace']);
+      // The relays' sockets: the Hub's read-only, the server's the student's own.
+      assert.equal(mounts['/run/yolo-lab/hub'].Source, join(hubDir, 'sockets', 'hub', name));
+      assert.equal(mounts['/run/yolo-lab/hub'].RW, false);
+      assert.equal(mounts['/run/yolo-lab/server'].Source, join(hubDir, 'sockets', 'server', name));
+      assert.equal(mounts['/opt/yolo-lab-class/yolo_lab_relay.py'].RW, false);
+      assert.deepEqual(Object.keys(mounts).sort(), [
+        '/datasets',
+        '/opt/yolo-lab-class/yolo_lab_relay.py',
+        '/run/yolo-lab/hub',
+        '/run/yolo-lab/server',
+        '/runs',
+        '/workspace'
+      ]);
     }
     assert.equal(uids.size, 2, 'alice and bob run as different uids');
   });
@@ -737,9 +750,77 @@ describe('the class Hub: two students, each in a yolo-lab container of their own
     const direct = await fetch(`${url.replace(/\/$/, '')}/api/contents/mine.txt`, {
       headers: { Authorization: `token ${tokens.alice}` }
     });
-    assert.equal(direct.status, 403, 'not even on the port of the shared host network');
+    assert.equal(direct.status, 403, "not even on the port the Hub relays to bob's server");
     const start = await api('/hub/api/users/bob/server', tokens.alice, { method: 'DELETE' });
     assert.ok([403, 404].includes(start.status), `alice may not stop bob's server: ${start.status}`);
+  });
+
+  test("a student's code reaches nothing of the host's network, and nothing reaches a port she opens", async () => {
+    // A service of the host's on its loopback, which records who connects.
+    let connections = 0;
+    const hostService = createServer(socket => {
+      connections++;
+      socket.destroy();
+    });
+    await new Promise<void>(done => hostService.listen(0, '127.0.0.1', done));
+    const hostPort = (hostService.address() as { port: number }).port;
+    const bob = await docker.getContainer(`${PREFIX}-bob`).inspect();
+    const bobUrl = (bob.Config.Env ?? []).find(e => e.startsWith('JUPYTERHUB_SERVICE_URL='))!.split('=')[1];
+    const bobPort = Number(new URL(bobUrl).port);
+    const listenPort = await freePort();
+    const alice = await KernelClient.start(`${userOrigin('alice')}/user/alice`, tokens.alice);
+    try {
+      const reply = await alice.execute(
+        [
+          'import json, os, socket, subprocess, sys, urllib.error, urllib.request',
+          'def reach(port):',
+          '    try:',
+          "        socket.create_connection(('127.0.0.1', port), timeout=5).close()",
+          "        return 'open'",
+          '    except OSError as e:',
+          '        return type(e).__name__',
+          "out = {'interfaces': sorted(os.listdir('/sys/class/net'))}",
+          `out['host_service'] = reach(${hostPort})`,
+          `out['bob'] = reach(${bobPort})`,
+          `out['hub_public'] = reach(${port})`,
+          '# The Hub API is there for her server, and asks for a token as on the host.',
+          'try:',
+          "    urllib.request.urlopen(os.environ['JUPYTERHUB_API_URL'] + '/users', timeout=10)",
+          "    out['hub_api'] = 'open'",
+          'except urllib.error.HTTPError as e:',
+          "    out['hub_api'] = e.code",
+          'listener = socket.socket()',
+          `listener.bind(('0.0.0.0', ${listenPort}))`,
+          'listener.listen()',
+          '# Two gloo ranks on her own loopback: DDP inside still works.',
+          "script = '/tmp/ddp.py'",
+          'open(script, "w").write("import torch, torch.distributed as d\\nd.init_process_group(\'gloo\')\\nt = torch.ones(1) * (d.get_rank() + 1)\\nd.all_reduce(t)\\nprint(\'sum\', t.item())\\n")',
+          "ddp = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--nproc-per-node', '2', '--master-addr', '127.0.0.1', '--master-port', '29533', script], capture_output=True, text=True, timeout=240)",
+          "out['ddp'] = [line for line in ddp.stdout.splitlines() if line.startswith('sum')] or ddp.stderr[-1500:]",
+          'print(json.dumps(out))'
+        ].join('\n'),
+        300_000
+      );
+      assert.equal(reply.status, 'ok', JSON.stringify(reply));
+      const out = JSON.parse(reply.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+      assert.deepEqual(out.interfaces, ['lo'], 'a loopback and nothing else');
+      assert.equal(out.host_service, 'ConnectionRefusedError', "the host's loopback is not hers");
+      assert.equal(out.bob, 'ConnectionRefusedError', "bob's server is not on her loopback");
+      assert.equal(out.hub_public, 'ConnectionRefusedError', "nor the Hub's public port");
+      assert.equal(out.hub_api, 403, 'the Hub API through her relay, not without a token');
+      assert.deepEqual(out.ddp, ['sum 3.0', 'sum 3.0']);
+      assert.equal(connections, 0, 'nothing of hers reached the host service');
+      // What she opens (on every interface she has) is not on the host's.
+      const reached = await new Promise<boolean>(done => {
+        const probe = connect(listenPort, '127.0.0.1');
+        probe.once('connect', () => (probe.destroy(), done(true)));
+        probe.once('error', () => done(false));
+      });
+      assert.equal(reached, false, `port ${listenPort} she listens on is not the host's`);
+    } finally {
+      await alice.shutdown();
+      hostService.close();
+    }
   });
 
   test("alice's notebook survives her server being stopped and started; the course is copied only once", async () => {
