@@ -106,7 +106,46 @@ function alive(pid: number): boolean {
 
 let hub: ChildProcess | undefined;
 let hubLog = '';
+/** Processes a Hub started that may outlive it (its class service), ended by their pid. */
+const orphans: number[] = [];
 let origin = '';
+
+/** Start the class Hub from hubDir (test_config.py) and wait until its API answers. */
+async function startHub(): Promise<void> {
+  hub = spawn(join(VENV_BIN, 'jupyterhub'), ['-f', 'test_config.py'], {
+    cwd: hubDir,
+    env: {
+      ...process.env,
+      PATH: `${VENV_BIN}:${process.env.PATH}`,
+      YOLO_LAB_HUB_PASSWORD: PASSWORD,
+      YOLO_LAB_HUB_PASSWORD_ADMIN: ADMIN_PASSWORD,
+      CLASSROOM_TEST_TOKEN: SERVICE_TOKEN
+    },
+    stdio: ['ignore', 'pipe', 'pipe']
+  });
+  hub.stdout!.on('data', chunk => (hubLog += chunk));
+  hub.stderr!.on('data', chunk => (hubLog += chunk));
+  await until('the Hub', 60_000, async () => {
+    assert.equal(hub!.exitCode, null, `the Hub exited:\n${hubLog}`);
+    const response = await fetch(`${origin}/hub/api/`).catch(() => undefined);
+    return response?.status === 200 ? true : undefined;
+  });
+}
+
+/** The pids of the processes whose parent is `pid`. */
+function children(pid: number): number[] {
+  return readdirSync('/proc')
+    .filter(entry => /^\d+$/.test(entry))
+    .filter(entry => {
+      try {
+        return Number(readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1].split(' ')[1]) === pid;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
 /** The class's name: the Hub at class.test, each user's server at <name>.class.test (--domain). */
 const DOMAIN = 'class.test';
 let port = 0;
@@ -466,24 +505,7 @@ describe('the class Hub: two students, each in a yolo-lab container of their own
         ''
       ].join('\n')
     );
-    hub = spawn(join(VENV_BIN, 'jupyterhub'), ['-f', 'test_config.py'], {
-      cwd: hubDir,
-      env: {
-        ...process.env,
-        PATH: `${VENV_BIN}:${process.env.PATH}`,
-        YOLO_LAB_HUB_PASSWORD: PASSWORD,
-        YOLO_LAB_HUB_PASSWORD_ADMIN: ADMIN_PASSWORD,
-        CLASSROOM_TEST_TOKEN: SERVICE_TOKEN
-      },
-      stdio: ['ignore', 'pipe', 'pipe']
-    });
-    hub.stdout!.on('data', chunk => (hubLog += chunk));
-    hub.stderr!.on('data', chunk => (hubLog += chunk));
-    await until('the Hub', 60_000, async () => {
-      assert.equal(hub!.exitCode, null, `the Hub exited:\n${hubLog}`);
-      const response = await fetch(`${origin}/hub/api/`).catch(() => undefined);
-      return response?.status === 200 ? true : undefined;
-    });
+    await startHub();
   });
 
   after(async () => {
@@ -509,6 +531,7 @@ describe('the class Hub: two students, each in a yolo-lab container of their own
       }
     };
     if (proxyPid !== undefined && ours(proxyPid)) process.kill(proxyPid, 'SIGTERM');
+    for (const pid of orphans) if (alive(pid)) process.kill(pid, 'SIGTERM');
     for (let i = 0; i < 50 && proxyPid !== undefined && alive(proxyPid); i++) {
       await new Promise(done => setTimeout(done, 100));
     }
@@ -927,5 +950,33 @@ describe('the class Hub: two students, each in a yolo-lab container of their own
     assert.match(said, /is a link or a file, not a folder: nothing was changed/, said);
     assert.equal(snapshot(hostDir), before);
     assert.equal(statSync(hostDir).uid, 0);
+  });
+
+  test('a Hub that dies and starts again reaches the servers still running, through new relays', async () => {
+    const before = (await docker.getContainer(`${PREFIX}-alice`).inspect()).Id;
+    // Killed, it stops nothing: the containers keep running; its relays are gone.
+    orphans.push(
+      ...children(hub!.pid!).filter(
+        pid => !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('configurable-http-proxy')
+      )
+    );
+    const exited = new Promise(done => hub!.once('exit', done));
+    hub!.kill('SIGKILL');
+    await exited;
+    assert.equal((await docker.getContainer(`${PREFIX}-alice`).inspect()).State.Running, true);
+    await startHub();
+    const status = await until("alice's server through the new Hub", 60_000, async () => {
+      const got = await api('/user/alice/api/status', tokens.alice);
+      return got.status === 200 ? got.status : undefined;
+    });
+    assert.equal(status, 200);
+    assert.equal(
+      (await docker.getContainer(`${PREFIX}-alice`).inspect()).Id,
+      before,
+      'the same server, not a new one'
+    );
+    // Her server reaches the new Hub's API too: the Hub checks her token through it.
+    const kernel = await KernelClient.start(`${userOrigin('alice')}/user/alice`, tokens.alice);
+    await kernel.shutdown();
   });
 });
