@@ -8,7 +8,7 @@ at ``--imgsz``) on the CPU, the grid probes every combination of
 searches the same space from train()'s defaults (batch 16, workers 2, no
 cache) with a budget large enough to end by itself. Unless narrowed, the
 space is the one autotune searches when told nothing on this machine
-(``tune.default_space``: batch 1 to 1024, workers 0 to the CPUs, cache none
+(``autotune.api.default_space``: batch 1 to 1024, workers 0 to the CPUs, cache none
 or RAM), so "the full grid" is the grid a user would otherwise run; the
 training set holds the largest batch times ``--probe-batches`` images, so
 no probe reaches an epoch's end. Every probe of both is the same real
@@ -45,16 +45,18 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from yolo_lab import shapes  # noqa: E402
-from yolo_lab.training import tune  # noqa: E402
+from yolo_lab.training.autotune import Autotune, ProbeSetup, autotune, run_probe  # noqa: E402
+from yolo_lab.training.autotune.api import _cpus, default_space  # noqa: E402
+from yolo_lab.training.autotune.probe import PROBE_SECONDS  # noqa: E402
 from yolo_lab.training.checks import find_yolov5  # noqa: E402
 
 FAR: float = float("inf")
 
 
-def _setup(args: argparse.Namespace, data: Path, folder: Path) -> tune.ProbeSetup:
+def _setup(args: argparse.Namespace, data: Path, folder: Path) -> ProbeSetup:
     """The probes' shared settings, as autotune() would make them for the CPU."""
     folder.mkdir(parents=True, exist_ok=True)
-    return tune.ProbeSetup(
+    return ProbeSetup(
         data=str(data),
         device="cpu",
         devices=(),
@@ -84,9 +86,9 @@ def _describe(settings: dict[str, Any]) -> str:
     return ", ".join(f"{k}={settings[k]!r}" for k in ("batch_size", "workers", "cache"))
 
 
-def _probe(setup: tune.ProbeSetup, settings: dict[str, Any], name: str) -> dict[str, Any]:
+def _probe(setup: ProbeSetup, settings: dict[str, Any], name: str) -> dict[str, Any]:
     t0 = time.monotonic()
-    row = tune.run_probe(setup, dict(settings), name, time.monotonic() + 3600)
+    row = run_probe(setup, dict(settings), name, time.monotonic() + 3600)
     return {**row, "settings": dict(settings), "seconds": time.monotonic() - t0}
 
 
@@ -110,7 +112,7 @@ def run_grid(args: argparse.Namespace, data: Path, root: Path) -> tuple[list[dic
     return rows, time.monotonic() - t0
 
 
-def run_autotune(args: argparse.Namespace, data: Path, root: Path) -> tune.Autotune:
+def run_autotune(args: argparse.Namespace, data: Path, root: Path) -> Autotune:
     def shown(row: dict[str, Any]) -> None:
         figure = f"{row['imgs_per_s']:.1f}" if row.get("imgs_per_s") else row.get("error")
         print(
@@ -119,7 +121,7 @@ def run_autotune(args: argparse.Namespace, data: Path, root: Path) -> tune.Autot
             flush=True,
         )
 
-    return tune.autotune(
+    return autotune(
         data,
         device="cpu",
         budget_s=args.budget,
@@ -160,7 +162,7 @@ def main() -> int:
     # Small images, so 2 CPUs can probe the whole space (a probe there takes
     # 10 to 20 s, most of it Python, torch and YOLOv5 starting, and more at
     # the largest batches; a minute when other work shares the cores).
-    full = tune.default_space(gpu=False)
+    full = default_space(gpu=False)
     parser.add_argument(
         "--train",
         type=int,
@@ -177,7 +179,7 @@ def main() -> int:
     parser.add_argument(
         "--probe-s",
         type=float,
-        default=tune.PROBE_SECONDS,
+        default=PROBE_SECONDS,
         help="a probe also ends once its measured batches took this long (0: never)",
     )
     parser.add_argument("--budget", type=float, default=900.0, help="autotune's, in s")
@@ -193,7 +195,7 @@ def main() -> int:
     grid_size = len(args.batches) * len(args.workers) * 2
     load_before = os.getloadavg()
     print(
-        f"autotune vs grid on the CPU ({tune._cpus()} CPUs): {args.train} shapes images of "
+        f"autotune vs grid on the CPU ({_cpus()} CPUs): {args.train} shapes images of "
         f"{args.source} px at imgsz {args.imgsz}; probes of {args.probe_batches} batches "
         f"({args.warmup} warm-up, or fewer after {args.probe_s:g} s measured); "
         f"grid {len(args.batches)} batch sizes x "

@@ -443,7 +443,7 @@ export interface RunStatus {
   } | null;
 }
 /**
- * The data of an autotune's notebook output (MIME application/vnd.yolo-lab.autotune+json; yolo_lab/training/tune.py, also its autotune.json): the probes so far, the one running, and the fastest settings as training-form values.
+ * The data of an autotune's notebook output (MIME application/vnd.yolo-lab.autotune+json; yolo_lab/training/autotune/result.py, also its autotune.json): the probes so far, the one running, and the fastest settings as training-form values.
  */
 export interface AutotuneDisplay {
   v: 1;

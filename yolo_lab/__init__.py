@@ -26,7 +26,7 @@ from ._pkgversion import __version__
 from .bench import Bench, benchmark, show_bench
 from .doctor import DoctorReport, doctor
 from .training import Run, TrainError, list_runs, resume, show_run, train
-from .training.tune import Autotune, autotune
+from .training.autotune import Autotune, autotune
 
 __all__ = [
     "Autotune",

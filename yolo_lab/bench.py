@@ -30,8 +30,8 @@ from typing import Any, Final
 
 from ._live import LiveDisplay
 from .training import Run, TrainError, train
+from .training.autotune import measure_batches
 from .training.rundir import claim_run_dir
-from .training.tune import measure_batches
 
 __all__ = ["Bench", "benchmark", "main", "show_bench"]
 

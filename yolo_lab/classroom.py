@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import Any, Final
 
 from .gpu_share import memory_fraction
+from .training.events import read_event_tail
 from .training.launch import run_status
-from .training.rundir import STATUS_FILE, TERMINAL, read_event_tail
+from .training.rundir import STATUS_FILE, TERMINAL
 
 __all__ = [
     "RUN_ROOTS_ENV",

@@ -17,8 +17,10 @@ import pytest
 
 import yolo_lab
 from yolo_lab import shapes
-from yolo_lab.training import TrainError, api, checks, tune
-from yolo_lab.training.rundir import read_events, read_status
+from yolo_lab.training import TrainError, api, checks
+from yolo_lab.training.autotune import AUTOTUNE_FILE, Autotune, ProbeSetup, probe
+from yolo_lab.training.events import read_events
+from yolo_lab.training.rundir import read_status
 
 IMGSZ = 64
 # 48 images at batch 8 are 6 batches: a 6-batch probe ends inside epoch 0,
@@ -41,7 +43,7 @@ def _fake_probe(
     """A probe function that answers at once: ``speed(settings)`` images/s,
     out of memory from batch ``oom_from`` (with AMP on: ``amp_oom_from``)."""
 
-    def probe(setup: tune.ProbeSetup, settings: dict[str, Any], name: str, deadline: float):
+    def answer(setup: ProbeSetup, settings: dict[str, Any], name: str, deadline: float):
         if seconds:
             time.sleep(seconds)
         limit = amp_oom_from if settings["amp"] and amp_oom_from else oom_from
@@ -49,10 +51,10 @@ def _fake_probe(
             return {"error": "out of memory", "code": "cuda_oom", "oom": True}
         return {"imgs_per_s": float(speed(settings)), "data_share": 0.5, "batches": 10}
 
-    return probe
+    return answer
 
 
-def _setup(data_yaml: Path, folder: Path, **changes: Any) -> tune.ProbeSetup:
+def _setup(data_yaml: Path, folder: Path, **changes: Any) -> ProbeSetup:
     """Probes' shared settings as autotune() makes them on the CPU, at 64 px."""
     base: dict[str, Any] = dict(
         data=str(data_yaml),
@@ -68,7 +70,7 @@ def _setup(data_yaml: Path, folder: Path, **changes: Any) -> tune.ProbeSetup:
         probe_batches=6,
         warmup_batches=2,
     )
-    return tune.ProbeSetup(**{**base, **changes})
+    return ProbeSetup(**{**base, **changes})
 
 
 def _on_the_cpu(data_yaml: Path, tmp_path: Path, space: dict[str, Any], **kwargs: Any):
@@ -79,7 +81,7 @@ def _on_the_cpu(data_yaml: Path, tmp_path: Path, space: dict[str, Any], **kwargs
     )
 
 
-def _batches(result: tune.Autotune) -> list[int]:
+def _batches(result: Autotune) -> list[int]:
     return [r["settings"]["batch_size"] for r in result.rows]
 
 
@@ -130,11 +132,11 @@ def test_real_probes_on_a_small_space_pick_the_fastest_row(data_yaml: Path, tmp_
         assert not (run_dir / "weights" / "last.pt").exists()
         assert not [e for e in read_events(run_dir) if e["kind"] == "epoch"], "no validation"
 
-    saved = json.loads((result.dir / tune.AUTOTUNE_FILE).read_text())
+    saved = json.loads((result.dir / AUTOTUNE_FILE).read_text())
     assert result.dir.parent == (tmp_path / "runs").resolve()
     assert result.dir.name == "autotune-1"
     assert saved["winner"] == result.winner and saved["speedup"] == result.speedup
-    assert tune.Autotune.load(result.dir).winner == result.winner
+    assert Autotune.load(result.dir).winner == result.winner
     assert yolo_lab.list_runs(tmp_path / "runs") == [], "the probes are not listed as runs"
 
 
@@ -146,12 +148,12 @@ def test_a_probe_of_slow_batches_ends_once_it_measured_enough(
     pytest.importorskip("yolov5", reason="YOLOv5 is installed by scripts/setup.sh --tests")
     setup = _setup(data_yaml, tmp_path, warmup_batches=1, probe_s=1e-3)
     settings = {"batch_size": 8, "workers": 0, "cache": None, "amp": False}
-    row = tune.run_probe(setup, settings, "probe-1", time.monotonic() + 300)
+    row = probe.run_probe(setup, settings, "probe-1", time.monotonic() + 300)
     assert not row.get("error") and row["imgs_per_s"] > 0, row
-    assert row["batches"] == tune.MIN_MEASURED_BATCHES
+    assert row["batches"] == probe.MIN_MEASURED_BATCHES
     status = read_status(Path(row["run"]))
     assert status["status"] == "stopped"
-    ended = 1 + tune.MIN_MEASURED_BATCHES
+    ended = 1 + probe.MIN_MEASURED_BATCHES
     assert status["message"].startswith(f"probe done after {ended} batches ("), status
 
 
@@ -162,7 +164,7 @@ def test_out_of_memory_is_remembered_fabricated_oom(
     data_yaml: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Faster with every doubling, until batch 32 runs out of memory.
-    monkeypatch.setattr(tune, "run_probe", _fake_probe(lambda s: s["batch_size"], oom_from=32))
+    monkeypatch.setattr(probe, "run_probe", _fake_probe(lambda s: s["batch_size"], oom_from=32))
     space = {"batch_size": [8, 16, 32, 64, 128], "workers": [0], "cache": [None]}
     options: dict[str, Any] = dict(
         device="cpu", imgsz=IMGSZ, workers=0, space=space, project=tmp_path / "runs"
@@ -192,7 +194,7 @@ def test_a_gpu_search_tries_amp_and_skips_what_ran_out_of_memory_with_it_fabrica
     # here: only the rule "off needs more memory" keeps (64, off) untried.
     speeds = {(16, True): 32, (16, False): 16, (32, True): 64, (32, False): 100}
     speed = lambda s: speeds[(s["batch_size"], s["amp"])]  # noqa: E731
-    monkeypatch.setattr(tune, "run_probe", _fake_probe(speed, amp_oom_from=64))
+    monkeypatch.setattr(probe, "run_probe", _fake_probe(speed, amp_oom_from=64))
     result = yolo_lab.autotune(
         data_yaml,
         device="cuda:0",
@@ -221,7 +223,7 @@ def test_on_the_cpu_the_cache_comes_first_and_stays_fabricated_probe(
             return batch * 1.4 * {0: 1.0, 1: 0.97, 2: 0.93}[s["workers"]]
         return batch * {0: 0.8, 1: 0.95, 2: 1.0}[s["workers"]]
 
-    monkeypatch.setattr(tune, "run_probe", _fake_probe(speed))
+    monkeypatch.setattr(probe, "run_probe", _fake_probe(speed))
     space = {"batch_size": [4, 8, 16, 32], "workers": [0, 1, 2], "cache": [None, "ram"]}
     result = _on_the_cpu(data_yaml, tmp_path, space)
     tried = [
@@ -241,7 +243,7 @@ def test_the_batch_climbs_coarse_to_fine_over_a_plateau_fabricated_probe(
     # a climb of doublings; 64 (4x) gains 20 %. 256 (4x again) is no faster:
     # the climb ends there (512 is never tried) and probes the rungs beside 64.
     speeds = {8: 10.0, 16: 20.0, 32: 20.2, 64: 24.0, 128: 23.5, 256: 23.8, 512: 40.0}
-    monkeypatch.setattr(tune, "run_probe", _fake_probe(lambda s: speeds[s["batch_size"]]))
+    monkeypatch.setattr(probe, "run_probe", _fake_probe(lambda s: speeds[s["batch_size"]]))
     options: dict[str, Any] = dict(
         device="cpu",
         imgsz=IMGSZ,
@@ -256,14 +258,14 @@ def test_the_batch_climbs_coarse_to_fine_over_a_plateau_fabricated_probe(
 
     # Steps of 4x still reach the ladder's top rung (here 3 rungs up, not 4).
     top = {**speeds, 128: 30.0, 256: 31.0, 512: 45.0}
-    monkeypatch.setattr(tune, "run_probe", _fake_probe(lambda s: top[s["batch_size"]]))
+    monkeypatch.setattr(probe, "run_probe", _fake_probe(lambda s: top[s["batch_size"]]))
     result = yolo_lab.autotune(data_yaml, batch_size=64, **options)
     assert _batches(result) == [64, 256, 512], "no rung above 512, 256 below it was probed"
     assert result.winner is not None and result.winner["batch_size"] == 512
 
     # Down the ladder (only when up found nothing) the first step no faster ends it.
     down = {**speeds, 128: 10.0, 256: 10.0, 64: 23.0, 32: 22.0, 16: 30.0}
-    monkeypatch.setattr(tune, "run_probe", _fake_probe(lambda s: down[s["batch_size"]]))
+    monkeypatch.setattr(probe, "run_probe", _fake_probe(lambda s: down[s["batch_size"]]))
     result = yolo_lab.autotune(data_yaml, batch_size=64, **options)
     assert _batches(result) == [64, 256, 16, 8, 32], "one 4x step up, down to the bottom"
     assert result.winner is not None and result.winner["batch_size"] == 16
@@ -282,7 +284,7 @@ def test_a_later_pass_moves_the_batch_one_rung_for_the_workers_fabricated_probe(
             return 60.0 if s["batch_size"] == 128 else batch * 1.2
         return batch
 
-    monkeypatch.setattr(tune, "run_probe", _fake_probe(speed))
+    monkeypatch.setattr(probe, "run_probe", _fake_probe(speed))
     space = {"batch_size": [16, 32, 64, 128, 256, 512], "workers": [0, 2], "cache": [None]}
     result = _on_the_cpu(data_yaml, tmp_path, space)
     tried = [(r["settings"]["batch_size"], r["settings"]["workers"]) for r in result.rows]
@@ -295,7 +297,7 @@ def test_the_budget_ends_the_search_fabricated_probe_durations(
     data_yaml: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Every probe takes 0.3 s and each doubling is faster: only the budget ends it.
-    monkeypatch.setattr(tune, "run_probe", _fake_probe(lambda s: s["batch_size"], seconds=0.3))
+    monkeypatch.setattr(probe, "run_probe", _fake_probe(lambda s: s["batch_size"], seconds=0.3))
     budget = 1.0
     result = yolo_lab.autotune(
         data_yaml, device="cpu", budget_s=budget, imgsz=IMGSZ, project=tmp_path / "runs"
@@ -305,7 +307,7 @@ def test_the_budget_ends_the_search_fabricated_probe_durations(
     assert all(r["started_s"] < budget for r in result.rows)
     longest = max(r["seconds"] for r in result.rows)
     assert result.seconds <= budget + longest, "at most one probe runs past the budget"
-    assert json.loads((result.dir / tune.AUTOTUNE_FILE).read_text())["ended"] == "budget spent"
+    assert json.loads((result.dir / AUTOTUNE_FILE).read_text())["ended"] == "budget spent"
 
 
 def test_in_a_notebook_one_table_fills_in_probe_by_probe_fabricated_probe(
@@ -316,7 +318,7 @@ def test_in_a_notebook_one_table_fills_in_probe_by_probe_fabricated_probe(
 
     from yolo_lab.protocol import AUTOTUNE_MIME_TYPE, validate_definition
 
-    monkeypatch.setattr(tune, "run_probe", _fake_probe(lambda s: s["batch_size"], oom_from=32))
+    monkeypatch.setattr(probe, "run_probe", _fake_probe(lambda s: s["batch_size"], oom_from=32))
     shell = InteractiveShell.instance()
     shell.user_ns.update(
         autotune=yolo_lab.autotune, data=str(data_yaml), project=str(tmp_path / "runs")
@@ -359,14 +361,14 @@ def test_the_probe_spec_is_a_train_spec_plus_its_length(
     yolo_lab.train(data_yaml, imgsz=IMGSZ, project=tmp_path / "runs")
     setup = _setup(data_yaml, tmp_path)
     settings = {"batch_size": 8, "workers": 0, "cache": None, "amp": False}
-    spec = tune._probe_spec(setup, settings, tmp_path / "probe-1")
+    spec = probe._probe_spec(setup, settings, tmp_path / "probe-1")
     assert set(spec["params"]) == set(caught["params"])
     assert set(spec) - set(caught) == {"probe"}
     assert spec["probe"] == {
         "batches": 6,
         "warmup": 2,
-        "seconds": tune.PROBE_SECONDS,
-        "min_measured": tune.MIN_MEASURED_BATCHES,
+        "seconds": probe.PROBE_SECONDS,
+        "min_measured": probe.MIN_MEASURED_BATCHES,
     }
     assert spec["yolov5_options"]["nosave"] is True
 

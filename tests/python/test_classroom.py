@@ -252,7 +252,7 @@ def test_the_reporter_says_once_why_the_service_took_no_report(tmp_path: Path) -
 
 
 def test_the_tail_of_an_events_file_leaves_out_only_a_cut_line(tmp_path: Path) -> None:
-    from yolo_lab.training.rundir import read_event_tail
+    from yolo_lab.training.events import read_event_tail
 
     lines = [json.dumps({"kind": "batch", "batch": i}) + "\n" for i in range(3)]
     (tmp_path / EVENTS_FILE).write_text("".join(lines))

@@ -16,7 +16,8 @@ from waiting import wait_until
 
 from yolo_lab import protocol, training
 from yolo_lab.training import hub as hub_module
-from yolo_lab.training.rundir import EVENTS_FILE, HISTORY_MAX_TELEMETRY_EVENTS, read_events
+from yolo_lab.training.events import HISTORY_MAX_TELEMETRY_EVENTS, read_events
+from yolo_lab.training.rundir import EVENTS_FILE
 
 
 def _run_dir(root: Path, name: str, lines: list[Any]) -> Path:

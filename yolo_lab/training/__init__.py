@@ -5,6 +5,7 @@ One module per job:
 - :mod:`.checks`: the argument checks of ``train()`` and :class:`TrainError`;
 - :mod:`.rundir`: the run folder's files, written and read (the training
   subprocess, :mod:`yolo_lab._runner`, uses it too);
+- :mod:`.events`: a run's events read back (a history, a tail);
 - :mod:`.launch`: starting, watching and stopping the training subprocess;
 - :mod:`.hub`: the live hub that tails run folders for the comm;
 - :mod:`.api`: ``train``, ``resume``, ``show_run``, ``list_runs`` and :class:`Run`.
@@ -42,6 +43,10 @@ from .checks import (  # noqa: F401
     find_yolov5,
     gpu_count,
 )
+from .events import (  # noqa: F401
+    HISTORY_MAX_BATCH_EVENTS,
+    read_events,
+)
 from .hub import (  # noqa: F401
     RunHub,
     RunListener,
@@ -55,14 +60,12 @@ from .launch import (  # noqa: F401
 )
 from .rundir import (  # noqa: F401
     EVENTS_FILE,
-    HISTORY_MAX_BATCH_EVENTS,
     LOG_FILE,
     SPEC_FILE,
     STATUS_FILE,
     STOP_FILE,
     TERMINAL,
     next_run_dir,
-    read_events,
     read_results,
     write_status,
 )

@@ -40,6 +40,7 @@ from .checks import (
     find_yolov5,
 )
 from .detached import available as detach_unavailable
+from .events import read_events
 from .launch import _process, _reap, _start, run_status, stop_run
 from .rundir import (
     LOG_FILE,
@@ -48,7 +49,6 @@ from .rundir import (
     claim_run_dir,
     device_param,
     find_runs,
-    read_events,
     read_results,
     read_spec,
     shown_params,

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any, Final
 
 from .checks import TrainError
+from .events import parse_events, read_events
 from .launch import run_status
-from .rundir import EVENTS_FILE, parse_events, read_events
+from .rundir import EVENTS_FILE
 
 __all__ = ["RunHub", "RunListener", "get_hub"]
 
