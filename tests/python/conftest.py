@@ -28,12 +28,32 @@ def pytest_configure(config: pytest.Config) -> None:
     # controller prints.
     config.pluginmanager.register(WaitReport(), "yolo-lab-wait-report")
     skip_policy.register(config)
-    config.addinivalue_line(
-        "markers", "yolov5: needs the yolov5 package (scripts/setup.sh --tests installs it)"
-    )
+    for name, words in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {words}")
+
+
+# What a test needs, so a contributor can run a part: `pytest -m "not slow"`
+# is the fast part (README, Tests). slow is added to every yolov5 and kernel
+# test; gpu_fabricated to every test whose name says it is fabricated.
+MARKERS = {
+    "yolov5": "needs the yolov5 package (scripts/setup.sh --tests installs it); trains for real",
+    "kernel": "starts a real Jupyter kernel or server",
+    "slow": "seconds to minutes: a real training, kernel, server or subprocess",
+    "root": "needs root: plays the Hub or another local user with real uids",
+    "gpu_fabricated": "reads GPU figures fabricated for this GPU-less machine",
+}
+
+
+def _mark_by_need(item: pytest.Item) -> None:
+    if item.get_closest_marker("yolov5") or item.get_closest_marker("kernel"):
+        item.add_marker(pytest.mark.slow)
+    if "fabricated" in item.name:
+        item.add_marker(pytest.mark.gpu_fabricated)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        _mark_by_need(item)
     # Only the tests that need YOLOv5 skip without it, not their module's pure
     # checks. find_spec, not an import: an installed YOLOv5 that fails to
     # import fails its tests rather than skipping them.

@@ -88,6 +88,7 @@ def _batches(result: Autotune) -> list[int]:
 # -- real probes -----------------------------------------------------------------
 
 
+@pytest.mark.yolov5
 def test_real_probes_on_a_small_space_pick_the_fastest_row(data_yaml: Path, tmp_path: Path) -> None:
     pytest.importorskip("yolov5", reason="YOLOv5 is installed by scripts/setup.sh --tests")
     seen: list[dict[str, Any]] = []
@@ -140,6 +141,7 @@ def test_real_probes_on_a_small_space_pick_the_fastest_row(data_yaml: Path, tmp_
     assert yolo_lab.list_runs(tmp_path / "runs") == [], "the probes are not listed as runs"
 
 
+@pytest.mark.yolov5
 def test_a_probe_of_slow_batches_ends_once_it_measured_enough(
     data_yaml: Path, tmp_path: Path
 ) -> None:

@@ -26,7 +26,10 @@ ROOT = Path(__file__).resolve().parents[2]
 STUDENT = 20_731  # a uid no account on this machine has
 OTHER = 20_732
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="plays the Hub, which runs as root")
+pytestmark = [
+    pytest.mark.root,
+    pytest.mark.skipif(os.geteuid() != 0, reason="plays the Hub, which runs as root"),
+]
 
 
 @pytest.fixture(scope="module")

@@ -33,6 +33,7 @@ STUDENT = 20_741  # a uid no account on this machine has
 SYSTEM_PYTHON = "/usr/bin/python3"  # the student's uid may run it; the relay needs only the stdlib
 
 pytestmark = [
+    pytest.mark.root,
     pytest.mark.skipif(os.geteuid() != 0, reason="plays the Hub, which runs as root"),
     pytest.mark.skipif(not os.path.exists(SYSTEM_PYTHON), reason="needs the system python3"),
 ]

@@ -114,6 +114,7 @@ def _kernel_rss(manager: Any) -> int:
     return int(psutil.Process(pid).memory_info().rss)
 
 
+@pytest.mark.slow
 def test_thousands_of_malformed_messages_each_get_an_error(
     fuzzed: tuple[Frontend, Any, str], schema_validator: Any
 ) -> None:

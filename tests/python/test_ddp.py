@@ -136,6 +136,7 @@ def test_stop_mid_epoch_ends_every_rank_then_resume(data_yaml: Path, tmp_path: P
     assert resumed.wait(timeout=30) == "stopped"
 
 
+@pytest.mark.kernel
 def test_kill_9_of_the_kernel_leaves_no_process(data_yaml: Path, tmp_path: Path) -> None:
     # A real parent (standing in for the kernel) starts the run and is killed.
     script = (

@@ -27,6 +27,8 @@ from yolo_lab.training import TrainError
 from yolo_lab.training.detached import SOCKET_ENV, DetachedRuns, request_start, same_process
 from yolo_lab.training.rundir import pid_alive, write_status
 
+pytestmark = pytest.mark.kernel  # a real Jupyter server owns the runs
+
 pytest.importorskip("yolov5", reason="YOLOv5 is installed by scripts/setup.sh --tests")
 
 IMGSZ = 64

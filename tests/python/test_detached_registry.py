@@ -32,10 +32,13 @@ from yolo_lab.training.detached import DetachedRuns, identify
 from yolo_lab.training.launch import run_status
 from yolo_lab.training.rundir import STATUS_FILE, STOP_FILE
 
-pytestmark = pytest.mark.skipif(
-    not sys.platform.startswith("linux") or os.geteuid() != 0,
-    reason="acting as other local users needs root on Linux",
-)
+pytestmark = [
+    pytest.mark.root,
+    pytest.mark.skipif(
+        not sys.platform.startswith("linux") or os.geteuid() != 0,
+        reason="acting as other local users needs root on Linux",
+    ),
+]
 
 VICTIM = 12346
 ATTACKER = 12345
@@ -460,6 +463,7 @@ def _end(proc: subprocess.Popen[bytes]) -> None:
     proc.wait(60)
 
 
+@pytest.mark.kernel
 def test_the_runs_routes_list_past_bad_records_and_check_authorization(
     tmp_path: Path, sleeper: Callable[[int], subprocess.Popen[bytes]]
 ) -> None:

@@ -24,6 +24,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_the_installed_script_prints_a_report_in_the_schema(
     report_validator: jsonschema.Draft7Validator,
 ) -> None:
@@ -38,6 +39,7 @@ def test_the_installed_script_prints_a_report_in_the_schema(
     assert report["system"]["cpu_count"] >= 1
 
 
+@pytest.mark.slow
 def test_python_m_yolo_lab_doctor_prints_text_without_warnings() -> None:
     result = _run(sys.executable, "-m", "yolo_lab", "doctor")
     assert result.returncode == 0, result.stderr

@@ -20,6 +20,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+# The check's rehearsals run a venv shaped like the NVIDIA machine.
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 ABSENT = "absent (no GPU)"
 SECTIONS = {

@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import yolo_lab
 
 
+@pytest.mark.kernel
 def test_labextension_is_enabled_and_ok() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "jupyter", "labextension", "list"],

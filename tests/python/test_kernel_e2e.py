@@ -26,6 +26,8 @@ from jupyter_client import BlockingKernelClient, KernelManager
 from jupyter_client.kernelspec import KernelSpecManager
 from waiting import note_wait
 
+pytestmark = pytest.mark.kernel
+
 REPO = Path(__file__).resolve().parents[2]
 KERNEL_NAME = "yolo-lab-test"
 FRONTEND_HELLO = {"v": 1, "type": "hello", "side": "frontend", "version": "0.1.0"}

@@ -104,6 +104,7 @@ def test_monitor_displays_updates_and_stops(monitors: Any) -> None:
     assert len(display.calls) == count
 
 
+@pytest.mark.slow
 def test_live_samples_do_not_rewrite_the_output_between_snapshots(monitors: Any) -> None:
     """Live points reach JupyterLab through the comm stream, not the output.
 

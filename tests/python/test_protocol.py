@@ -200,6 +200,7 @@ def test_outgoing_messages_are_validated(fabricated_report: Any) -> None:
         protocol.make_error("teapot", "x")  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 def test_wheel_layout_reads_the_packaged_schema(tmp_path: Path) -> None:
     """In the wheel the schemas sit in yolo_lab/_schema/, beside the package."""
     site = tmp_path / "site"

@@ -15,6 +15,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from yolo_lab import _servers
 
 
@@ -130,6 +132,7 @@ def _get(url: str, token: str | None) -> tuple[int, str]:
         return 0, ""
 
 
+@pytest.mark.kernel
 def test_the_extension_sends_no_token_in_the_list_and_checks_authorization(
     tmp_path: Path,
 ) -> None:

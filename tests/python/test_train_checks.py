@@ -73,6 +73,7 @@ def test_runs_named_alike_at_once_each_get_a_folder(tmp_path: Path) -> None:
     assert {p.name for p in claimed} == {"exp"} | {f"exp{i}" for i in range(2, 81)}
 
 
+@pytest.mark.slow
 def test_a_run_whose_folder_was_deleted_can_still_be_stopped(tmp_path: Path) -> None:
     pytest.importorskip("yolov5", reason="YOLOv5 is installed by scripts/setup.sh --tests")
     data = shapes.make_shapes_dataset(tmp_path / "shapes", train=16, val=8, image_size=IMGSZ)
@@ -130,6 +131,7 @@ def _fill(folder: Path) -> None:
             pass
 
 
+@pytest.mark.slow
 def test_a_full_disk_fails_the_run_with_disk_full_and_keeps_last_pt(
     tmp_path: Path, small_disk: Path
 ) -> None:
@@ -161,6 +163,7 @@ def test_a_full_disk_fails_the_run_with_disk_full_and_keeps_last_pt(
     assert ckpt["epoch"] >= 1
 
 
+@pytest.mark.slow
 def test_stop_runs_stops_every_live_run_under_a_folder_and_waits(tmp_path: Path) -> None:
     """What `yolo-lab down` runs in the container before removing it."""
     pytest.importorskip("yolov5", reason="YOLOv5 is installed by scripts/setup.sh --tests")

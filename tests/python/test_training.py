@@ -623,6 +623,7 @@ def test_a_checkout_that_is_not_yolov5_is_refused(tmp_path: Path) -> None:
     assert "train.py" in err.value.message
 
 
+@pytest.mark.kernel
 def test_kernel_death_stops_the_run_and_keeps_last_pt(data_yaml: Path, tmp_path: Path) -> None:
     # A real parent process (standing in for the kernel) starts a run and is
     # then killed with SIGKILL, as a kernel restart does when shutdown times out.
@@ -770,6 +771,7 @@ def test_real_kernel_restart_leaves_no_training_behind(data_yaml: Path, tmp_path
         manager.shutdown_kernel(now=True)
 
 
+@pytest.mark.kernel
 def test_a_bad_argument_in_a_real_kernel_shows_the_fix_not_a_traceback(tmp_path: Path) -> None:
     from test_kernel_e2e import _start_kernel
 

@@ -56,6 +56,7 @@ def test_quick():
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one-process", "xdist"])
 def test_the_summary_names_the_waits_past_half_their_deadline(
     tmp_path: Path, workers: list[str]

@@ -119,6 +119,7 @@ def test_the_runner_reads_yolov5_values_of_any_shape() -> None:
         number(np.array([0.1, 0.2]))
 
 
+@pytest.mark.yolov5
 def test_plain_yolov5_trains_and_validates_through_the_shims(tmp_path: Path) -> None:
     # YOLOv5 7.0's own train.py, validation and plots included, on this
     # environment's numpy, Pillow and setuptools (the README's command).
@@ -140,6 +141,7 @@ def test_plain_yolov5_trains_and_validates_through_the_shims(tmp_path: Path) -> 
     assert (run / "val_batch0_labels.jpg").is_file()  # labels drawn: Pillow's getsize
 
 
+@pytest.mark.slow
 def test_the_image_hook_applies_the_shims_only_once_yolov5_is_imported() -> None:
     # The image's start-up file calls apply_on_import(): a process that never
     # imports YOLOv5 keeps numpy, Pillow and sys.modules as they are.
