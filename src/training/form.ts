@@ -56,26 +56,32 @@ export interface ITrainForm {
   trustWeights: boolean;
 }
 
+/** A parameter's default as the form's text holds it (null: empty). */
+function textDefault(name: string): string {
+  const value = paramDefault(name);
+  return value === null || value === undefined ? '' : String(value);
+}
+
 /**
- * The form's starting values: small and fast, fine on a laptop CPU; the
- * devices follow the kernel's GPUs until the user picks them. AMP and the
- * device are train()'s own defaults, read from the definition.
+ * The form's starting values: train()'s own defaults, read from the
+ * definition (small and fast, fine on a laptop CPU); the devices follow the
+ * kernel's GPUs until the user picks them.
  */
 export const DEFAULT_FORM: ITrainForm = {
   data: '',
-  model: 'yolov5n.yaml',
-  weights: '',
+  model: textDefault('model'),
+  weights: textDefault('weights'),
   devices: [paramDefault('device') as string],
   devicesChosen: false,
-  nproc: '1',
-  batchSize: '16',
+  nproc: textDefault('nproc'),
+  batchSize: textDefault('batch_size'),
   amp: paramDefault('amp') as AmpChoice,
-  workers: '2',
-  epochs: '3',
-  imgsz: '640',
-  cache: 'none',
-  name: 'exp',
-  project: 'runs/train',
+  workers: textDefault('workers'),
+  epochs: textDefault('epochs'),
+  imgsz: textDefault('imgsz'),
+  cache: (paramDefault('cache') as ITrainForm['cache'] | null) ?? 'none',
+  name: textDefault('name'),
+  project: textDefault('project'),
   yolov5Dir: '',
   detach: false,
   trustWeights: false

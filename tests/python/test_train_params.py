@@ -55,3 +55,49 @@ def test_a_refusal_reads_the_same_in_a_cell() -> None:
     assert err.value.message == 'Batch size "abc" is not a number.'
     assert err.value.fix.startswith("Give a whole number")
     assert str(err.value).splitlines()[1].startswith("What to do: ")
+
+
+class _Started(Exception):
+    """train() got as far as starting the run's process."""
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from yolo_lab import shapes
+
+    out = tmp_path_factory.mktemp("shapes")
+    return shapes.make_shapes_dataset(out / "shapes", train=4, val=2, image_size=64, seed=3)
+
+
+@pytest.mark.parametrize("case", TABLE["cases"], ids=[c["case"] for c in TABLE["cases"]])
+def test_shared_case_through_train_up_to_the_process(
+    case: dict[str, Any], dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # train()'s real entry, everything up to starting the process (replaced
+    # by what records the run's spec). The GPUs a case needs are fabricated:
+    # the kernel "sees" case["visible"].
+    from yolo_lab.training import api, checks
+
+    given = {**TABLE["base"], **case["params"]}
+    if given["data"] == TABLE["base"]["data"]:
+        given["data"] = str(dataset)  # a real dataset: train() reads it
+    monkeypatch.setattr(checks, "gpu_count", lambda: max(case.get("visible", []), default=-1) + 1)
+    started: dict[str, Any] = {}
+
+    def start(run_dir: Path, spec: dict[str, Any], detach: bool = False) -> None:
+        started.update(spec)
+        raise _Started
+
+    monkeypatch.setattr(api, "_start", start)
+    if "refused" in case:
+        with pytest.raises(TrainError) as err:
+            api.train(**given, project=tmp_path / "runs")
+        expect = case["refused"]
+        assert (err.value.field, err.value.code) == (expect["field"], expect["code"])
+        assert expect["says"] in f"{err.value.message} {err.value.fix}"
+        assert not started
+    else:
+        with pytest.raises(_Started):
+            api.train(**given, project=tmp_path / "runs")
+        for key, value in case["ok"].items():
+            assert started["params"][key] == value, key

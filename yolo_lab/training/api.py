@@ -42,6 +42,7 @@ from .checks import (
 from .detached import available as detach_unavailable
 from .events import read_events
 from .launch import _process, _reap, _start, run_status, stop_run
+from .params import DEFAULTS
 from .rundir import (
     LOG_FILE,
     SPEC_VERSION,
@@ -218,18 +219,19 @@ def show_run(run: str | os.PathLike[str] | Run) -> Run:
 def train(
     data: str | os.PathLike[str],
     *,
-    model: str | None = "yolov5n.yaml",
-    weights: str | None = "",
-    device: Any = "cpu",
-    nproc: int = 1,
-    batch_size: int | str = 16,
-    amp: bool | None = None,
-    epochs: int = 3,
-    imgsz: int = 640,
-    workers: int = 2,
-    cache: str | None = None,
-    name: str = "exp",
-    project: str | os.PathLike[str] = "runs/train",
+    # The defaults are the definition's (protocol/train_params.schema.json).
+    model: str | None = DEFAULTS["model"],
+    weights: str | None = DEFAULTS["weights"],
+    device: Any = DEFAULTS["device"],
+    nproc: int = DEFAULTS["nproc"],
+    batch_size: int | str = DEFAULTS["batch_size"],
+    amp: bool | None = DEFAULTS["amp"],
+    epochs: int = DEFAULTS["epochs"],
+    imgsz: int = DEFAULTS["imgsz"],
+    workers: int = DEFAULTS["workers"],
+    cache: str | None = DEFAULTS["cache"],
+    name: str = DEFAULTS["name"],
+    project: str | os.PathLike[str] = DEFAULTS["project"],
     yolov5_dir: str | os.PathLike[str] | None = None,
     seed: int = 0,
     wait: bool = False,

@@ -20,7 +20,7 @@ from typing import Any, Final
 from ..protocol import schema_path
 from .errors import TrainError
 
-__all__ = ["PARAMS_FILENAME", "check_params", "facts", "read", "refuse", "spec"]
+__all__ = ["DEFAULTS", "PARAMS_FILENAME", "check_params", "facts", "read", "refuse", "spec"]
 
 PARAMS_FILENAME: Final = "train_params.schema.json"
 _WHOLE: Final = re.compile(r"\s*-?\d+\s*")
@@ -30,6 +30,23 @@ _WHOLE: Final = re.compile(r"\s*-?\d+\s*")
 def spec() -> dict[str, Any]:
     """The definition (shared, never mutated)."""
     return json.loads(schema_path(PARAMS_FILENAME).read_text(encoding="utf-8"))
+
+
+class _Defaults(Mapping[str, Any]):
+    """Each parameter's default, read from the definition when first asked:
+    the one place they live (train(), autotune() and the form read them)."""
+
+    def __getitem__(self, name: str) -> Any:
+        return spec()["properties"][name].get("default")
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(spec()["properties"])
+
+    def __len__(self) -> int:
+        return len(spec()["properties"])
+
+
+DEFAULTS: Final = _Defaults()
 
 
 def _fill(text: str, values: Mapping[str, Any]) -> str:

@@ -23,6 +23,7 @@ from ..checks import (
     check_yolov5_options,
     find_yolov5,
 )
+from ..params import DEFAULTS
 from ..rundir import device_param
 from . import probe
 from .probe import (
@@ -222,21 +223,22 @@ def _autotune_folder(project: Path) -> Path:
 def autotune(
     data: str | os.PathLike[str],
     *,
-    device: Any = "cpu",
+    device: Any = DEFAULTS["device"],
     budget_s: float = DEFAULT_BUDGET_S,
-    model: str | None = "yolov5n.yaml",
-    weights: str | None = "",
-    imgsz: int = 640,
-    batch_size: int = 16,
-    workers: int = 2,
-    cache: str | None = None,
-    amp: bool | None = None,
+    # As train()'s: the definition's (protocol/train_params.schema.json).
+    model: str | None = DEFAULTS["model"],
+    weights: str | None = DEFAULTS["weights"],
+    imgsz: int = DEFAULTS["imgsz"],
+    batch_size: int = DEFAULTS["batch_size"],
+    workers: int = DEFAULTS["workers"],
+    cache: str | None = DEFAULTS["cache"],
+    amp: bool | None = DEFAULTS["amp"],
     space: Mapping[str, Sequence[Any]] | None = None,
     probe_batches: int = PROBE_BATCHES,
     warmup_batches: int = WARMUP_BATCHES,
     probe_s: float = PROBE_SECONDS,
     min_gain: float = MIN_GAIN,
-    project: str | os.PathLike[str] = "runs/train",
+    project: str | os.PathLike[str] = DEFAULTS["project"],
     yolov5_dir: str | os.PathLike[str] | None = None,
     seed: int = 0,
     on_row: Callable[[Row], None] | None = None,
