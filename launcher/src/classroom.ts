@@ -18,15 +18,14 @@ import {
 } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 
+import { parseCommand, settings } from './argv';
 import { UserError } from './errors';
-import { DEFAULT_IMAGE, parseSize } from './options';
+import { CLASSROOM_INIT, PASSWORD_ENV } from './flags';
+import { parseSize } from './options';
 
 /** How the students share the server's GPUs. */
 export type GpuPolicy = 'none' | 'each' | 'round-robin' | 'shared';
-
-const POLICIES: readonly GpuPolicy[] = ['none', 'each', 'round-robin', 'shared'];
 
 /** Everything the settings block of jupyterhub_config.py holds. */
 export interface ClassroomSettings {
@@ -56,8 +55,6 @@ export interface ClassroomSettings {
 
 /** The file `classroom init` writes in --out. */
 export const CONFIG_NAME = 'jupyterhub_config.py';
-/** The variable the dummy authenticator's shared password is read from (never a command-line flag). */
-export const PASSWORD_ENV = 'YOLO_LAB_HUB_PASSWORD';
 /** The template: launcher/templates/, from lib/src/ (compiled) and src/ alike. */
 export const TEMPLATE = join(__dirname, '..', '..', 'templates', CONFIG_NAME);
 /** Written beside it and loaded by it: safe student folders and the class service. */
@@ -68,37 +65,6 @@ const templateFile = (name: string): string => join(__dirname, '..', '..', 'temp
 
 const BEGIN = '# ---- settings: written by `yolo-lab classroom init`; change them here ----';
 const END = '# ---- end of settings ----';
-
-export const CLASSROOM_USAGE = `yolo-lab classroom init [options]
-  write jupyterhub_config.py: JupyterHub with DockerSpawner, one yolo-lab container per student
-      --out DIR                where to write it (default: the current folder)
-      --force                  replace an existing one (kept as jupyterhub_config.py.bak)
-      --image NAME             the students' image (default ${DEFAULT_IMAGE})
-      --students a,b,...       the user names allowed in (the order gives --gpus each its GPUs)
-      --admins t,...           teachers (Hub admins)
-      --students-dir DIR       one folder per student for notebooks (default /srv/yolo-lab/students)
-      --runs-dir DIR           one folder per student for trainings (default /srv/yolo-lab/runs)
-      --datasets DIR           shared datasets, read-only at /datasets
-      --notebooks DIR          course notebooks, copied into each new student's folder once
-      --gpus none|each|round-robin|shared
-                               none (default); each: one GPU per student (--gpu-ids, one per student);
-                               round-robin: student n on GPU n mod count; shared: all on the same
-                               GPU(s) with --mem-fraction each
-      --gpu-ids 0,1|GPU-..|MIG-..
-                               the GPUs to hand out (nvidia-smi -L)
-      --mem-fraction F         each student's share of a GPU's memory (0 < F <= 1)
-      --shm-size SIZE          /dev/shm per container (default 8g)
-      --mem-limit SIZE         memory per student (default: 3/4 of this machine's, shared by the students)
-      --cpus N                 CPU cores per student (default: this machine's, shared by the students)
-      --pids-limit N           processes and threads per student (default 2048)
-      --ip ADDRESS             the Hub's address (default 127.0.0.1: put a TLS proxy in front)
-      --port N                 the Hub's port (default 8000)
-      --domain NAME            the class's address, each user on a subdomain of it (alice.NAME):
-                               needs a DNS wildcard *.NAME and a certificate for it (README)
-      --single-origin          instead of --domain: the Hub and every server on one origin, only
-                               for users who trust each other (JupyterHub's docs: cookie tossing)
-      --auth placeholder|dummy placeholder (default): choose a real authenticator in the file;
-                               dummy: one shared password from $${PASSWORD_ENV}, for tests only`;
 
 /** A Python literal for a string, number, list of strings or null (JSON's escapes are Python's). */
 function py(value: string | number | string[] | null): string {
@@ -226,7 +192,7 @@ const DEFAULT_CLASS_SIZE = 10;
  * divided among the students (at least 2 GiB and 1 core), unless named.
  */
 export function limits(
-  values: { 'mem-limit'?: string; cpus?: string; 'pids-limit'?: string },
+  values: { 'mem-limit'?: string; cpus?: string; 'pids-limit': number },
   students: number,
   machine = { memBytes: totalmem(), cores: cpus().length }
 ): { memLimit: string; cpuLimit: number; pidsLimit: number } {
@@ -242,13 +208,7 @@ export function limits(
   if (!(cpuLimit > 0) || !/^\d*\.?\d+$/.test(values.cpus ?? '1')) {
     throw new UserError(`--cpus takes a number of CPU cores (for example 2 or 0.5), not "${values.cpus}".`);
   }
-  const pidsLimit = Number(values['pids-limit'] ?? '2048');
-  if (!/^\d+$/.test(values['pids-limit'] ?? '2048') || pidsLimit < 64) {
-    throw new UserError(
-      `--pids-limit takes a number of processes, 64 or more, not "${values['pids-limit']}".`
-    );
-  }
-  return { memLimit, cpuLimit, pidsLimit };
+  return { memLimit, cpuLimit, pidsLimit: values['pids-limit'] };
 }
 
 /** The settings from the command's arguments, every mistake named. */
@@ -256,43 +216,16 @@ export function classroomSettings(
   args: string[],
   cwd: string
 ): { settings: ClassroomSettings; out: string; force: boolean } {
-  const { values } = parseArgs({
-    args,
-    options: {
-      out: { type: 'string' },
-      force: { type: 'boolean' },
-      image: { type: 'string' },
-      students: { type: 'string' },
-      admins: { type: 'string' },
-      'students-dir': { type: 'string' },
-      datasets: { type: 'string' },
-      notebooks: { type: 'string' },
-      gpus: { type: 'string' },
-      'gpu-ids': { type: 'string' },
-      'mem-fraction': { type: 'string' },
-      'shm-size': { type: 'string' },
-      'runs-dir': { type: 'string' },
-      'mem-limit': { type: 'string' },
-      cpus: { type: 'string' },
-      'pids-limit': { type: 'string' },
-      ip: { type: 'string' },
-      port: { type: 'string' },
-      auth: { type: 'string' },
-      domain: { type: 'string' },
-      'single-origin': { type: 'boolean' }
-    }
-  });
-  const policy = (values.gpus ?? 'none') as GpuPolicy;
-  if (!POLICIES.includes(policy)) {
-    throw new UserError(`--gpus takes ${POLICIES.join(', ')}, not "${values.gpus}".`);
-  }
-  const gpuIds = list(values['gpu-ids']);
+  const { values } = parseCommand(CLASSROOM_INIT, args);
+  const s = settings(CLASSROOM_INIT.options, values);
+  const policy = s.gpus;
+  const gpuIds = list(s['gpu-ids']);
   for (const id of gpuIds) {
     if (!/^(\d+|(GPU|MIG)-[0-9A-Za-z/-]+)$/.test(id)) {
       throw new UserError(`--gpu-ids: "${id}" is neither a GPU index nor a GPU-/MIG- UUID (nvidia-smi -L).`);
     }
   }
-  const students = names(values.students, '--students');
+  const students = names(s.students, '--students');
   if ((policy === 'each' || policy === 'round-robin') && gpuIds.length === 0) {
     throw new UserError(
       `--gpus ${policy} hands out the GPUs named by --gpu-ids (for example --gpu-ids 0,1).`
@@ -308,11 +241,11 @@ export function classroomSettings(
     throw new UserError('--gpus each hands out GPUs in the order of --students: name the students.');
   }
   let memFraction: number | null = null;
-  if (values['mem-fraction'] !== undefined) {
-    memFraction = Number(values['mem-fraction']);
-    if (!/^\d*\.?\d+$/.test(values['mem-fraction']) || !(memFraction > 0 && memFraction <= 1)) {
+  if (s['mem-fraction'] !== undefined) {
+    memFraction = Number(s['mem-fraction']);
+    if (!/^\d*\.?\d+$/.test(s['mem-fraction']) || !(memFraction > 0 && memFraction <= 1)) {
       throw new UserError(
-        `--mem-fraction takes a share of a GPU's memory, 0 < F <= 1, not "${values['mem-fraction']}".`
+        `--mem-fraction takes a share of a GPU's memory, 0 < F <= 1, not "${s['mem-fraction']}".`
       );
     }
   } else if (policy === 'shared') {
@@ -320,15 +253,11 @@ export function classroomSettings(
       "--gpus shared needs each student's share of the GPU memory: --mem-fraction 0.2 lets five students train at once."
     );
   }
-  const shmSize = values['shm-size'] ?? '8g';
+  const shmSize = s['shm-size'];
   parseSize(shmSize);
-  const { memLimit, cpuLimit, pidsLimit } = limits(values, students.length);
-  const port = Number(values.port ?? '8000');
-  if (!/^\d+$/.test(values.port ?? '8000') || port < 1 || port > 65535) {
-    throw new UserError(`--port takes a port number, not "${values.port}".`);
-  }
-  const subdomainHost = subdomains(values.domain, values['single-origin'] ?? false);
-  const auth = values.auth ?? 'placeholder';
+  const { memLimit, cpuLimit, pidsLimit } = limits(s, students.length);
+  const subdomainHost = subdomains(s.domain, s['single-origin']);
+  const auth = s.auth;
   if (auth !== 'placeholder' && auth !== 'dummy') {
     throw new UserError(
       `--auth takes placeholder or dummy, not "${auth}". Real authenticators (GitHub, GitLab, LTI, ` +
@@ -336,19 +265,19 @@ export function classroomSettings(
     );
   }
   return {
-    out: absolute(values.out, cwd) ?? cwd,
-    force: values.force ?? false,
+    out: absolute(s.out, cwd) ?? cwd,
+    force: s.force,
     settings: {
-      image: values.image ?? DEFAULT_IMAGE,
-      hubIp: values.ip ?? '127.0.0.1',
-      hubPort: port,
+      image: s.image,
+      hubIp: s.ip,
+      hubPort: s.port,
       subdomainHost,
       students,
-      admins: names(values.admins, '--admins'),
-      studentsDir: absolute(values['students-dir'], cwd) ?? '/srv/yolo-lab/students',
-      runsDir: absolute(values['runs-dir'], cwd) ?? '/srv/yolo-lab/runs',
-      datasetsDir: folder(values.datasets, '--datasets', cwd),
-      notebooksDir: folder(values.notebooks, '--notebooks', cwd),
+      admins: names(s.admins, '--admins'),
+      studentsDir: resolve(cwd, s['students-dir']),
+      runsDir: resolve(cwd, s['runs-dir']),
+      datasetsDir: folder(s.datasets, '--datasets', cwd),
+      notebooksDir: folder(s.notebooks, '--notebooks', cwd),
       gpuPolicy: policy,
       gpuIds,
       memFraction,
@@ -393,15 +322,9 @@ export function writeClassroomConfig(out: string, settings: ClassroomSettings, f
   return file;
 }
 
-/** `yolo-lab classroom ...`: the CLI's entry; returns the exit status. */
-export function classroomCommand(args: string[]): number {
-  const [sub, ...rest] = args;
-  if (sub === undefined || sub === 'help' || sub === '--help' || sub === '-h') {
-    process.stdout.write(`${CLASSROOM_USAGE}\n`);
-    return sub === undefined ? 2 : 0;
-  }
-  if (sub !== 'init') throw new UserError(`Unknown classroom command "${sub}".\n\n${CLASSROOM_USAGE}`);
-  const { settings, out, force } = classroomSettings(rest, process.cwd());
+/** `yolo-lab classroom init`: the CLI's entry; returns the exit status. */
+export function classroomInit(args: string[]): number {
+  const { settings, out, force } = classroomSettings(args, process.cwd());
   const file = writeClassroomConfig(out, settings, force);
   process.stderr.write(
     [

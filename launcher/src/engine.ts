@@ -1,7 +1,8 @@
 import Docker from 'dockerode';
 
 import { UserError, errorText } from './errors';
-import { isSshAddress, parseSshTarget, Remote } from './remote';
+import { Remote } from './remote';
+import { isSshAddress, parseSshTarget } from './sshtarget';
 
 /** Labels on every container the launcher starts; status and down find them by these. */
 export const LABEL = {

@@ -20,3 +20,21 @@ export function errorText(error: unknown): string {
   }
   return String(error);
 }
+
+/**
+ * A command line the command cannot read (an unknown option, a missing or
+ * mistyped value, too many arguments); `code` is util.parseArgs' code for
+ * the same mistake.
+ */
+export class UsageError extends UserError {
+  constructor(
+    message: string,
+    readonly code:
+      | 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
+      | 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE'
+      | 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL'
+  ) {
+    super(message, 2);
+    this.name = 'UsageError';
+  }
+}

@@ -2,13 +2,10 @@ import type Docker from 'dockerode';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 
+import { allCommands, configValueProblem, type ConfigOf, type OptionSpec } from './argv';
 import { LABEL } from './engine';
 import { UserError } from './errors';
-
-/** The image `up` starts and `build` tags when neither flag nor config names one. */
-export const DEFAULT_IMAGE = 'yolo-lab:latest';
-/** Shared memory for DataLoader workers when --ipc host is not chosen (Docker's own default is 64 MB). */
-export const DEFAULT_SHM = '8g';
+import { COMMANDS, type UP } from './flags';
 
 /**
  * Container paths the mounts land on. The notebooks folder lands on
@@ -53,39 +50,15 @@ export interface UpOptions {
   timeoutS: number;
 }
 
-/** The config file's keys (yolo-lab.json): the same names as the flags, camelCase. */
-export type ConfigFile = Partial<Omit<UpOptions, 'ipcHost'>> & {
-  ipc?: string;
-  /** ssh://user@host[:port]: the engine on a GPU server (as --host). */
-  host?: string;
-  /** An SSH key file, relative to the config file (as --identity). */
-  identity?: string;
-};
+/** The config file's keys (yolo-lab.json): the options' own names, camelCase, typed as the flags. */
+export type ConfigFile = ConfigOf<typeof UP.options>;
 
-/** Each key yolo-lab.json may hold, and the JSON type its value must have. */
-const CONFIG_KEYS: Record<keyof ConfigFile, 'string' | 'boolean' | 'port' | 'seconds'> = {
-  image: 'string',
-  notebooks: 'string',
-  gpus: 'string',
-  shm: 'string',
-  ipc: 'string',
-  code: 'string',
-  datasets: 'string',
-  datasetsWritable: 'boolean',
-  codeWritable: 'boolean',
-  runs: 'string',
-  port: 'port',
-  bind: 'string',
-  network: 'string',
-  user: 'string',
-  serverOnly: 'boolean',
-  allowOrigin: 'string',
-  workdir: 'string',
-  name: 'string',
-  timeoutS: 'seconds',
-  host: 'string',
-  identity: 'string'
-};
+/** Each key yolo-lab.json may hold: an option of the commands that read it. */
+const CONFIG_KEYS: ReadonlyMap<string, OptionSpec> = new Map(
+  allCommands(COMMANDS).flatMap(spec =>
+    Object.values(spec.options).flatMap(o => (o.config !== undefined ? [[o.config, o] as const] : []))
+  )
+);
 
 /**
  * Check each key and value of a config file: a known key, the JSON type the
@@ -93,27 +66,14 @@ const CONFIG_KEYS: Record<keyof ConfigFile, 'string' | 'boolean' | 'port' | 'sec
  */
 export function checkConfig(config: Record<string, unknown>, file: string): ConfigFile {
   for (const [key, value] of Object.entries(config)) {
-    const kind = (CONFIG_KEYS as Record<string, string>)[key];
-    if (kind === undefined) {
-      const known = Object.keys(CONFIG_KEYS).sort().join(', ');
+    const option = CONFIG_KEYS.get(key);
+    if (option === undefined) {
+      const known = [...CONFIG_KEYS.keys()].sort().join(', ');
       throw new UserError(`Config file ${file}: unknown key "${key}". The keys are: ${known}.`);
     }
-    const wrong = (what: string): UserError =>
-      new UserError(`Config file ${file}: "${key}" must be ${what}, not ${JSON.stringify(value)}.`);
-    if (kind === 'string' && typeof value !== 'string') {
-      throw wrong('a string');
-    }
-    if (kind === 'boolean' && typeof value !== 'boolean') {
-      throw wrong('true or false (without quotes)');
-    }
-    if (
-      kind === 'port' &&
-      !(Number.isInteger(value) && (value as number) >= 0 && (value as number) <= 65535)
-    ) {
-      throw wrong('a port number from 0 (any free port) to 65535');
-    }
-    if (kind === 'seconds' && !(Number.isInteger(value) && (value as number) >= 1)) {
-      throw wrong('a whole number of seconds, at least 1');
+    const problem = configValueProblem(option, value);
+    if (problem !== undefined) {
+      throw new UserError(`Config file ${file}: "${key}" must be ${problem}, not ${JSON.stringify(value)}.`);
     }
   }
   return config as ConfigFile;

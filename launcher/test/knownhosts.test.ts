@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 
 import { hostKeyVerdict, hostPatternsMatch, knownHostKeys, parseKnownHosts } from '../src/knownhosts';
-import { parseSshTarget } from '../src/remote';
+import { parseSshTarget } from '../src/sshtarget';
 
 const dir = mkdtempSync(join(tmpdir(), 'yolo-lab-known-hosts-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

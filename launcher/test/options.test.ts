@@ -7,8 +7,10 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { execArgs, shellArgs, upOptions } from '../src/cli';
-import { parseSshG } from '../src/remote';
+import { commandHelp, HelpRequest, overviewHelp, parseCommand } from '../src/argv';
+import { execArgs, shellArgs, upOptions } from '../src/commandline';
+import { COMMANDS, LOGS, OVERVIEW_NOTES, OVERVIEW_TITLE, UP } from '../src/flags';
+import { parseSshG } from '../src/sshconfig';
 import {
   baseUrl,
   checkConfig,
@@ -276,4 +278,87 @@ test('ssh -G output: what OpenSSH makes of the SSH config, read; "none" is unset
   assert.equal(jumped.proxyJump, 'me@bastion:2200,other');
   assert.equal(parseSshG('proxycommand ssh -W %h:%p bastion\n').proxyCommand, 'ssh -W %h:%p bastion');
   assert.equal(parseSshG('userknownhostsfile none\n').userKnownHostsFiles.length, 0);
+});
+
+test('one declaration per command: the parsing, its errors and --help come from flags.ts', () => {
+  const usage = (code: string, message: RegExp) => (error: unknown) =>
+    (error as { code?: string }).code === code &&
+    (error as { exitCode?: number }).exitCode === 2 &&
+    message.test((error as Error).message);
+  assert.throws(
+    () => upOptions(['--gpu', '1']),
+    usage(
+      'ERR_PARSE_ARGS_UNKNOWN_OPTION',
+      /^up takes no option --gpu \(did you mean --gpus\?\)\.\nUsage: yolo-lab up/
+    )
+  );
+  assert.throws(
+    () => upOptions(['--port', 'x']),
+    usage('ERR_PARSE_ARGS_INVALID_OPTION_VALUE', /--port needs a port number/)
+  );
+  assert.throws(
+    () => upOptions(['--timeout', '0']),
+    /--timeout needs a whole number of seconds, at least 1, not "0"/
+  );
+  assert.throws(() => upOptions(['--network', 'nat']), /--network takes bridge or host, not "nat"/);
+  assert.throws(() => upOptions(['--json=yes']), /--json takes no value/);
+  assert.throws(() => upOptions(['--image', '--json']), /--image needs a value \(NAME\)/);
+  assert.throws(
+    () => upOptions(['lab']),
+    usage('ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL', /up takes no arguments/)
+  );
+  assert.throws(() => parseCommand(LOGS, ['a', 'b']), /logs takes one container name, not 2 \(a b\)/);
+  assert.deepEqual(parseCommand(LOGS, ['--tail', '20', '--no-follow', 'lab']), {
+    values: { tail: 20, 'no-follow': true },
+    positionals: ['lab']
+  });
+  // --help (or -h) anywhere: the command's own help, every option in it with its default.
+  for (const args of [['--help'], ['--gpus', '0', '-h']]) {
+    assert.throws(
+      () => upOptions(args),
+      (error: unknown) => {
+        const text = (error as HelpRequest).text;
+        return (
+          error instanceof HelpRequest &&
+          text === commandHelp(UP) &&
+          Object.keys(UP.options).every(name => text.includes(`--${name}`)) &&
+          /--shm-size SIZE +shared memory for DataLoader workers \(default 8g\)/.test(text)
+        );
+      }
+    );
+  }
+  const overview = overviewHelp(OVERVIEW_TITLE, COMMANDS, OVERVIEW_NOTES);
+  for (const name of [
+    'up',
+    'connect',
+    'down',
+    'status',
+    'logs',
+    'doctor',
+    'shell',
+    'exec',
+    'build',
+    'classroom init'
+  ]) {
+    assert.match(overview, new RegExp(`^  yolo-lab ${name} `, 'm'));
+  }
+});
+
+test('yolo-lab.json: the same options under their camelCase keys, typed as the flags; a flag wins', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'yolo-lab-config-'));
+  const file = join(dir, 'class.json');
+  writeFileSync(
+    file,
+    JSON.stringify({ gpus: '0', shm: '2g', port: 9000, codeWritable: true, network: 'host' })
+  );
+  const { opts } = upOptions(['--config', file, '--port', '9001']);
+  assert.equal(opts.gpus, '0');
+  assert.equal(opts.shm, '2g');
+  assert.equal(opts.port, 9001, 'the flag wins');
+  assert.equal(opts.codeWritable, true);
+  assert.equal(opts.network, 'host');
+  assert.equal(opts.runs, join(dir, 'runs'), "the default runs folder is the config file's");
+  assert.equal(opts.timeoutS, 120);
+  assert.throws(() => checkConfig({ network: 'nat' }, file), /"network" must be bridge or host, not "nat"/);
+  assert.throws(() => checkConfig({ serverOnly: 1 }, file), /"serverOnly" must be true or false/);
 });

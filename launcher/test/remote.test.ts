@@ -27,7 +27,8 @@ import Docker from 'dockerode';
 
 import { LABEL } from '../src/engine';
 import { readServer, recordedServers, stateDir } from '../src/registry';
-import { parseSshTarget, resolveSshTarget } from '../src/remote';
+import { resolveSshTarget } from '../src/sshconfig';
+import { parseSshTarget } from '../src/sshtarget';
 import type { UpResult } from '../src/up';
 import { BASE_IMAGE, CLI, explain, HOST_NET, IMAGE, IMAGE_UID, workDir, yoloLab, type Run } from './helpers';
 import { KernelClient } from './kernel';
