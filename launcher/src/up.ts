@@ -284,6 +284,9 @@ export async function up(
   // Ctrl-C from here on removes the container, even one still being created.
   let created: Docker.Container | undefined;
   let interrupted = false;
+  // The removal a Ctrl-C started: what the start, failing because of it,
+  // waits for instead of reporting (or removing again).
+  let removal: Promise<void> | undefined;
   const endOurTunnel = (): void => {
     if (remoteUp !== undefined) {
       // From a signal handler: the tunnel only just started, and the
@@ -295,7 +298,10 @@ export async function up(
   const cleanup = (): void => {
     interrupted = true;
     endOurTunnel();
-    if (created !== undefined) void removeQuietly(created).finally(() => process.exit(130));
+    if (created !== undefined) {
+      removal = removeQuietly(created);
+      void removal.finally(() => process.exit(130));
+    }
   };
   process.once('SIGINT', cleanup);
   process.once('SIGTERM', cleanup);
@@ -383,6 +389,12 @@ export async function up(
       ...(remoteUp !== undefined ? { host: remoteUp.host, tunnelPort } : {})
     };
   } catch (error) {
+    if (interrupted) {
+      // The container went away because of the Ctrl-C (the wait saw it
+      // stop, its logs were gone): not an error of the start.
+      await removal;
+      process.exit(130);
+    }
     endOurTunnel();
     await removeQuietly(container);
     throw error;

@@ -33,6 +33,7 @@ import {
   IMAGE_UID,
   BASE_IMAGE,
   launcherContainers,
+  PROJECT,
   yoloLab,
   workDir,
   yoloLabInTerminal
@@ -43,7 +44,11 @@ const docker = new Docker();
 const work = workDir('yolo-lab-launcher-test-');
 
 async function assertNoContainerLeft(): Promise<void> {
-  const left = await launcherContainers(docker);
+  // This file's containers only (their mounts are its folders): a container
+  // of the user's, or of another test run on the same engine, is not ours.
+  const mine = (source: string): boolean =>
+    [work, PROJECT].some(dir => source === dir || source.startsWith(`${dir}/`));
+  const left = (await launcherContainers(docker)).filter(c => (c.Mounts ?? []).some(m => mine(m.Source)));
   assert.deepEqual(
     left.map(c => `${c.Names[0]} ${c.State}`),
     [],
