@@ -10,6 +10,7 @@ const CORE = [
   './src/validator.ts',
   './src/tokens.ts',
   './src/transport.ts',
+  './src/channel.ts',
   './src/kernelSource.ts',
   './src/remote.ts',
   './src/settings.ts',

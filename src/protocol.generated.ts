@@ -470,11 +470,9 @@ export interface AutotuneDisplay {
   started?: number;
   winner?: AutotuneSettings | null;
   /**
-   * the winner as the training form's values (what 'Apply to the form' sets)
+   * the winner's settings (what 'Apply to the form' sets)
    */
-  form: {
-    [k: string]: unknown;
-  } | null;
+  form: FormFix | null;
   imgs_per_s?: number | null;
   defaults_imgs_per_s?: number | null;
   /**
@@ -505,6 +503,16 @@ export interface AutotuneRow {
   [k: string]: unknown;
 }
 /**
+ * Values a fix sets in the training form (a speed verdict's, autotune's winner): train() parameter names, each value as train() takes it. The form refuses, with a message, a name or a value it cannot take, and then changes nothing.
+ */
+export interface FormFix {
+  batch_size?: number | 'auto';
+  workers?: number;
+  imgsz?: number;
+  cache?: null | 'ram' | 'disk';
+  amp?: boolean | null;
+}
+/**
  * The data of a run's notebook output (MIME application/vnd.yolo-lab.run+json): which run to show; its events come through run_subscribe.
  */
 export interface RunDisplay {
@@ -528,11 +536,9 @@ export interface RunVerdict {
   fix: string;
   gain: string;
   /**
-   * train() parameter names and the values that apply the fix
+   * the values that apply the fix (null when it is not a form value)
    */
-  form: {
-    [k: string]: string | boolean | number;
-  } | null;
+  form: FormFix | null;
 }
 
 /** Every message of the protocol, by its `type`. */

@@ -2,11 +2,12 @@
  * The transport: the one connection between yolo-lab and a kernel.
  *
  * It follows the active notebook's kernel (or a kernel started on another
- * Jupyter server), imports `yolo_lab` there, opens the `yolo_lab` comm,
- * checks every incoming message against the protocol schema, delivers
- * replies to requests and everything else as a signal, and says where the
- * connection stands. It knows no feature: the doctor, telemetry and runs are
- * its clients, each renewing what it needs when a connection opens.
+ * Jupyter server), imports `yolo_lab` there, opens the `yolo_lab` comm
+ * (its traffic, checked against the protocol schema, is `channel.ts`'s),
+ * delivers every message that answers no request as a signal, and says
+ * where the connection stands. It knows no feature: the doctor, telemetry
+ * and runs are its clients, each renewing what it needs when a connection
+ * opens.
  */
 import type { ISessionContext } from '@jupyterlab/apputils';
 import type {
@@ -14,16 +15,10 @@ import type {
   KernelMessage,
   KernelManager
 } from '@jupyterlab/services';
-import { PromiseDelegate, UUID } from '@lumino/coreutils';
 import type { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
-import {
-  COMM_TARGET,
-  loadSchemaCheck,
-  parseMessage,
-  PROTOCOL_VERSION,
-  type Message
-} from './protocol';
+import { CommChannel, TransportError } from './channel';
+import { COMM_TARGET, loadSchemaCheck, type Message } from './protocol';
 import type {
   ConnectionPhase,
   IConnection,
@@ -38,20 +33,8 @@ import { startRemoteKernel } from './remote';
 
 export { notebookSource, type IKernelSource } from './kernelSource';
 
-/** A request that failed: the kernel's error code, or why it got no answer. */
-export class TransportError extends Error {
-  constructor(
-    message: string,
-    readonly code: string
-  ) {
-    super(message);
-  }
-}
-
 /** The fix for a version mismatch between the kernel and JupyterLab. */
 export const INSTALL_UPGRADE = '%pip install --upgrade yolo-lab';
-
-const DEFAULT_TIMEOUT_MS = 60000;
 
 const INITIAL: IConnection = {
   phase: 'no-kernel',
@@ -95,7 +78,7 @@ export class KernelTransport implements IKernelTransport, IDisposable {
 
   /** Whether a comm to a yolo-lab kernel is open. */
   get connected(): boolean {
-    return !!this._comm && !this._comm.isDisposed;
+    return !!this._channel?.isOpen;
   }
 
   /** Where the kernel runs. */
@@ -117,12 +100,7 @@ export class KernelTransport implements IKernelTransport, IDisposable {
 
   /** Send a message; false when no comm is open (clients renew on connect). */
   send(message: OutgoingMessage): boolean {
-    const comm = this._comm;
-    if (!comm || comm.isDisposed) {
-      return false;
-    }
-    comm.send({ v: PROTOCOL_VERSION, ...message } as any);
-    return true;
+    return !!this._channel?.send(message);
   }
 
   /**
@@ -134,8 +112,8 @@ export class KernelTransport implements IKernelTransport, IDisposable {
     message: OutgoingMessage,
     options: IRequestOptions = {}
   ): Promise<T> {
-    const comm = this._comm;
-    if (!comm || comm.isDisposed) {
+    const channel = this._channel;
+    if (!channel?.isOpen) {
       return Promise.reject(
         new TransportError(
           'No yolo-lab kernel: open a notebook whose kernel has yolo-lab installed.',
@@ -143,31 +121,7 @@ export class KernelTransport implements IKernelTransport, IDisposable {
         )
       );
     }
-    const id = UUID.uuid4();
-    const reply = new PromiseDelegate<Message>();
-    this._pending.set(id, reply);
-    comm.send({ v: PROTOCOL_VERSION, ...message, id } as any);
-    const timeoutMs =
-      options.timeoutMs === undefined ? DEFAULT_TIMEOUT_MS : options.timeoutMs;
-    const timer =
-      timeoutMs === null
-        ? null
-        : setTimeout(
-            () =>
-              reply.reject(
-                new TransportError(
-                  `the kernel did not answer in ${Math.round(timeoutMs / 1000)} s`,
-                  'timeout'
-                )
-              ),
-            timeoutMs
-          );
-    return reply.promise.finally(() => {
-      if (timer !== null) {
-        clearTimeout(timer);
-      }
-      this._pending.delete(id);
-    }) as Promise<T>;
+    return channel.request<T>(message, options);
   }
 
   /** Connect again to the same kernel (after a fix, or a failure). */
@@ -374,23 +328,20 @@ export class KernelTransport implements IKernelTransport, IDisposable {
       if (stale()) {
         return;
       }
-      const comm = kernel.createComm(COMM_TARGET);
-      this._comm = comm;
-      this._warned = false;
-      comm.onMsg = msg => this._onCommMsg(comm, schemaCheck, msg);
-      comm.onClose = () => {
-        if (this._comm === comm) {
-          this._comm = null;
-          this._rejectPending('the kernel closed the yolo_lab comm');
+      const channel = new CommChannel(kernel.createComm(COMM_TARGET), {
+        schemaCheck,
+        received: message => this._received.emit(message),
+        mismatch: detail =>
+          this._set({ phase: 'error', detail, fix: INSTALL_UPGRADE }),
+        closed: () => {
+          if (this._channel === channel) {
+            this._channel = null;
+          }
         }
-      };
-      await comm.open({
-        v: PROTOCOL_VERSION,
-        type: 'hello',
-        side: 'frontend',
-        version: this._version
-      }).done;
-      if (stale() || this._comm !== comm) {
+      });
+      this._channel = channel;
+      await channel.open(this._version);
+      if (stale() || this._channel !== channel) {
         return;
       }
       this._set({ phase: 'connected' });
@@ -402,55 +353,6 @@ export class KernelTransport implements IKernelTransport, IDisposable {
         });
       }
     }
-  }
-
-  private _onCommMsg(
-    comm: Kernel.IComm,
-    schemaCheck: ISchemaCheck,
-    msg: KernelMessage.ICommMsgMsg
-  ): void {
-    if (comm !== this._comm) {
-      return;
-    }
-    const parsed = parseMessage(msg.content.data, schemaCheck);
-    if (!parsed.ok) {
-      if (!this._warned) {
-        // One warning per connection: a chatty, mismatched kernel must not
-        // flood the console.
-        this._warned = true;
-        console.warn(
-          `yolo-lab: dropped a message from the kernel: ${parsed.reason}`
-        );
-      }
-      if (parsed.code === 'unsupported_version') {
-        this._set({
-          phase: 'error',
-          detail: parsed.reason,
-          fix: INSTALL_UPGRADE
-        });
-      }
-      return;
-    }
-    const message = parsed.message;
-    const id = (message as { id?: string | null }).id;
-    const pending = id ? this._pending.get(id) : undefined;
-    if (pending) {
-      if (message.type === 'error') {
-        pending.reject(new TransportError(message.message, message.code));
-      } else {
-        pending.resolve(message);
-      }
-      return;
-    }
-    if (message.type === 'error' && message.code === 'unsupported_version') {
-      this._set({
-        phase: 'error',
-        detail: `The kernel reported an error (${message.code}): ${message.message}`,
-        fix: INSTALL_UPGRADE
-      });
-      return;
-    }
-    this._received.emit(message);
   }
 
   /** A new attachment: a new epoch. */
@@ -483,31 +385,17 @@ export class KernelTransport implements IKernelTransport, IDisposable {
     this._connectionChanged.emit(this._connection);
   }
 
-  private _rejectPending(reason: string): void {
-    const error = new TransportError(reason, 'disconnected');
-    this._pending.forEach(p => p.reject(error));
-    this._pending.clear();
-  }
-
   private _closeComm(reason: string): void {
-    const comm = this._comm;
-    this._comm = null;
-    this._rejectPending(reason);
-    if (comm && !comm.isDisposed) {
-      try {
-        comm.close();
-      } catch {
-        // The kernel may already be gone; there is nothing left to close.
-      }
-    }
+    const channel = this._channel;
+    this._channel = null;
+    channel?.close(reason);
   }
 
   private _source: IKernelSource;
   private _version: string;
   private _context: ISessionContext | null = null;
-  private _comm: Kernel.IComm | null = null;
+  private _channel: CommChannel | null = null;
   private _schemaCheck: Promise<ISchemaCheck> | null = null;
-  private _pending = new Map<string, PromiseDelegate<Message>>();
   private _restartPending = false;
   private _remote: {
     url: string;
@@ -518,6 +406,5 @@ export class KernelTransport implements IKernelTransport, IDisposable {
   private _connectionChanged = new Signal<this, IConnection>(this);
   private _received = new Signal<this, Message>(this);
   private _targetChanged = new Signal<this, IKernelTarget>(this);
-  private _warned = false;
   private _isDisposed = false;
 }

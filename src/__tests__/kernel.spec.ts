@@ -14,6 +14,7 @@ import { Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 import { EnvironmentClient } from '../environment/client';
 import type { IDoctorReportMessage } from '../protocol';
+import type { FormFix } from '../protocol.generated';
 import { TelemetryClient } from '../telemetry/client';
 import { TelemetryOutput } from '../telemetry/output';
 import { TELEMETRY_MIME } from '../telemetry/types';
@@ -25,7 +26,8 @@ import { AUTOTUNE_MIME, AutotuneView } from '../training/autotune';
 import type { INotebookCells, OutputBundles } from '../training/tokens';
 import type { IRunDisplay, IRunEventsMessage } from '../training/types';
 import type { IConnection } from '../tokens';
-import { KernelTransport, TransportError } from '../transport';
+import { TransportError } from '../channel';
+import { KernelTransport } from '../transport';
 
 jest.setTimeout(180_000);
 
@@ -424,7 +426,7 @@ describe('the autotune output', () => {
     seconds: 23,
     ended: 'running',
     winner: settings(32),
-    form: { batch_size: '32', workers: '2', cache: 'none', amp: false },
+    form: { batch_size: 32, workers: 2, cache: null, amp: false },
     imgs_per_s: 14,
     defaults_imgs_per_s: 10,
     speedup: 1.4
@@ -432,7 +434,7 @@ describe('the autotune output', () => {
 
   async function render(
     value: unknown,
-    applied: Array<Record<string, unknown>>
+    applied: FormFix[]
   ): Promise<AutotuneView> {
     const view = new AutotuneView({
       check: async () => definitionCheck('autotune_display'),
@@ -445,7 +447,7 @@ describe('the autotune output', () => {
   }
 
   it('fills in while probing, then offers the winner to the form', async () => {
-    const applied: Array<Record<string, unknown>> = [];
+    const applied: FormFix[] = [];
     let view = await render(data, applied);
     const rows = view.node.querySelectorAll('tbody tr');
     expect(rows.length).toBe(4);
@@ -468,9 +470,7 @@ describe('the autotune output', () => {
       view.node.querySelector<HTMLButtonElement>('.yl-AutotuneApply')!;
     button.click();
     // On the CPU the search never compared AMP: the form keeps its choice.
-    expect(applied).toEqual([
-      { batch_size: '32', workers: '2', cache: 'none' }
-    ]);
+    expect(applied).toEqual([{ batch_size: 32, workers: 2, cache: null }]);
     expect(view.node.textContent).toContain('1.40× the defaults');
     view.dispose();
     // On a GPU it compared AMP on and off: the winner's AMP goes in.
@@ -569,7 +569,7 @@ describe('TrainingController', () => {
       seconds: 40,
       ended: 'converged',
       winner: settings,
-      form: { batch_size: '32', workers: '2', cache: 'ram', amp: false },
+      form: { batch_size: 32, workers: 2, cache: 'ram', amp: false },
       speedup: 1.5
     };
     // Still running (an interrupted cell): the form is left alone.

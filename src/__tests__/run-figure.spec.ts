@@ -1,11 +1,7 @@
 import { FALLBACK_THEME, type IChartTheme } from '../charts/theme';
 import type { ITelemetrySample } from '../telemetry/types';
-import {
-  batchPosition,
-  bucketMeans,
-  epochClock,
-  runFigure
-} from '../training/figure';
+import { batchPosition, epochClock } from '../training/epochAxis';
+import { bucketMeans, runFigure } from '../training/figure';
 import { RunModel } from '../training/model';
 import type { IRunEvent } from '../training/types';
 

@@ -1,7 +1,12 @@
 import { Panel, Widget } from '@lumino/widgets';
 import { DEFAULT_FORM, formFromMetadata, IHardware } from '../training/form';
-import { FormChange, TrainFormModel } from '../training/formModel';
-import { median, RunModel } from '../training/model';
+import {
+  FixRefusedError,
+  FormChange,
+  TrainFormModel
+} from '../training/formModel';
+import { RunModel } from '../training/model';
+import { median } from '../training/summarize';
 import { RunRegistry } from '../training/registry';
 import type {
   IRunEvent,
@@ -10,12 +15,12 @@ import type {
 } from '../training/types';
 
 describe('TrainFormModel', () => {
-  it("applies a speed verdict's fix by train() names, ignoring what does not fit", () => {
+  it("applies a speed verdict's fix by train() names and types (the protocol's form_fix)", () => {
     const model = new TrainFormModel();
     const changes: FormChange[] = [];
     model.changed.connect((_, change) => changes.push(change));
     expect(
-      model.apply({ workers: '8', batch_size: '32', amp: true, cache: 'ram' })
+      model.apply({ workers: 8, batch_size: 32, amp: true, cache: 'ram' })
     ).toEqual(['workers', 'batchSize', 'amp', 'cache']);
     expect(model.form).toMatchObject({
       workers: '8',
@@ -24,8 +29,29 @@ describe('TrainFormModel', () => {
       cache: 'ram'
     });
     expect(changes).toEqual(['applied']);
-    expect(model.apply({ nope: 1, workers: 8 })).toEqual([]);
-    expect(changes).toEqual(['applied']);
+    // A null cache is the form's "none"; a fix saved by an older version
+    // (the form's own text) still applies.
+    expect(model.apply({ cache: null, imgsz: '320' })).toEqual([
+      'cache',
+      'imgsz'
+    ]);
+    expect(model.form).toMatchObject({ cache: 'none', imgsz: '320' });
+  });
+
+  it('refuses a fix of the wrong type or name with a message, and changes nothing', () => {
+    const model = new TrainFormModel();
+    const changes: FormChange[] = [];
+    model.changed.connect((_, change) => changes.push(change));
+    const before = model.form;
+    expect(() => model.apply({ workers: true, batch_size: 32 })).toThrow(
+      FixRefusedError
+    );
+    expect(() => model.apply({ workers: 2.5 })).toThrow(
+      /cannot take workers=2\.5: nothing was changed/
+    );
+    expect(() => model.apply({ nope: 1, workers: 8 })).toThrow(/nope=1/);
+    expect(model.form).toEqual(before);
+    expect(changes).toEqual([]);
   });
 
   it('gates on the checks, and says what changed', () => {
@@ -74,7 +100,9 @@ describe('TrainFormModel', () => {
     expect(model.form.amp).toBe(false);
     expect(model.apply({ amp: null })).toEqual(['amp']);
     expect(model.form.amp).toBeNull();
-    expect(model.apply({ amp: 'on', cache: 'tape' })).toEqual([]);
+    expect(() => model.apply({ amp: 'on', cache: 'tape' })).toThrow(
+      /amp="on", cache="tape"/
+    );
     expect(model.form.amp).toBeNull();
     model.dispose();
   });
@@ -120,7 +148,7 @@ describe('the default device', () => {
     model.load(null);
     expect(model.form.devices).toEqual(['cuda:0']);
     // A fix that names devices is a choice too.
-    expect(model.apply({ devices: ['cpu'] })).toEqual(['devices']);
+    expect(model.apply({ device: 'cpu' })).toEqual(['devices']);
     model.hardware = gpus(2);
     expect(model.form.devices).toEqual(['cpu']);
     model.dispose();

@@ -7,7 +7,7 @@ import type { IDisposable } from '@lumino/disposable';
 import { Signal } from '@lumino/signaling';
 import type { IDoctorReportMessage, Message } from '../protocol';
 import type { IConnection, IKernelTransport } from '../tokens';
-import { TransportError } from '../transport';
+import { TransportError } from '../channel';
 import { EnvironmentModel } from './model';
 import type { IEnvironment } from './tokens';
 

@@ -15,7 +15,8 @@ import {
   AUTOTUNE_MIME,
   type AutotuneDisplay,
   type AutotuneRow,
-  type AutotuneSettings
+  type AutotuneSettings,
+  type FormFix
 } from '../protocol.generated';
 
 export { AUTOTUNE_MIME };
@@ -28,7 +29,7 @@ export interface IAutotuneViewOptions {
   /** The schema check of the output's data. */
   check: () => Promise<ISchemaCheck>;
   /** Put the winner's values in the training form (absent: no button). */
-  applyForm?: (form: Record<string, unknown>) => void;
+  applyForm?: (form: FormFix) => void;
   trans?: TranslationBundle;
 }
 
@@ -42,9 +43,7 @@ export function autotuneEnded(data: IAutotune): boolean {
  * when the search compared it on and off (on the CPU it tries off alone,
  * which says nothing against the form's automatic choice). Null: no winner.
  */
-export function autotuneFormValues(
-  data: IAutotune
-): Record<string, unknown> | null {
+export function autotuneFormValues(data: IAutotune): FormFix | null {
   if (!data.form) {
     return null;
   }

@@ -139,8 +139,16 @@ export function addTrainingCommands(
         typeof args.form === 'object' && args.form !== null
           ? (args.form as Record<string, unknown>)
           : {};
-      if (controller.form.apply(form).length) {
-        showPanel();
+      try {
+        if (controller.form.apply(form).length) {
+          showPanel();
+        }
+      } catch (reason) {
+        // A fix the form cannot take: said, never dropped (FixRefusedError).
+        Notification.error(
+          reason instanceof Error ? reason.message : String(reason),
+          { autoClose: 8000 }
+        );
       }
     }
   });

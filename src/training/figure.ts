@@ -4,23 +4,16 @@
  * second, where each batch's time went, GPU utilization and memory, or CPU
  * and RAM without a GPU, with the DataLoader workers' CPU). A pure function
  * of the run's events, the x axis chosen, the plot's width and the theme; no
- * DOM, no plotly.
- *
- * On the epoch axis every point sits at the end of the work it measures, in
- * epochs done: batch `b` (0-based) of `B` in epoch `e` at `e + (b + 1) / B`,
- * an epoch's figures (mAP, validation losses) at `e + 1`, so the last batch
- * of an epoch and its mAP share an x, and "epoch N" (1-based, as people and
- * YOLOv5's log count) spans x in (N - 1, N]. yolo_lab.compare.plot_runs
- * places them the same way. Telemetry, timed by the clock and not by the
- * batches, is placed by linear interpolation between the ends of the batches
- * around it; samples before the first batch or after the last one (setup,
- * the final validation) have no place on that axis and are left out.
+ * DOM, no plotly. Where points sit on the epoch axis: epochAxis.ts; the
+ * panels and their axes: figureLayout.ts.
  */
 import { decimate } from '../charts/decimate';
 import type { IPoints } from '../charts/decimate';
 import type { IFigure, ITrace } from '../charts/figure';
-import { themeAxis, themeLayout, type IChartTheme } from '../charts/theme';
+import type { IChartTheme } from '../charts/theme';
 import type { ITelemetrySample } from '../telemetry/types';
+import { batchPosition, epochClock, epochPosition } from './epochAxis';
+import { runLayout } from './figureLayout';
 import type { IBatchEvent, IEpochEvent } from './types';
 
 /** The events a run figure draws (a `RunModel` is one). */
@@ -58,82 +51,6 @@ export interface IRunFigureOptions {
   buckets: number;
   /** The x axis ('time' unless given). */
   x?: RunAxis;
-}
-
-/** Where a batch sits on the epoch axis: its end, in epochs done. */
-export function batchPosition(
-  b: Pick<IBatchEvent, 'epoch' | 'batch' | 'batches'>
-): number {
-  return b.epoch + (b.batch + 1) / (b.batches || 1);
-}
-
-/** Where an epoch's figures sit on the epoch axis: the epoch's end. */
-export function epochPosition(e: Pick<IEpochEvent, 'epoch'>): number {
-  return e.epoch + 1;
-}
-
-/**
- * A run's clock read in epochs, from its batches (in time order): for a
- * time, the batch in progress (the first to end at or after it) and the
- * place on the epoch axis interpolated between the batch ends around it.
- */
-export interface IEpochClock {
-  /**
-   * The place of time `t` (seconds) on the epoch axis; null before the first
-   * batch's end, after the last one's, or across a resume (where the
-   * positions step back).
-   */
-  position(t: number): number | null;
-  /**
-   * The epoch (1-based) running at time `t`: that of the batch in progress,
-   * or of the last batch after it (its validation); null before any batch.
-   */
-  epoch(t: number): number | null;
-}
-
-/** The epoch clock of batches with end times `t` and positions `x`. */
-export function epochClock(
-  batches: readonly Pick<IBatchEvent, 't' | 'epoch' | 'batch' | 'batches'>[]
-): IEpochClock {
-  const n = batches.length;
-  /** The first batch ending at or after t (n if none). */
-  const next = (t: number): number => {
-    let lo = 0;
-    let hi = n;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (batches[mid].t < t) {
-        lo = mid + 1;
-      } else {
-        hi = mid;
-      }
-    }
-    return lo;
-  };
-  return {
-    position: t => {
-      const i = next(t);
-      if (i >= n || (i === 0 && batches[0].t !== t)) {
-        return null;
-      }
-      const after = batchPosition(batches[i]);
-      if (batches[i].t === t) {
-        return after;
-      }
-      const before = batchPosition(batches[i - 1]);
-      if (after < before) {
-        return null;
-      }
-      const t0 = batches[i - 1].t;
-      return before + ((after - before) * (t - t0)) / (batches[i].t - t0);
-    },
-    epoch: t => {
-      if (n === 0 || t < batches[0].t) {
-        return null;
-      }
-      return batches[Math.min(next(t), n - 1)].epoch + 1;
-    }
-  };
 }
 
 /**
@@ -462,86 +379,13 @@ export function runFigure(
       );
     }
   }
-  const axis = themeAxis(options.theme);
-  // Panels top to bottom; the time split only for runs that measured it.
-  const panels = ['y', 'y2', 'y3', ...(hasSplit ? ['y6'] : []), 'y4'];
-  const gap = 0.05;
-  const size = (1 - gap * (panels.length - 1)) / panels.length;
-  const domain = (id: string): [number, number] => {
-    const fromBottom = panels.length - 1 - panels.indexOf(id);
-    const lo = fromBottom * (size + gap);
-    return [round3(lo), round3(lo + size)];
-  };
-  const xaxis = byEpoch
-    ? {
-        ...axis,
-        type: 'linear',
-        anchor: 'y4',
-        title: { text: 'epoch', standoff: 4 },
-        // The first epoch fills the axis as it goes; then whole epochs.
-        ...(x1 < 1
-          ? { range: [0, 1], autorange: false }
-          : { autorange: true, rangemode: 'tozero' }),
-        ...(x1 <= 10 ? { tick0: 0, dtick: 1 } : {})
-      }
-    : { ...axis, type: 'date', anchor: 'y4' };
-  const layout = {
-    ...themeLayout(options.theme),
-    autosize: true,
-    height: (hasSplit ? 620 : 520) + (byEpoch ? 16 : 0),
-    margin: { l: 52, r: 52, t: 8, b: byEpoch ? 52 : 36 },
-    showlegend: true,
-    legend: {
-      orientation: 'h',
-      y: byEpoch ? -0.12 : -0.08,
-      font: { size: 10 }
-    },
-    xaxis,
-    yaxis: {
-      ...axis,
-      domain: domain('y'),
-      title: { text: 'loss' },
-      rangemode: 'tozero'
-    },
-    yaxis2: {
-      ...axis,
-      domain: domain('y2'),
-      title: { text: 'mAP' },
-      rangemode: 'tozero'
-    },
-    yaxis3: {
-      ...axis,
-      domain: domain('y3'),
-      title: { text: 'img/s' },
-      rangemode: 'tozero'
-    },
-    yaxis4: {
-      ...axis,
-      domain: domain('y4'),
-      title: { text: hasGpu ? 'GPU %' : 'CPU %' },
-      range: [0, 100]
-    },
-    yaxis5: {
-      ...axis,
-      overlaying: 'y4',
-      side: 'right',
-      title: { text: 'GiB' },
-      rangemode: 'tozero',
-      showgrid: false
-    },
-    ...(hasSplit
-      ? {
-          yaxis6: {
-            ...axis,
-            domain: domain('y6'),
-            title: { text: 'ms/batch' },
-            rangemode: 'tozero'
-          }
-        }
-      : {}),
-    // Per axis: a zoom on one means nothing on the other.
-    uirevision: `yolo-lab-run-${byEpoch ? 'epoch' : 'time'}`
-  };
+  const layout = runLayout({
+    theme: options.theme,
+    byEpoch,
+    x1,
+    hasSplit,
+    hasGpu
+  });
   return { data, layout };
 }
 
@@ -565,8 +409,4 @@ function largest(xs: readonly number[]): number {
 
 function number(v: unknown): number | null {
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
-}
-
-function round3(v: number): number {
-  return Math.round(v * 1000) / 1000;
 }

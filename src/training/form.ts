@@ -324,9 +324,31 @@ export function autotuneCellText(
 }
 
 /**
+ * A value of a fix (a verdict's, autotune's winner: the protocol's
+ * form_fix, train()'s types) as the form's field `key` holds it: a whole
+ * number becomes the field's text, a null cache 'none'; else as formValue
+ * (a fix saved by an older version held the form's text already).
+ */
+export function fixValue<K extends keyof ITrainForm>(
+  key: K,
+  value: unknown
+): ITrainForm[K] | undefined {
+  if (typeof value === 'number' && Number.isInteger(value)) {
+    return formValue(key, String(value));
+  }
+  if (key === 'cache' && value === null) {
+    return 'none' as ITrainForm[K];
+  }
+  if (key === 'devices' && typeof value === 'string') {
+    return formValue(key, [value]); // device="cuda:0", as train() takes it
+  }
+  return formValue(key, value);
+}
+
+/**
  * `value` as the form's field `key` holds it, or undefined when it does not
  * fit (a wrong type, an unknown field): one rule for a saved form and for
- * values set from outside the form (a verdict's fix, autotune's winner).
+ * values set from outside the form (through fixValue).
  */
 export function formValue<K extends keyof ITrainForm>(
   key: K,

@@ -7,13 +7,14 @@ import { ISignal, Signal } from '@lumino/signaling';
 import {
   DEFAULT_FORM,
   defaultDevices,
+  fixValue,
   FormErrors,
-  formValue,
   IHardware,
   ITrainForm,
   suggestBatchSize,
   validateForm
 } from './form';
+import { formField, PARAM_NAMES } from './params';
 
 /**
  * What changed in the form model: a value typed in the form, every value
@@ -22,11 +23,19 @@ import {
  */
 export type FormChange = 'values' | 'loaded' | 'applied' | 'hardware';
 
-/** Python parameter names that the form calls otherwise. */
-const FORM_NAMES: Record<string, keyof ITrainForm> = {
-  batch_size: 'batchSize',
-  yolov5_dir: 'yolov5Dir'
-};
+/**
+ * A fix the form cannot take (an unknown name, a value of the wrong type):
+ * it says which, and the form is left as it was.
+ */
+export class FixRefusedError extends Error {
+  constructor(readonly refused: string[]) {
+    super(
+      `The training form cannot take ${refused.join(', ')}: nothing was changed. ` +
+        'Set the value in the form yourself, or update yolo-lab in the kernel to match JupyterLab.'
+    );
+    this.name = 'FixRefusedError';
+  }
+}
 
 /**
  * The form shown in the sidebar and used by the toolbar and the palette.
@@ -96,20 +105,33 @@ export class TrainFormModel {
   }
 
   /**
-   * Set values by their train() parameter names (a verdict's fix); unknown
-   * names and values the field does not hold (formValue) are ignored.
-   * Returns the fields set.
+   * Set values by their train() parameter names (a verdict's fix,
+   * autotune's winner: the protocol's form_fix). All or nothing: a name the
+   * definition does not have, or a value its field cannot hold (fixValue),
+   * throws FixRefusedError naming them, and nothing changes. Returns the
+   * fields set.
    */
-  apply(changes: Record<string, unknown>): (keyof ITrainForm)[] {
+  apply(changes: object): (keyof ITrainForm)[] {
     const next = { ...this._form } as Record<string, unknown>;
     const set: (keyof ITrainForm)[] = [];
-    for (const [name, value] of Object.entries(changes)) {
-      const key = FORM_NAMES[name] ?? (name as keyof ITrainForm);
-      const read = formValue(key, value);
-      if (read !== undefined) {
-        next[key] = read;
-        set.push(key);
+    const refused: string[] = [];
+    for (const [name, value] of Object.entries(changes) as [
+      string,
+      unknown
+    ][]) {
+      const key = PARAM_NAMES.includes(name)
+        ? (formField(name) as keyof ITrainForm)
+        : undefined;
+      const read = key === undefined ? undefined : fixValue(key, value);
+      if (key === undefined || read === undefined) {
+        refused.push(`${name}=${JSON.stringify(value) ?? String(value)}`);
+        continue;
       }
+      next[key] = read;
+      set.push(key);
+    }
+    if (refused.length) {
+      throw new FixRefusedError(refused);
     }
     if (set.includes('devices')) {
       next.devicesChosen = true;

@@ -18,19 +18,23 @@ import {
 import type { IDisposable } from '@lumino/disposable';
 import { Widget } from '@lumino/widgets';
 import type { ISchemaCheck } from '../protocol';
-import { PlotlyChart } from '../charts/chart';
-import type { IRuns } from './tokens';
-import { runFigure, type RunAxis } from './figure';
-import { RunModel, type IRunSummaryFigures } from './model';
-import { IRunDisplay, RUN_MIME } from './types';
+import type { FormFix } from '../protocol.generated';
 import { el } from '../dom';
-import { formatDuration } from '../format';
-
-/** Name of the performance measure of each streamed chart update. */
-export const RUN_CHART_MEASURE = 'yolo-lab:run-chart-update';
-
-/** The least time between two redraws of a streaming run's chart. */
-export const RUN_CHART_MIN_INTERVAL_MS = 1000;
+import type { RunAxis } from './figure';
+import { RunModel } from './model';
+import type { IRunSummaryFigures } from './summarize';
+import { verdictItems } from './runAdvice';
+import { RunChart } from './runChart';
+import {
+  detailText,
+  problemNodes,
+  progressText,
+  runProblem,
+  weightItems
+} from './runLines';
+import { summaryContent } from './runSummary';
+import type { IRuns } from './tokens';
+import { IRunDisplay, RUN_MIME } from './types';
 
 /** Options of the run output renderer. */
 export interface IRunViewOptions {
@@ -49,21 +53,8 @@ export interface IRunViewOptions {
    * Apply a verdict's fix to the training form (one click); without it the
    * fix is shown as text only.
    */
-  applyFix?: (form: Record<string, unknown>) => void;
+  applyFix?: (form: FormFix) => void;
 }
-
-/** What the chart draws before a run's history has come. */
-const EMPTY_RUN = { batches: [], epochs: [], telemetry: [] };
-
-/**
- * The x axis a new run view starts with: the last one chosen in any view of
- * the page (epochs until then: a training chart reads against epochs).
- * Each view keeps its own choice after that.
- */
-let defaultAxis: RunAxis = 'epoch';
-
-/** The x axes the toggle offers, in its order. */
-const AXES: readonly RunAxis[] = ['time', 'epoch'];
 
 /**
  * Renders one run: header, progress, errors, buttons, the chart, weights.
@@ -108,41 +99,10 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
     );
     this._problem = el('div', 'yl-RunProblem jp-mod-error');
     this._problem.setAttribute('role', 'alert');
-    this._axisBar = el('div', 'yl-RunAxis');
-    this._axisBar.setAttribute('role', 'group');
-    this._axisBar.setAttribute('aria-label', this._trans.__('x axis'));
-    const axisLabel = el('span', 'yl-RunAxisLabel', this._trans.__('x axis:'));
-    // The group's aria-label says it to screen readers.
-    axisLabel.setAttribute('aria-hidden', 'true');
-    this._axisBar.append(axisLabel);
-    for (const axis of AXES) {
-      const button = el(
-        'button',
-        'jp-Button jp-mod-minimal yl-RunAxisButton',
-        axis === 'time' ? this._trans.__('time') : this._trans.__('epoch')
-      );
-      button.type = 'button';
-      button.dataset.axis = axis;
-      button.addEventListener('click', () => this._setAxis(axis));
-      this._axisButtons.push(button);
-      this._axisBar.append(button);
-    }
-    this._showAxis();
-    this._chart = new PlotlyChart({
-      className: 'yl-RunPlot',
-      figure: ({ theme, buckets }) =>
-        runFigure(this._model ?? EMPTY_RUN, {
-          theme,
-          buckets,
-          x: this._axis
-        }),
-      // A redraw of this figure costs tens of milliseconds, and the run hub
-      // sends events four times a second; the progress line and the rest
-      // follow every event.
-      minIntervalMs: RUN_CHART_MIN_INTERVAL_MS,
-      measure: RUN_CHART_MEASURE,
-      detail: () => ({ batches: this._model?.batches.length ?? 0 }),
-      config: { modeBarButtonsToRemove: ['select2d', 'lasso2d'] }
+    this._chart = new RunChart({
+      data: () => this._model,
+      live: () => this.isAttached && !!this._model?.loaded,
+      trans: this._trans
     });
     this._weights = el('ul', 'yl-RunWeights');
     this._summary = el('table', 'yl-RunSummary');
@@ -153,7 +113,7 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
       this._detail,
       this._advice,
       this._problem,
-      this._axisBar,
+      this._chart.axisBar,
       this._chart.node,
       this._summary,
       this._weights
@@ -167,7 +127,7 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
 
   /** The chart's x axis: time or epochs. */
   get axis(): RunAxis {
-    return this._axis;
+    return this._chart.axis;
   }
 
   async renderModel(model: IRenderMime.IMimeModel): Promise<void> {
@@ -213,7 +173,7 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
   }
 
   protected onAfterAttach(): void {
-    this._schedule();
+    this._chart.schedule();
   }
 
   protected onResize(): void {
@@ -243,7 +203,7 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
 
   private _onChanged(): void {
     this._render();
-    this._schedule();
+    this._chart.schedule();
   }
 
   private _render(): void {
@@ -260,7 +220,7 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
     this._title.title = display.run;
     this._badge.textContent = model.loaded
       ? status
-      : 'waiting for a yolo-lab kernel…';
+      : this._trans.__('waiting for a yolo-lab kernel…');
     this._badge.dataset.status = status;
     this._stop.hidden = !model.active;
     if (model.active && !this._stopping) {
@@ -276,69 +236,7 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
       (status === 'stopped' || status === 'lost') &&
       weights.last
     );
-
-    const progress = model.progress();
-    const parts: string[] = [];
-    if (progress) {
-      parts.push(
-        this._trans.__('epoch %1/%2', progress.epoch + 1, progress.epochs),
-        this._trans.__('batch %1/%2', progress.batch + 1, progress.batches)
-      );
-      if (progress.etaS !== null) {
-        parts.push(this._trans.__('ETA %1', formatDuration(progress.etaS)));
-      }
-    }
-    const last = model.batches[model.batches.length - 1];
-    if (last?.imgs_per_s) {
-      parts.push(`${last.imgs_per_s.toFixed(1)} img/s`);
-    }
-    const epoch = model.epochs[model.epochs.length - 1];
-    if (epoch?.map50 !== null && epoch?.map50 !== undefined) {
-      parts.push(`mAP@0.5 ${epoch.map50.toFixed(3)}`);
-    }
-    this._progress.textContent = parts.join(' · ');
-
-    const params = (model.start?.params ?? display.params ?? {}) as Record<
-      string,
-      unknown
-    >;
-    const details: string[] = [];
-    if (params.device !== undefined) {
-      details.push(`device ${JSON.stringify(params.device)}`);
-    }
-    const world = Number(model.start?.world_size ?? 1);
-    if (world > 1) {
-      // CPU DDP is yolo-lab's own (gloo, gradients averaged per parameter);
-      // it must never read as GPU DDP.
-      details.push(
-        model.start?.ddp === 'cpu-gloo'
-          ? `DDP on the CPU: ${world} processes (gloo; not GPU DDP)`
-          : `DDP: ${world} GPUs`
-      );
-    }
-    if (params.batch_size !== undefined) {
-      details.push(
-        model.autobatch !== null
-          ? `batch ${params.batch_size} → ${model.autobatch} (autobatch)`
-          : `batch ${params.batch_size}`
-      );
-    }
-    if (model.amp) {
-      const { enabled, requested, reason } = model.amp;
-      const state = enabled ? this._trans.__('on') : this._trans.__('off');
-      details.push(
-        requested === null
-          ? this._trans.__('AMP automatic: %1 (%2)', state, reason)
-          : this._trans.__('AMP %1 (%2)', state, reason)
-      );
-    }
-    if (params.imgsz !== undefined) {
-      details.push(`${params.imgsz} px`);
-    }
-    for (const notice of model.notices) {
-      details.push(notice);
-    }
-    this._detail.textContent = details.join(' · ');
+    this._progress.textContent = progressText(model, this._trans);
     this._showAdvice(model);
 
     // An ended run's figures as a table, its weights among them; a running
@@ -349,90 +247,16 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
       (model.summary !== null || model.epochs.length > 0);
     this._showSummary(table ? model.summaryTable() : null);
 
-    const problem =
-      model.error ??
-      (status === 'failed' || status === 'unknown'
-        ? model.status.message
-          ? {
-              message: model.status.message,
-              fix: model.status.fix ?? ''
-            }
-          : null
-        : null);
-    this._problem.replaceChildren();
-    if (problem) {
-      this._problem.append(
-        el('div', 'yl-RunProblemText', problem.message),
-        el(
-          'div',
-          'yl-RunProblemFix',
-          problem.fix ? this._trans.__('What to do: %1', problem.fix) : ''
-        )
-      );
-      const traceback = model.error?.traceback;
-      if (traceback) {
-        const details = el('details', 'yl-RunTraceback');
-        const rank = model.error?.rank;
-        details.append(
-          el(
-            'summary',
-            '',
-            typeof rank === 'number'
-              ? this._trans.__('Traceback of rank %1', rank)
-              : this._trans.__('Traceback')
-          ),
-          el('pre', '', traceback)
-        );
-        this._problem.append(details);
-      }
-    } else if (status === 'stopped' && model.status.message) {
-      this._detail.textContent +=
-        ' · ' + this._trans.__('stopped: %1', model.status.message);
+    const problem = runProblem(model, status);
+    this._problem.replaceChildren(
+      ...(problem ? problemNodes(problem, model.error, this._trans) : [])
+    );
+    let detail = detailText(model, display, this._trans);
+    if (!problem && status === 'stopped' && model.status.message) {
+      detail += ' · ' + this._trans.__('stopped: %1', model.status.message);
     }
-
-    this._weights.replaceChildren();
-    for (const [label, path] of [
-      ['last.pt', weights.last],
-      ['best.pt', weights.best]
-    ] as const) {
-      if (path && !table) {
-        const li = el('li', 'yl-RunWeight');
-        li.dataset.weight = label;
-        li.append(el('strong', '', `${label}: `), el('code', '', path));
-        this._weights.append(li);
-      }
-    }
-  }
-
-  /**
-   * Redraw the chart at the next frame, or, within a second of the last
-   * redraw, a second after it (RUN_CHART_MIN_INTERVAL_MS).
-   */
-  private _schedule(): void {
-    if (this.isAttached && this._model?.loaded) {
-      this._chart.update();
-    }
-  }
-
-  /** Show the chart against `axis`, and start new views with it. */
-  private _setAxis(axis: RunAxis): void {
-    defaultAxis = axis;
-    if (axis === this._axis) {
-      return;
-    }
-    this._axis = axis;
-    this._showAxis();
-    // At once: the user asked (one plotly redraw; no-op before plotly loads).
-    if (this.isAttached && this._model?.loaded) {
-      void this._chart.redraw();
-    }
-  }
-
-  private _showAxis(): void {
-    for (const button of this._axisButtons) {
-      const pressed = button.dataset.axis === this._axis;
-      button.setAttribute('aria-pressed', String(pressed));
-    }
+    this._detail.textContent = detail;
+    this._weights.replaceChildren(...(table ? [] : weightItems(weights)));
   }
 
   /**
@@ -451,74 +275,8 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
       this._summary.replaceChildren();
       return;
     }
-    const fixed = (v: number | null, digits: number): string =>
-      v === null ? '–' : v.toFixed(digits);
-    const rows: Array<[string, Node | string, string?]> = [];
-    if (figures.bestEpoch !== null) {
-      rows.push([
-        this._trans.__('best epoch'),
-        figures.epochsPlanned
-          ? this._trans.__(
-              '%1 of %2',
-              figures.bestEpoch + 1,
-              figures.epochsPlanned
-            )
-          : String(figures.bestEpoch + 1)
-      ]);
-      rows.push(['mAP@0.5', fixed(figures.bestMap50, 3)]);
-      rows.push(['mAP@0.5:0.95', fixed(figures.bestMap, 3)]);
-    }
-    const final = figures.final;
-    if (final) {
-      rows.push([
-        this._trans.__('final validation'),
-        `P ${final.precision.toFixed(3)} · R ${final.recall.toFixed(3)} · ` +
-          `mAP@0.5 ${final.map50.toFixed(3)} · ` +
-          `mAP@0.5:0.95 ${final.map.toFixed(3)}`
-      ]);
-    }
-    if (figures.timeS !== null) {
-      rows.push([this._trans.__('time'), formatDuration(figures.timeS)]);
-    }
-    if (figures.imgsPerS !== null) {
-      rows.push([
-        this._trans.__('images/s'),
-        this._trans.__('%1 (median)', figures.imgsPerS.toFixed(1))
-      ]);
-    }
-    for (const [label, path] of [
-      ['best.pt', figures.weights.best],
-      ['last.pt', figures.weights.last]
-    ] as const) {
-      if (path) {
-        rows.push([label, el('code', '', path), label]);
-      }
-    }
-    const body = el('tbody');
-    for (const [label, value, weight] of rows) {
-      const th = el('th', '', label);
-      th.scope = 'row';
-      const tr = el(
-        'tr',
-        weight ? 'yl-RunWeight' : '',
-        th,
-        el('td', '', value)
-      );
-      if (weight) {
-        // As the running view's weights list: found the same way.
-        tr.dataset.weight = weight;
-      }
-      body.append(tr);
-    }
     this._summary.replaceChildren(
-      el(
-        'caption',
-        '',
-        status === 'finished'
-          ? this._trans.__('Run summary')
-          : this._trans.__('Run summary (%1)', status)
-      ),
-      body
+      ...summaryContent(figures, status, this._trans)
     );
   }
 
@@ -530,62 +288,8 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
     }
     this._adviceKey = key;
     this._advice.replaceChildren(
-      ...model.advice.map(verdict => {
-        const li = el('li', 'yl-RunVerdict');
-        li.dataset.code = verdict.code;
-        li.append(
-          el('strong', 'yl-VerdictTitle', this._verdictTitle(verdict.code)),
-          el(
-            'span',
-            'yl-VerdictText',
-            ' ' +
-              this._trans.__(
-                'Saw: %1. Fix: %2. Expect: %3.',
-                verdict.saw,
-                verdict.fix,
-                verdict.gain
-              )
-          )
-        );
-        const apply = this._options.applyFix;
-        if (verdict.form && apply) {
-          const button = el(
-            'button',
-            'jp-Button jp-mod-minimal yl-VerdictApply',
-            this._trans.__('Apply to the form')
-          );
-          button.type = 'button';
-          button.title = this._trans.__(
-            'Set %1 in the training form',
-            Object.entries(verdict.form)
-              .map(([k, v]) => `${k}=${String(v)}`)
-              .join(', ')
-          );
-          button.addEventListener('click', () => apply(verdict.form!));
-          li.append(button);
-        }
-        return li;
-      })
+      ...verdictItems(model.advice, this._trans, this._options.applyFix)
     );
-  }
-
-  private _verdictTitle(code: string): string {
-    switch (code) {
-      case 'data_bound':
-        return this._trans.__('Waiting for data.');
-      case 'shared_memory':
-        return this._trans.__('Shared memory is small.');
-      case 'cpu_bound':
-        return this._trans.__('Computing on the CPU.');
-      case 'gpu_bound':
-        return this._trans.__('The GPU is the limit.');
-      case 'throttled':
-        return this._trans.__('The GPU is slowed down (heat or power).');
-      case 'shared_gpu':
-        return this._trans.__('Another process uses this GPU.');
-      default:
-        return `${code}.`;
-    }
   }
 
   private _options: IRunViewOptions;
@@ -604,10 +308,7 @@ export class RunView extends Widget implements IRenderMime.IRenderer {
   private _progress: HTMLDivElement;
   private _detail: HTMLDivElement;
   private _problem: HTMLDivElement;
-  private _chart: PlotlyChart;
-  private _axis: RunAxis = defaultAxis;
-  private _axisBar: HTMLDivElement;
-  private _axisButtons: HTMLButtonElement[] = [];
+  private _chart: RunChart;
   private _weights: HTMLUListElement;
   private _summary: HTMLTableElement;
   private _summaryKey = '';

@@ -54,6 +54,16 @@ def verdict_validator() -> jsonschema.Draft7Validator:
     return jsonschema.Draft7Validator({**schema, "$ref": "#/definitions/run_verdict"})
 
 
+def test_a_fix_of_the_wrong_type_or_name_is_not_a_verdict(
+    verdict_validator: jsonschema.Draft7Validator,
+) -> None:
+    # The protocol types a fix (form_fix): train()'s names, train()'s types.
+    good = {"code": "data_bound", "saw": "s", "fix": "f", "gain": "g", "form": {"workers": 4}}
+    verdict_validator.validate(good)
+    for form in ({"workers": "4"}, {"workers": -1}, {"cache": "none"}, {"nope": 1}, {}):
+        assert not verdict_validator.is_valid({**good, "form": form}), form
+
+
 def test_nothing_is_judged_before_enough_batches() -> None:
     advisor = _fed(Advisor(CPU_PARAMS, cpus=8), 0.9, 0.1, n=6)
     assert advisor.data_share is None and advisor.verdicts() == []
@@ -68,7 +78,7 @@ def test_data_bound_fixes_in_order_workers_cache_then_size(
     [data] = [v for v in few.verdicts() if v["code"] == "data_bound"]
     verdict_validator.validate(data)
     assert "waited for data 60% of each step" in data["saw"] and "workers=0" in data["saw"]
-    assert data["form"] == {"workers": "2"} and "this machine has 4 CPUs" in data["fix"]
+    assert data["form"] == {"workers": 2} and "this machine has 4 CPUs" in data["fix"]
     assert data["gain"].startswith("up to 2.5x")
 
     busy = _fed(Advisor({**CPU_PARAMS, "workers": 4}, cpus=4), 0.5, 0.5)
@@ -76,7 +86,7 @@ def test_data_bound_fixes_in_order_workers_cache_then_size(
     cached = _fed(
         Advisor({**CPU_PARAMS, "workers": 4, "cache": "ram", "imgsz": 640}, cpus=4), 0.5, 0.5
     )
-    assert cached.verdicts()[0]["form"] == {"imgsz": "320"}
+    assert cached.verdicts()[0]["form"] == {"imgsz": 320}
 
 
 def test_a_cpu_run_that_computes_is_told_to_use_a_gpu() -> None:

@@ -114,9 +114,9 @@ def test_real_probes_on_a_small_space_pick_the_fastest_row(data_yaml: Path, tmp_
     best = result.rows[speeds.index(max(speeds))]
     assert result.winner == best["settings"]
     assert result.form == {
-        "batch_size": str(best["settings"]["batch_size"]),
-        "workers": "0",
-        "cache": "none",
+        "batch_size": best["settings"]["batch_size"],
+        "workers": 0,
+        "cache": None,
         "amp": False,
     }
     assert result.defaults_imgs_per_s == speeds[0]
@@ -345,7 +345,7 @@ def test_in_a_notebook_one_table_fills_in_probe_by_probe_fabricated_probe(
     # 4x is out of memory, so down 4x (no faster), then the rungs beside 8.
     assert pending == [8, 32, 2, 16, 4], pending
     assert last["probing"] is None and last["ended"] == "converged"
-    assert last["form"] == {"batch_size": "16", "workers": "0", "cache": "none", "amp": False}
+    assert last["form"] == {"batch_size": 16, "workers": 0, "cache": None, "amp": False}
     assert last["speedup"] == pytest.approx(2.0)
     html = captured.outputs[-1].data["text/html"]
     assert "out of memory" in html and "yl-Autotune-pending" not in html

@@ -220,7 +220,7 @@ class Advisor:
                 saw,
                 f"more DataLoader workers: workers={more} (this machine has {self.cpus} CPUs)",
                 gain,
-                {"workers": str(more)},
+                {"workers": more},
             )
         if self.params.get("cache") in (None, "none"):
             return _verdict(
@@ -237,7 +237,7 @@ class Advisor:
             saw,
             f"smaller images to decode and augment: imgsz={smaller}",
             gain,
-            {"imgsz": str(smaller)},
+            {"imgsz": smaller},
         )
 
     def _gpu_bound(self, util: float, share: float) -> dict[str, Any]:

@@ -30,11 +30,12 @@ def _ok(row: Mapping[str, Any] | None) -> bool:
 
 
 def _form(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """Settings as the training form holds them (what its "apply" takes)."""
+    """Settings as the form's "apply" takes them: train()'s names and types
+    (the protocol's form_fix)."""
     return {
-        "batch_size": str(settings["batch_size"]),
-        "workers": str(settings["workers"]),
-        "cache": settings["cache"] or "none",
+        "batch_size": int(settings["batch_size"]),
+        "workers": int(settings["workers"]),
+        "cache": settings["cache"] or None,
         "amp": bool(settings["amp"]),
     }
 
