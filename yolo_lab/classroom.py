@@ -273,8 +273,12 @@ class Reporter:
         self._thread.start()
         return self
 
-    def stop(self) -> None:
+    def stop(self, wait_s: float = REPORT_TIMEOUT_S + 1.0) -> None:
+        """No more reports; a report on its way is waited for (at most ``wait_s``),
+        so ``sent`` and ``failed`` then say how it went."""
         self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(wait_s)
 
     def report(self) -> None:
         """One report now; a failure is kept in ``failed`` (and logged once per cause)."""

@@ -225,6 +225,8 @@ def test_the_reporter_sends_this_servers_trainings_with_its_own_token(
     try:
         reporter = classroom.Reporter(tmp_path, env, every=3600).start()
         assert service.arrived.wait(30), "the first report goes at once"
+        # The service has the request; the reporter counts it once the answer
+        # is read: stop() waits for that report to end.
         reporter.stop()
     finally:
         service.close()

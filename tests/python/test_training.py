@@ -234,8 +234,9 @@ def test_the_spec_holds_the_params_once_and_the_runner_derives_yolov5s_options(
         "seed",
         "telemetry_interval_s",
         "detached",
+        "trust_weights",
     }
-    assert spec["detached"] is False
+    assert spec["detached"] is False and spec["trust_weights"] is False
     assert spec["params"]["device"] == "cpu" and spec["params"]["batch_size"] == 8
     assert spec["yolov5_options"] == {"patience": 7, "noplots": True}
     # What the previous version wrote beside the params as "opt".
