@@ -78,7 +78,11 @@ const sidebarPlugin: JupyterFrontEndPlugin<ISidebar> = {
   ): ISidebar => {
     const sidebar = new Sidebar(translator ?? nullTranslator);
     const trans = (translator ?? nullTranslator).load('yolo_lab');
-    const target = new TargetSection(transport, undefined, trans);
+    const target = new TargetSection(
+      transport,
+      app.serviceManager.serverSettings,
+      trans
+    );
     target.title.label = trans.__('Kernel');
     target.id = 'yl-section-kernel';
     sidebar.addSection(target, 0, SECTION_SIZES.kernel);
@@ -212,7 +216,11 @@ const classroomPlugin: JupyterFrontEndPlugin<void> = {
     // Fetched only under JupyterHub: other pages never load it.
     void import('./classroom/plugin')
       .then(({ classSection }) => {
-        const section = classSection(trans, app.shell);
+        const section = classSection(
+          trans,
+          app.shell,
+          app.serviceManager.serverSettings
+        );
         section.id = 'yl-section-class';
         sidebar.addSection(section, 40, SECTION_SIZES.classroom);
       })

@@ -75,6 +75,7 @@ export function activateTraining(
   const section = new TrainSection({
     controller,
     trans,
+    serverSettings: app.serviceManager.serverSettings,
     selectedFile: () => {
       const item = browser?.selectedItems().next();
       return item && !item.done ? item.value.path : null;
