@@ -18,7 +18,7 @@ import { IStatusBar } from '@jupyterlab/statusbar';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { activateEnvironment } from './environment/plugin';
 import { IEnvironment } from './environment/tokens';
-import { KERNEL_SETTINGS, PANEL_SETTINGS } from './settings';
+import { SIDEBAR_PLUGIN, TRANSPORT_PLUGIN } from './settings';
 import {
   ISidebar,
   rememberSections,
@@ -51,7 +51,7 @@ const { version: VERSION } = require('../package.json') as { version: string };
  * over the `yolo_lab` comm. Its id keeps the users' kernel settings.
  */
 const transportPlugin: JupyterFrontEndPlugin<IKernelTransport> = {
-  id: KERNEL_SETTINGS,
+  id: TRANSPORT_PLUGIN,
   description: 'Connects yolo-lab to the kernel of the active notebook.',
   autoStart: true,
   requires: [INotebookTracker],
@@ -62,7 +62,7 @@ const transportPlugin: JupyterFrontEndPlugin<IKernelTransport> = {
 
 /** The sidebar, with the kernel target picker at its top. */
 const sidebarPlugin: JupyterFrontEndPlugin<ISidebar> = {
-  id: PANEL_SETTINGS,
+  id: SIDEBAR_PLUGIN,
   description:
     'The yolo-lab sidebar: kernel, environment, telemetry, training.',
   autoStart: true,
@@ -78,7 +78,11 @@ const sidebarPlugin: JupyterFrontEndPlugin<ISidebar> = {
   ): ISidebar => {
     const sidebar = new Sidebar(translator ?? nullTranslator);
     const trans = (translator ?? nullTranslator).load('yolo_lab');
-    const target = new TargetSection(transport, undefined, trans);
+    const target = new TargetSection(
+      transport,
+      app.serviceManager.serverSettings,
+      trans
+    );
     target.title.label = trans.__('Kernel');
     target.id = 'yl-section-kernel';
     sidebar.addSection(target, 0, SECTION_SIZES.kernel);
@@ -212,7 +216,11 @@ const classroomPlugin: JupyterFrontEndPlugin<void> = {
     // Fetched only under JupyterHub: other pages never load it.
     void import('./classroom/plugin')
       .then(({ classSection }) => {
-        const section = classSection(trans, app.shell);
+        const section = classSection(
+          trans,
+          app.shell,
+          app.serviceManager.serverSettings
+        );
         section.id = 'yl-section-class';
         sidebar.addSection(section, 40, SECTION_SIZES.classroom);
       })

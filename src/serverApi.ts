@@ -6,14 +6,15 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
 /**
- * JSON from `/yolo-lab/<path...>`; a failure throws an Error whose message
- * says what went wrong (`forbidden` words a 403).
+ * JSON from `/yolo-lab/<path...>` of the server `settings` name (JupyterLab's
+ * own: `app.serviceManager.serverSettings`); a failure throws an Error whose
+ * message says what went wrong (`forbidden` words a 403).
  */
 export async function requestYoloLab<T>(
+  settings: ServerConnection.ISettings,
   path: string[],
   init: RequestInit = {},
-  forbidden = 'this JupyterLab does not allow you to use yolo-lab here',
-  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+  forbidden = 'this JupyterLab does not allow you to use yolo-lab here'
 ): Promise<T> {
   const response = await ServerConnection.makeRequest(
     URLExt.join(
@@ -47,8 +48,8 @@ export async function requestYoloLab<T>(
  * has none), for callers that answer each status in their own words.
  */
 export async function replyFromYoloLab(
-  path: string[],
-  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+  settings: ServerConnection.ISettings,
+  path: string[]
 ): Promise<{ status: number; body: unknown }> {
   const response = await ServerConnection.makeRequest(
     URLExt.join(

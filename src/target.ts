@@ -30,27 +30,27 @@ export interface ILaunchedServer {
  * server extension of this JupyterLab (GET /yolo-lab/servers).
  */
 export async function fetchLaunchedServers(
-  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+  settings: ServerConnection.ISettings
 ): Promise<ILaunchedServer[]> {
   const body = await requestYoloLab<{ servers: ILaunchedServer[] }>(
+    settings,
     ['servers'],
     {},
-    'this JupyterLab does not allow you to read the launched servers',
-    settings
+    'this JupyterLab does not allow you to read the launched servers'
   );
   return body.servers;
 }
 
 /** The token of one launched server, asked for only to connect to it. */
 export async function fetchServerToken(
-  name: string,
-  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+  settings: ServerConnection.ISettings,
+  name: string
 ): Promise<string> {
   const body = await requestYoloLab<{ token: string }>(
+    settings,
     ['servers', name, 'token'],
     {},
-    'this JupyterLab does not allow you to read the launched servers',
-    settings
+    'this JupyterLab does not allow you to read the launched servers'
   );
   return body.token;
 }
@@ -59,11 +59,18 @@ export async function fetchServerToken(
  * The kernel target picker at the top of the panel.
  */
 export class TargetSection extends Widget {
+  /**
+   * `settings` name JupyterLab's own server (its extension lists the
+   * launched servers); tests may give `listServers` and `serverToken`.
+   */
   constructor(
     transport: IKernelTransport,
-    listServers: () => Promise<ILaunchedServer[]> = fetchLaunchedServers,
+    settings: ServerConnection.ISettings,
     trans: TranslationBundle = nullTranslator.load('yolo_lab'),
-    serverToken: (name: string) => Promise<string> = fetchServerToken
+    listServers: () => Promise<ILaunchedServer[]> = () =>
+      fetchLaunchedServers(settings),
+    serverToken: (name: string) => Promise<string> = name =>
+      fetchServerToken(settings, name)
   ) {
     super();
     this._serverToken = serverToken;

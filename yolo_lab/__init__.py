@@ -18,15 +18,54 @@ amp=...)`` starts a YOLOv5 training run in a subprocess and shows it live;
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+import sys
+from typing import TYPE_CHECKING, Any
 
-from . import _comm
-from ._monitor import Monitor, monitor
-from ._pkgversion import __version__
-from .bench import Bench, benchmark, show_bench
+# yolo_lab.doctor is also a module: once imported (by anyone), the import
+# system sets that attribute to the module, so the function is bound here.
 from .doctor import DoctorReport, doctor
-from .training import Run, TrainError, list_runs, resume, show_run, train
-from .training.autotune import Autotune, autotune
+
+if TYPE_CHECKING:
+    from ._monitor import Monitor, monitor
+    from ._pkgversion import __version__
+    from .bench import Bench, benchmark, show_bench
+    from .training import Run, TrainError, list_runs, resume, show_run, train
+    from .training.autotune import Autotune, autotune
+
+# The public names, imported when first used: a process that imports one
+# module of the package (a training runner, each autotune probe, each DDP
+# rank) does not import the rest (README, Layout: the import time).
+_LAZY: dict[str, str] = {
+    "__version__": "._pkgversion",
+    "Monitor": "._monitor",
+    "monitor": "._monitor",
+    "Bench": ".bench",
+    "benchmark": ".bench",
+    "show_bench": ".bench",
+    "Run": ".training",
+    "TrainError": ".training",
+    "list_runs": ".training",
+    "resume": ".training",
+    "show_run": ".training",
+    "train": ".training",
+    "Autotune": ".training.autotune",
+    "autotune": ".training.autotune",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # once: later lookups do not come here
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "Autotune",
@@ -61,7 +100,12 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext yolo_lab``: register the comm target in this kernel."""
+    from . import _comm
+
     _comm.register_if_in_kernel()
 
 
-_comm.register_if_in_kernel()
+# In a kernel, importing the package registers the comm target; a process
+# without ipykernel (a runner, a script) has no kernel to register with.
+if "ipykernel" in sys.modules:
+    load_ipython_extension(None)

@@ -109,7 +109,7 @@ class CommSession:
 
     def _runs(self) -> Any:
         if self._hub is None:
-            from .training import get_hub
+            from .training.hub import get_hub
 
             self._hub = get_hub()
         return self._hub
@@ -131,7 +131,7 @@ class CommSession:
         )
 
     def _run_stop(self, msg: Mapping[str, Any]) -> None:
-        from .training import run_status, stop_run
+        from .training.launch import run_status, stop_run
 
         stopping = stop_run(msg["run"])
         status = run_status(Path(msg["run"]).expanduser().resolve()).get("status", "unknown")

@@ -1,7 +1,7 @@
 import { Widget } from '@lumino/widgets';
 import { EnvironmentModel } from '../environment/model';
 import { EnvironmentView } from '../environment/view';
-import { formatBytes } from '../format';
+import { formatBytes, formatBytesOf } from '../format';
 import { FINDINGS, makeReport } from './fixtures';
 
 describe('EnvironmentView', () => {
@@ -112,5 +112,11 @@ describe('formatBytes', () => {
     expect(formatBytes(null)).toBe('unknown');
     expect(formatBytes(2 ** 30)).toBe('1.0 GiB');
     expect(formatBytes(512 * 2 ** 20)).toBe('512 MiB');
+  });
+
+  it('formats a part of a whole in GiB, the part alone without a whole', () => {
+    expect(formatBytesOf(12.34 * 2 ** 30, 80 * 2 ** 30)).toBe('12.3/80.0 GiB');
+    expect(formatBytesOf(512 * 2 ** 20, null)).toBe('512 MiB');
+    expect(formatBytesOf(null, 2 ** 30)).toBe('–');
   });
 });

@@ -6,6 +6,7 @@
  * A real controller and command registry; the transport follows a notebook
  * source that never has a kernel, so no Jupyter server is needed.
  */
+import { ServerConnection } from '@jupyterlab/services';
 import { CommandRegistry } from '@lumino/commands';
 import { DisposableDelegate, type IDisposable } from '@lumino/disposable';
 import { Signal } from '@lumino/signaling';
@@ -269,7 +270,8 @@ describe('the Stop button', () => {
     const section = new TrainSection({
       controller: s.controller,
       selectedFile: () => null,
-      listDetached: async () => []
+      listDetached: async () => [],
+      serverSettings: ServerConnection.makeSettings()
     });
     const stop =
       section.node.querySelector<HTMLButtonElement>('.yl-StopTraining')!;

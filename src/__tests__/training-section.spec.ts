@@ -7,6 +7,7 @@
  * The transport follows a notebook source that never has a kernel; the
  * doctor's report is handed to the environment model as its client would.
  */
+import { ServerConnection } from '@jupyterlab/services';
 import { DisposableDelegate, type IDisposable } from '@lumino/disposable';
 import { Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
@@ -86,7 +87,8 @@ function setup(): {
   const section = new TrainSection({
     controller,
     selectedFile: () => null,
-    listDetached: async () => []
+    listDetached: async () => [],
+    serverSettings: ServerConnection.makeSettings()
   });
   // In the page: a click on a checkbox fires its change event only there.
   Widget.attach(section, document.body);

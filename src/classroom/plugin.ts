@@ -2,6 +2,7 @@
  * The Class section, built in one call: the part of the classroom feature
  * that index.ts loads on demand (only under JupyterHub).
  */
+import type { ServerConnection } from '@jupyterlab/services';
 import { MainAreaWidget } from '@jupyterlab/apputils';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import type { Widget } from '@lumino/widgets';
@@ -24,11 +25,12 @@ export interface IShellLike {
  */
 export function classSection(
   trans: TranslationBundle,
-  shell: IShellLike
+  shell: IShellLike,
+  settings: ServerConnection.ISettings
 ): ClassSection {
   const views: ClassSection[] = [];
   const model = new ClassModel({
-    request: path => replyFromYoloLab([path]),
+    request: path => replyFromYoloLab(settings, [path]),
     isShown: () => views.some(view => view.isVisible)
   });
   let tab: MainAreaWidget<ClassSection> | null = null;

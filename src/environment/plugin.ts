@@ -8,7 +8,7 @@ import type { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { type ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { refreshIcon, ToolbarButton } from '@jupyterlab/ui-components';
 import { yoloLabIcon } from '../icons';
-import { followSettings, KERNEL_SETTINGS } from '../settings';
+import { ENVIRONMENT_SETTINGS, followSettings } from '../settings';
 import { type ISidebar, SECTION_SIZES } from '../sidebar';
 import type { IKernelTransport } from '../tokens';
 import { DEFAULT_ENVIRONMENT_SETTINGS, EnvironmentClient } from './client';
@@ -32,7 +32,7 @@ export function activateEnvironment(
   followSettings(
     app,
     settings,
-    KERNEL_SETTINGS,
+    ENVIRONMENT_SETTINGS,
     DEFAULT_ENVIRONMENT_SETTINGS,
     s => environment.configure(s)
   );

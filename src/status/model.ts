@@ -15,7 +15,7 @@ import {
 import type { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 import type { Widget } from '@lumino/widgets';
-import { formatBytes, formatDuration } from '../format';
+import { formatBytes, formatBytesOf, formatDuration } from '../format';
 import type { TelemetryChange, TelemetryModel } from '../telemetry/model';
 import type { ITelemetrySample } from '../telemetry/types';
 import type { IKernelTarget } from '../tokens';
@@ -353,7 +353,7 @@ export function usageOf(
         ? trans.__('GPU %1', util)
         : trans.__('%1 GPUs %2', gpus.length, util);
     return {
-      text: `${label} · ${ratio(used, total)}`,
+      text: `${label} · ${formatBytesOf(used, total)}`,
       tooltip: gpus.map(gpu => {
         const line = trans.__(
           'cuda:%1: %2 busy, %3 of %4',
@@ -389,7 +389,7 @@ export function usageOf(
     );
   }
   return {
-    text: `${trans.__('CPU %1', cpu)} · ${trans.__('RAM %1', ratio(sample.ram_used_bytes, sample.ram_total_bytes))}`,
+    text: `${trans.__('CPU %1', cpu)} · ${trans.__('RAM %1', formatBytesOf(sample.ram_used_bytes, sample.ram_total_bytes))}`,
     tooltip
   };
 }
@@ -399,15 +399,6 @@ function lastRunSample(run: RunModel): ITelemetrySample | null {
   const events = run.telemetry;
   const last: ITelemetryEvent | undefined = events[events.length - 1];
   return last?.sample ?? null;
-}
-
-/** "12.3/80.0 GiB", or the used part alone without a total. */
-function ratio(used: number | null, total: number | null): string {
-  if (used === null) {
-    return '–';
-  }
-  const gib = (bytes: number) => (bytes / 2 ** 30).toFixed(1);
-  return total ? `${gib(used)}/${gib(total)} GiB` : formatBytes(used);
 }
 
 function sum(values: Array<number | null>): number | null {

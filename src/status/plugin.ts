@@ -38,7 +38,9 @@ export function activateStatus(
     watch: new RunWatch(runs.registry),
     notebooks: tracker,
     transport,
-    detached: new DetachedCount({ list: () => fetchDetachedRuns() }),
+    detached: new DetachedCount({
+      list: () => fetchDetachedRuns(app.serviceManager.serverSettings)
+    }),
     trans
   });
   const item = new StatusItem(model, {

@@ -8,7 +8,7 @@ import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import type { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { type ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { loadDefinitionCheck } from '../protocol';
-import { followSettings, KERNEL_SETTINGS, PANEL_SETTINGS } from '../settings';
+import { followSettings, TELEMETRY_SETTINGS } from '../settings';
 import { type ISidebar, SECTION_SIZES } from '../sidebar';
 import type { IKernelTransport } from '../tokens';
 import { DEFAULT_INTERVAL_S, TelemetryClient } from './client';
@@ -39,14 +39,20 @@ export function activateTelemetry(
   followSettings(
     app,
     settings,
-    KERNEL_SETTINGS,
+    TELEMETRY_SETTINGS,
     { telemetryIntervalS: DEFAULT_INTERVAL_S },
     s => (telemetry.intervalS = s.telemetryIntervalS)
   );
-  followSettings(app, settings, PANEL_SETTINGS, DEFAULT_CHART_SETTINGS, s => {
-    telemetry.model.windowS = s.telemetryWindowS;
-    telemetry.model.metrics = s.telemetryMetrics;
-  });
+  followSettings(
+    app,
+    settings,
+    TELEMETRY_SETTINGS,
+    DEFAULT_CHART_SETTINGS,
+    s => {
+      telemetry.model.windowS = s.telemetryWindowS;
+      telemetry.model.metrics = s.telemetryMetrics;
+    }
+  );
   if (sidebar) {
     const section = new TelemetrySection(telemetry, chartLabels(trans));
     section.title.label = trans.__('Telemetry');
@@ -69,9 +75,15 @@ export function activateInlineTelemetry(
 ): void {
   const labels = chartLabels((translator ?? nullTranslator).load('yolo_lab'));
   let metrics = DEFAULT_CHART_SETTINGS.telemetryMetrics;
-  followSettings(app, settings, PANEL_SETTINGS, DEFAULT_CHART_SETTINGS, s => {
-    metrics = s.telemetryMetrics;
-  });
+  followSettings(
+    app,
+    settings,
+    TELEMETRY_SETTINGS,
+    DEFAULT_CHART_SETTINGS,
+    s => {
+      metrics = s.telemetryMetrics;
+    }
+  );
   rendermime.addFactory(
     {
       safe: true,

@@ -18,26 +18,26 @@ const FORBIDDEN = 'this JupyterLab does not allow you to manage training runs';
 
 /** The live detached runs of this Jupyter server, newest first. */
 export async function fetchDetachedRuns(
-  settings?: ServerConnection.ISettings
+  settings: ServerConnection.ISettings
 ): Promise<IDetachedRun[]> {
   const body = await requestYoloLab<{ runs: IDetachedRun[] }>(
+    settings,
     ['runs'],
     {},
-    FORBIDDEN,
-    settings
+    FORBIDDEN
   );
   return body.runs;
 }
 
 /** Ask a detached run to stop after its batch (last.pt is saved). */
 export async function stopDetachedRun(
-  run: string,
-  settings?: ServerConnection.ISettings
+  settings: ServerConnection.ISettings,
+  run: string
 ): Promise<void> {
   await requestYoloLab(
+    settings,
     ['runs', 'stop'],
     { method: 'POST', body: JSON.stringify({ run }) },
-    FORBIDDEN,
-    settings
+    FORBIDDEN
   );
 }

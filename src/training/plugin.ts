@@ -15,7 +15,7 @@ import type { IEnvironment } from '../environment/tokens';
 import { yoloLabIcon } from '../icons';
 import { LazyRenderer } from '../lazy';
 import { loadDefinitionCheck } from '../protocol';
-import { followSettings, PANEL_SETTINGS } from '../settings';
+import { followSettings, TRAINING_SETTINGS } from '../settings';
 import { type ISidebar, SECTION_SIZES } from '../sidebar';
 import type { ITelemetry } from '../telemetry/tokens';
 import type { IKernelTransport } from '../tokens';
@@ -75,6 +75,7 @@ export function activateTraining(
   const section = new TrainSection({
     controller,
     trans,
+    serverSettings: app.serviceManager.serverSettings,
     selectedFile: () => {
       const item = browser?.selectedItems().next();
       return item && !item.done ? item.value.path : null;
@@ -86,7 +87,7 @@ export function activateTraining(
   followSettings(
     app,
     settings,
-    PANEL_SETTINGS,
+    TRAINING_SETTINGS,
     { autotuneBudgetS: AUTOTUNE_BUDGET_S },
     s => (controller.autotuneBudgetS = s.autotuneBudgetS)
   );

@@ -8,6 +8,7 @@
  * (sectionForm.ts), the buttons and autotune (sectionActions.ts), the runs
  * list (sectionRuns.ts).
  */
+import type { ServerConnection } from '@jupyterlab/services';
 import {
   nullTranslator,
   type TranslationBundle
@@ -30,6 +31,11 @@ export interface ITrainSectionOptions {
   /** The path of the file selected in the file browser, if any. */
   selectedFile: () => string | null;
   trans?: TranslationBundle;
+  /**
+   * JupyterLab's server (`app.serviceManager.serverSettings`), whose
+   * extension lists and stops the detached runs.
+   */
+  serverSettings: ServerConnection.ISettings;
   /** The live detached runs (default: the server extension's list). */
   listDetached?: () => Promise<IDetachedRun[]>;
   /** Stop a detached run (default: through the server extension). */
@@ -56,8 +62,12 @@ export class TrainSection extends Widget {
     this._runs = new RunsList({
       controller,
       trans,
-      listDetached: options.listDetached ?? (() => fetchDetachedRuns()),
-      stopDetached: options.stopDetached ?? (run => stopDetachedRun(run)),
+      listDetached:
+        options.listDetached ??
+        (() => fetchDetachedRuns(options.serverSettings)),
+      stopDetached:
+        options.stopDetached ??
+        (run => stopDetachedRun(options.serverSettings, run)),
       act,
       message: this._message
     });

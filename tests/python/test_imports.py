@@ -117,3 +117,46 @@ def test_importing_the_runner_imports_neither_torch_nor_yaml() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_the_runner_imports_only_what_it_runs() -> None:
+    # Each run, autotune probe and DDP rank starts one: the package's public
+    # API, the comm and the training API stay unimported. (The doctor is
+    # still imported with the package: yolo_lab.doctor is a module and a
+    # function, so the function is bound when the package is imported.)
+    code = (
+        "import sys\n"
+        "import yolo_lab._runner\n"
+        "heavy = ('yolo_lab._comm', 'yolo_lab.bench', 'yolo_lab._monitor', 'yolo_lab.compare',\n"
+        "         'yolo_lab.training.api', 'yolo_lab.training.detached', 'yolo_lab.training.hub')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_public_names_load_when_first_used() -> None:
+    code = (
+        "import sys, yolo_lab, yolo_lab.training as t\n"
+        "before = 'yolo_lab.training.api' in sys.modules\n"
+        "from yolo_lab import train, autotune, doctor, __version__\n"
+        "print(before, train.__module__, autotune.__module__, t.rundir.__name__,\n"
+        "      bool(__version__))\n"
+        "try:\n    yolo_lab.nothing\nexcept AttributeError as e:\n    print('AttributeError', e)\n"
+        "try:\n    t.nothing\nexcept AttributeError as e:\n    print('AttributeError', e)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert lines[0] == (
+        "False yolo_lab.training.api yolo_lab.training.autotune.api yolo_lab.training.rundir True"
+    )
+    assert lines[1:] == [
+        "AttributeError module 'yolo_lab' has no attribute 'nothing'",
+        "AttributeError module 'yolo_lab.training' has no attribute 'nothing'",
+    ]

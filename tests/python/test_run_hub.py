@@ -28,7 +28,7 @@ def _run_dir(root: Path, name: str, lines: list[Any]) -> Path:
     return run_dir
 
 
-def _hub_threads(hub: training.RunHub) -> list[threading.Thread]:
+def _hub_threads(hub: training.hub.RunHub) -> list[threading.Thread]:
     """The threads of ``hub`` (other tests' hubs may still be ending)."""
     return [t for t in threading.enumerate() if t.name == f"yolo-lab-run-hub-{id(hub):x}"]
 
@@ -41,7 +41,7 @@ def test_a_second_subscribe_gets_the_history_again_but_one_live_feed(tmp_path: P
     events = run_dir / EVENTS_FILE
     events.write_text(json.dumps({"t": 1.0, "kind": "status", "status": "running"}) + "\n")
     received: list[dict[str, Any]] = []
-    hub = training.RunHub()
+    hub = training.hub.RunHub()
     hub.subscribe(run_dir, received.append)
     wait_until(
         lambda: [m for m in received if m["history"]], 10, "the first history", interval=0.05
@@ -74,7 +74,7 @@ def test_a_second_subscribe_gets_the_history_again_but_one_live_feed(tmp_path: P
 
 
 def test_one_thread_ticks_every_watched_run_and_ends_with_the_last(tmp_path: Path) -> None:
-    hub = training.RunHub()
+    hub = training.hub.RunHub()
     received: list[dict[str, Any]] = []
     folders = [
         _run_dir(tmp_path, f"exp{i}", [{"t": 1.0, "kind": "status", "status": "running"}])
@@ -97,7 +97,7 @@ def test_the_hub_watches_a_bounded_number_of_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(hub_module, "MAX_WATCHED", 2)
-    hub = training.RunHub()
+    hub = training.hub.RunHub()
     listener: Callable[[dict[str, Any]], None] = lambda message: None  # noqa: E731
     a, b, c = (_run_dir(tmp_path, n, []) for n in "abc")
     hub.subscribe(a, listener)

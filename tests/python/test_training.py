@@ -96,7 +96,8 @@ def test_real_cpu_training_events_match_results_csv(
     assert run.events("telemetry"), "the run samples the CPU while it trains"
 
     # The same events go over the comm as a valid run_events message.
-    message = protocol.make_run_events(str(run.dir), True, training.run_status(run.dir), events)
+    status = training.launch.run_status(run.dir)
+    message = protocol.make_run_events(str(run.dir), True, status, events)
     protocol.validate(message)
     listed = training.list_runs(tmp_path / "runs")
     assert [r["name"] for r in listed] == ["exp"]
@@ -460,10 +461,10 @@ def test_the_forms_default_cell_trains_with_amp_automatic_on_fabricated_cuda(
     kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
     assert kwargs["amp"] is None and kwargs["device"] == "cuda:0"
     # train()'s checks on a fabricated one-GPU machine: AMP left to the run.
-    devices = training.check_devices(kwargs["device"], count=1)
+    devices = training.checks.check_devices(kwargs["device"], count=1)
     assert devices == [0]
-    assert training.check_amp(kwargs["amp"], devices) is None
-    assert training.check_batch_size(kwargs["batch_size"], devices) == 16
+    assert training.checks.check_amp(kwargs["amp"], devices) is None
+    assert training.checks.check_batch_size(kwargs["batch_size"], devices) == 16
 
     cuda = _FabricatedCudaTrainModule(monkeypatch)
     enabled, events = cuda.amp(tmp_path / "default", {"amp": kwargs["amp"]})
@@ -479,56 +480,56 @@ def test_the_forms_default_cell_trains_with_amp_automatic_on_fabricated_cuda(
 # rows of protocol/train_params.cases.json, run by test_train_params.py here
 # and by jest through the sidebar form.
 def test_batch_size_for_yolov5() -> None:
-    assert training.check_batch_size("32", []) == 32
-    assert training.check_batch_size("auto", [0]) == -1
-    assert training.check_batch_size(16, [0, 1]) == 16
+    assert training.checks.check_batch_size("32", []) == 32
+    assert training.checks.check_batch_size("auto", [0]) == -1
+    assert training.checks.check_batch_size(16, [0, 1]) == 16
 
 
 def test_devices_on_this_machine() -> None:
-    assert training.check_devices("cpu") == []
+    assert training.checks.check_devices("cpu") == []
     with pytest.raises(TrainError) as err:
-        training.check_devices("cuda:0", count=0)
+        training.checks.check_devices("cuda:0", count=0)
     assert err.value.code == "device_missing" and 'device="cpu"' in err.value.fix
     with pytest.raises(TrainError):
-        training.check_devices("gpu please", count=0)
+        training.checks.check_devices("gpu please", count=0)
 
 
 def test_devices_on_fabricated_two_gpu_machine() -> None:
-    assert training.check_devices("cuda:1", count=2) == [1]
-    assert training.check_devices(["cuda:0", "cuda:1"], count=2) == [0, 1]
-    assert training.check_devices("0,1", count=2) == [0, 1]
+    assert training.checks.check_devices("cuda:1", count=2) == [1]
+    assert training.checks.check_devices(["cuda:0", "cuda:1"], count=2) == [0, 1]
+    assert training.checks.check_devices("0,1", count=2) == [0, 1]
     with pytest.raises(TrainError) as err:
-        training.check_devices("cuda:2", count=2)
+        training.checks.check_devices("cuda:2", count=2)
     assert "cpu, cuda:0, cuda:1" in err.value.fix
     with pytest.raises(TrainError):
-        training.check_devices(["cuda:0", "cuda:0"], count=2)
+        training.checks.check_devices(["cuda:0", "cuda:0"], count=2)
     # Several processes: the supervisor, which starts torchrun (test_ddp.py runs it).
-    command = training.runner_command(Path("/runs/x"), 2)
+    command = training.launch.runner_command(Path("/runs/x"), 2)
     assert command[1:] == ["-m", "yolo_lab._runner.supervisor", "/runs/x"]
 
 
 def test_ddp_with_one_gpu_is_plain_training_on_fabricated_gpu() -> None:
     # One GPU listed is a single-process run, not DDP.
-    assert training.runner_command(Path("/r"), 1)[1:3] == ["-m", "yolo_lab._runner"]
+    assert training.launch.runner_command(Path("/r"), 1)[1:3] == ["-m", "yolo_lab._runner"]
 
 
 def test_amp_on_cpu_is_refused() -> None:
     with pytest.raises(TrainError) as err:
-        training.check_amp(True, [])
+        training.checks.check_amp(True, [])
     assert err.value.code == "amp_on_cpu" and "amp=False" in err.value.fix
-    assert training.check_amp(None, []) is None
-    assert training.check_amp(False, [0]) is False
+    assert training.checks.check_amp(None, []) is None
+    assert training.checks.check_amp(False, [0]) is False
 
 
 def test_dataset_errors(tmp_path: Path, data_yaml: Path) -> None:
     with pytest.raises(TrainError) as err:
-        training.check_data(tmp_path / "nope.yaml")
+        training.checks.check_data(tmp_path / "nope.yaml")
     assert err.value.code == "data_missing" and "yolo_lab.shapes" in err.value.fix
 
     bad = tmp_path / "missing_images.yaml"
     bad.write_text(f"path: {tmp_path / 'gone'}\ntrain: images/train\nval: images/val\nnames: [a]\n")
     with pytest.raises(TrainError) as err:
-        training.check_data(bad)
+        training.checks.check_data(bad)
     assert err.value.code == "data_images_missing" and "gone" in err.value.message
 
     relative = tmp_path / "relative.yaml"
@@ -536,10 +537,10 @@ def test_dataset_errors(tmp_path: Path, data_yaml: Path) -> None:
         "path: ../datasets/coco128\ntrain: images/train2017\nval: images/train2017\nnames: [a]\n"
     )
     with pytest.raises(TrainError) as err:
-        training.check_data(relative)
+        training.checks.check_data(relative)
     assert err.value.code == "data_relative_path"
 
-    assert training.check_data(data_yaml) == data_yaml.resolve()
+    assert training.checks.check_data(data_yaml) == data_yaml.resolve()
 
 
 @pytest.mark.parametrize(
@@ -568,7 +569,7 @@ def test_the_dataset_check_agrees_with_yolov5(
     bad.write_text(yaml_text.format(root=root))
     try:
         with pytest.raises(TrainError) as err:
-            training.check_data(bad)
+            training.checks.check_data(bad)
     finally:
         bad.unlink()
     assert err.value.code == code
@@ -581,7 +582,7 @@ def test_a_yaml_without_path_but_absolute_splits_is_accepted_as_yolov5_does(
     root = data_yaml.parent
     ok = tmp_path / "absolute.yaml"
     ok.write_text(f"train: {root / 'images/train'}\nval: {root / 'images/val'}\nnames: [a, b, c]\n")
-    assert training.check_data(ok) == ok.resolve()
+    assert training.checks.check_data(ok) == ok.resolve()
 
 
 def test_train_refuses_before_creating_anything(tmp_path: Path, data_yaml: Path) -> None:
@@ -609,7 +610,7 @@ def test_yolov5_missing_in_a_python_without_it() -> None:
     assert python.is_file(), "run scripts/setup.sh --tests first"
     code = (
         f"import sys; sys.path.insert(0, {str(repo)!r})\n"
-        "from yolo_lab.training import find_yolov5, TrainError\n"
+        "from yolo_lab.training.checks import find_yolov5, TrainError\n"
         "try:\n    find_yolov5(None)\nexcept TrainError as e:\n    print(e.code); print(e.fix)\n"
     )
     out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, timeout=60)
@@ -620,7 +621,7 @@ def test_yolov5_missing_in_a_python_without_it() -> None:
 
 def test_a_checkout_that_is_not_yolov5_is_refused(tmp_path: Path) -> None:
     with pytest.raises(TrainError) as err:
-        training.find_yolov5(tmp_path)
+        training.checks.find_yolov5(tmp_path)
     assert "train.py" in err.value.message
 
 

@@ -68,7 +68,7 @@ def test_a_weights_file_that_runs_code_is_refused_before_it_runs(
     # It names the file and what it asked to call.
     assert str(path) in error["message"] and "pathlib.Path" in error["message"]
     assert "trust_weights=True" in error["fix"]
-    assert training.run_status(run.dir)["code"] == "untrusted_weights"
+    assert training.launch.run_status(run.dir)["code"] == "untrusted_weights"
     assert not marker.exists(), "the planted code ran"
 
 

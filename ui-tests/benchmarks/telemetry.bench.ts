@@ -59,7 +59,7 @@ test.describe('benchmarks', () => {
     test.use({
       mockSettings: {
         ...galata.DEFAULT_SETTINGS,
-        'yolo-lab:panel': {
+        'yolo-lab:telemetry': {
           telemetryMetrics: ['cpu', 'ram', 'proc_cpu', 'proc_rss']
         }
       }

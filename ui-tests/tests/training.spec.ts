@@ -879,7 +879,7 @@ test.describe('autotune', () => {
   test.use({
     mockSettings: {
       ...galata.DEFAULT_SETTINGS,
-      'yolo-lab:panel': { autotuneBudgetS: 75 }
+      'yolo-lab:training': { autotuneBudgetS: 75 }
     }
   });
 
