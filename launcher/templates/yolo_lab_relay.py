@@ -41,8 +41,9 @@ import socket
 import struct
 import sys
 from collections.abc import Awaitable, Callable
+from functools import partial
 
-__all__ = ["HostRelays", "peer_uid", "splice"]
+__all__ = ["HostRelays", "peer_uid", "relay_to", "splice"]
 
 log = logging.getLogger("yolo-lab-relay")
 
@@ -86,6 +87,21 @@ async def splice(a: Stream, b: Stream) -> None:
             task.cancel()
         for _, writer in (a, b):
             writer.close()
+
+
+def relay_to(connect: Callable[[], Awaitable[Stream]]) -> Handler:
+    """A connection handler that opens the other end with ``connect`` and
+    splices the two; when that end cannot be opened, the connection is closed."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            other = await connect()
+        except OSError:
+            writer.close()
+            return
+        await splice((reader, writer), other)
+
+    return handle
 
 
 def peer_uid(writer: asyncio.StreamWriter) -> int:
@@ -173,18 +189,8 @@ class HostRelays:
         await splice((reader, writer), inner)
 
     @staticmethod
-    def _to_host(
-        port: int,
-    ) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            try:
-                outer = await asyncio.open_connection("127.0.0.1", port)
-            except OSError:
-                writer.close()
-                return
-            await splice((reader, writer), outer)
-
-        return handle
+    def _to_host(port: int) -> Handler:
+        return relay_to(partial(asyncio.open_connection, "127.0.0.1", port))
 
 
 # -- Inside the container ------------------------------------------------------
@@ -197,11 +203,9 @@ def _address(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def _parse(
-    argv: list[str],
-) -> tuple[list[tuple[str, tuple[str, int]]], list[tuple[tuple[str, int], str]], list[str]]:
-    serves: list[tuple[str, tuple[str, int]]] = []
-    forwards: list[tuple[tuple[str, int], str]] = []
+def _parse(argv: list[str]) -> tuple[list[Serve], list[Forward], list[str]]:
+    serves: list[Serve] = []
+    forwards: list[Forward] = []
     args = list(argv)
     while args and args[0] != "--":
         flag = args.pop(0)
@@ -222,34 +226,18 @@ def _parse(
 
 
 async def _inside(serves: list[Serve], forwards: list[Forward], command: list[str]) -> int:
-    def to_tcp(address: tuple[str, int]) -> Handler:
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            try:
-                inner = await asyncio.open_connection(*address)
-            except OSError:
-                writer.close()
-                return
-            await splice((reader, writer), inner)
-
-        return handle
-
-    def to_unix(path: str) -> Handler:
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            try:
-                outer = await asyncio.open_unix_connection(path)
-            except OSError:
-                writer.close()
-                return
-            await splice((reader, writer), outer)
-
-        return handle
-
     servers = []
     for path, address in serves:
-        servers.append(await _serve_unix(path, to_tcp(address)))
+        servers.append(
+            await _serve_unix(path, relay_to(partial(asyncio.open_connection, *address)))
+        )
         os.chmod(path, 0o600)  # the student's uid (and the host's root) only
     for address, path in forwards:
-        servers.append(await asyncio.start_server(to_unix(path), *address))
+        servers.append(
+            await asyncio.start_server(
+                relay_to(partial(asyncio.open_unix_connection, path)), *address
+            )
+        )
     # The relays listen before the server starts: it asks the Hub at once.
     child = await asyncio.create_subprocess_exec(*command)
     loop = asyncio.get_running_loop()
