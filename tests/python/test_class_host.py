@@ -11,7 +11,6 @@ parts (what a report may hold, the teacher's table) are here.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import stat
@@ -21,8 +20,8 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from launcher_templates import load_template
 
-ROOT = Path(__file__).resolve().parents[2]
 STUDENT = 20_731  # a uid no account on this machine has
 OTHER = 20_732
 
@@ -34,13 +33,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def host() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "yolo_lab_class", ROOT / "launcher" / "templates" / "yolo_lab_class.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_template("yolo_lab_class")
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ network, the Hub, the proxy) is launcher/test/classroom.test.ts.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import os
 import shutil
@@ -26,6 +25,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from launcher_templates import load_template
 from waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,13 +65,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def relay() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "yolo_lab_relay", ROOT / "launcher" / "templates" / "yolo_lab_relay.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_template("yolo_lab_relay")
 
 
 @pytest.fixture

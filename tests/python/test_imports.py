@@ -84,6 +84,15 @@ def _yolo_lab_closure(start: str) -> set[str]:
     return seen
 
 
+def _fresh_python(code: str) -> subprocess.CompletedProcess[str]:
+    """``code`` run by a new Python in the repository (what a runner process imports)."""
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO
+    )
+    assert out.returncode == 0, out.stderr
+    return out
+
+
 def test_the_walk_sees_a_real_import_of_the_doctor() -> None:
     # Without this, a walk that found nothing would pass the test below.
     assert "yolo_lab.doctor" in _yolo_lab_closure("yolo_lab._comm")
@@ -112,10 +121,7 @@ def test_importing_the_runner_imports_neither_torch_nor_yaml() -> None:
         "import yolo_lab._runner, yolo_lab.training.rundir\n"
         "print(sorted(m for m in ('torch', 'yaml', 'yolov5') if m in sys.modules))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO
-    )
-    assert out.returncode == 0, out.stderr
+    out = _fresh_python(code)
     assert out.stdout.strip() == "[]"
 
 
@@ -131,10 +137,7 @@ def test_the_runner_imports_only_what_it_runs() -> None:
         "         'yolo_lab.training.api', 'yolo_lab.training.detached', 'yolo_lab.training.hub')\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO
-    )
-    assert out.returncode == 0, out.stderr
+    out = _fresh_python(code)
     assert out.stdout.strip() == "[]"
 
 
@@ -148,10 +151,7 @@ def test_the_public_names_load_when_first_used() -> None:
         "try:\n    yolo_lab.nothing\nexcept AttributeError as e:\n    print('AttributeError', e)\n"
         "try:\n    t.nothing\nexcept AttributeError as e:\n    print('AttributeError', e)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO
-    )
-    assert out.returncode == 0, out.stderr
+    out = _fresh_python(code)
     lines = out.stdout.strip().splitlines()
     assert lines[0] == (
         "False yolo_lab.training.api yolo_lab.training.autotune.api yolo_lab.training.rundir True"
