@@ -700,9 +700,12 @@ describe('the class Hub: two students, each in a yolo-lab container of their own
       );
       assert.equal(started.status, 'ok', JSON.stringify(started));
       // The teacher's view, as the panel reads it: alice's training with its speed.
+      // Her 'live' run, not a report from before it started (her finished
+      // 'e2e' run may still be in the last one, up to 10 s old).
       const rows = await until("alice's training in the teacher's view", 180_000, async () => {
         const got = await classView();
-        return (got.alice?.trainings[0]?.imgs_per_s ?? 0) > 0 ? got : undefined;
+        const live = got.alice?.trainings.find(t => t.name === 'live');
+        return (live?.imgs_per_s ?? 0) > 0 ? got : undefined;
       });
       assert.deepEqual(Object.keys(rows).sort(), ['alice', 'bob', 'carol', 'teacher']);
       assert.match(rows.carol.error ?? '', /not reported yet/, "carol's recorder reports nothing");
@@ -817,7 +820,7 @@ describe('the class Hub: two students, each in a yolo-lab container of their own
           'listener.listen()',
           '# Two gloo ranks on her own loopback: DDP inside still works.',
           "script = '/tmp/ddp.py'",
-          'open(script, "w").write("import torch, torch.distributed as d\\nd.init_process_group(\'gloo\')\\nt = torch.ones(1) * (d.get_rank() + 1)\\nd.all_reduce(t)\\nprint(\'sum\', t.item())\\n")',
+          'open(script, "w").write("import torch, torch.distributed as d\\nd.init_process_group(\'gloo\')\\nt = torch.ones(1) * (d.get_rank() + 1)\\nd.all_reduce(t)\\nimport os\\nos.write(1, f\'sum {t.item()}\\\\n\'.encode())\\n")',
           "ddp = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--nproc-per-node', '2', '--master-addr', '127.0.0.1', '--master-port', '29533', script], capture_output=True, text=True, timeout=240)",
           "out['ddp'] = [line for line in ddp.stdout.splitlines() if line.startswith('sum')] or ddp.stderr[-1500:]",
           'print(json.dumps(out))'
