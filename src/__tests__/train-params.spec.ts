@@ -3,9 +3,10 @@
  * train_params.cases.json), run here through the form's checks and in
  * pytest through train()'s: both read protocol/train_params.schema.json.
  */
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { checkParams, formField } from '../training/params';
+import { checkParams, formField, readDevice, RULES } from '../training/params';
 import { DEFAULT_FORM, validateForm } from '../training/form';
 import { ROOT } from './fixtures';
 
@@ -39,7 +40,7 @@ describe.each(TABLE.cases)('$case', (c: ICase) => {
   const visible = c.visible ?? [];
 
   it('checkParams gives the table', () => {
-    const refused = checkParams(params, devicesOf(params.device), visible);
+    const refused = checkParams(params, visible);
     if (c.refused) {
       expect(refused[c.refused.field]?.code).toBe(c.refused.code);
       const r = refused[c.refused.field];
@@ -83,5 +84,37 @@ describe.each(TABLE.cases)('$case', (c: ICase) => {
     } else {
       expect(errors).toEqual({});
     }
+  });
+});
+
+describe('the definition read by ajv', () => {
+  it('is compiled from the current schema (npm run gen:params)', () => {
+    const result = spawnSync(
+      'node',
+      ['scripts/gen-params-validator.js', '--check'],
+      { cwd: ROOT, encoding: 'utf-8', timeout: 60_000 }
+    );
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+  });
+
+  it('has one function per rule JSON Schema cannot say, as Python', () => {
+    const schema = JSON.parse(
+      fs.readFileSync(
+        path.join(ROOT, 'protocol', 'train_params.schema.json'),
+        'utf-8'
+      )
+    );
+    expect(Object.keys(RULES).sort()).toEqual(
+      Object.keys(schema['x-rules']).sort()
+    );
+  });
+
+  it('reads every device spelling into one list', () => {
+    expect(readDevice('cpu')).toEqual(['cpu']);
+    expect(readDevice(['cuda:0', 'CUDA:1'])).toEqual([0, 1]);
+    expect(readDevice('0,2')).toEqual([0, 2]);
+    expect(readDevice('cuda')).toEqual([0]);
+    expect(readDevice('tpu')).toEqual(['tpu']);
   });
 });

@@ -135,6 +135,7 @@ export const MAX_BATCH_SIZE = paramLimit('batch_size', 'maximum');
 export function validateForm(form: ITrainForm, hw: IHardware): FormErrors {
   const params: Record<string, unknown> = {
     data: form.data.trim(),
+    device: form.devices,
     model: form.model.trim(),
     weights: form.weights.trim(),
     nproc: form.nproc,
@@ -150,7 +151,6 @@ export function validateForm(form: ITrainForm, hw: IHardware): FormErrors {
   const errors: FormErrors = {};
   const refused = checkParams(
     params,
-    form.devices,
     hw.gpus.map(g => g.index)
   );
   for (const [name, refusal] of Object.entries(refused)) {

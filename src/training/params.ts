@@ -1,13 +1,11 @@
 /**
- * The checks of a training run's parameters, read from their one definition
- * (protocol/train_params.schema.json) as Python's train() reads it: the same
- * limits, the same refusals, the same words.
+ * The checks of a training run's parameters, from their one definition
+ * (protocol/train_params.schema.json, JSON Schema) as Python's train() checks
+ * them: ajv's checks compiled from it at build time
+ * (paramsValidator.generated.ts), the same words, and the same table of the
+ * two rules JSON Schema cannot say (yolo_lab/training/params.py: RULES).
  */
-
-// The definition sits outside src/ so that Python and TypeScript read one
-// file; from lib/ (webpack) and from src/ (jest) the relative path is the same.
-declare const require: (id: string) => unknown;
-const SPEC = require('../../protocol/train_params.schema.json') as IParamsSpec;
+import { definition, validate } from './paramsValidator.generated';
 
 /** The words of one refusal. */
 export interface IRefusal {
@@ -19,40 +17,36 @@ export interface IRefusal {
 }
 
 interface IWords {
+  field?: string;
   code: string;
   message: string;
   fix: string;
 }
 
-type Condition = {
-  const?: unknown;
-  minimum?: number;
-  maximum?: number;
-  type?: 'integer' | 'null';
-  not?: Condition;
-};
-
 interface IParamSpec {
   type?: string | string[];
-  title?: string;
   default?: unknown;
   minimum?: number;
   maximum?: number;
-  pattern?: string;
-  enum?: unknown[];
   'x-aliases'?: Record<string, unknown>;
   'x-form'?: string;
-  'x-required'?: boolean;
   'x-errors'?: Record<string, IWords>;
   [keyword: string]: unknown;
 }
 
 interface IParamsSpec {
   properties: Record<string, IParamSpec>;
-  'x-refuse': Array<
-    IWords & { field: string; when: Record<string, Condition> }
-  >;
+  allOf: Array<{ 'x-refusal': Required<IWords> }>;
+  'x-rules': Record<string, Record<string, Required<IWords>>>;
 }
+
+/** One error of ajv's compiled checks. */
+interface IAjvError {
+  keyword: string;
+  schemaPath: string;
+}
+
+const SPEC = definition as unknown as IParamsSpec;
 
 /** Parameter names, in the definition's order. */
 export const PARAM_NAMES = Object.keys(SPEC.properties);
@@ -75,12 +69,40 @@ export function paramLimit(
   return SPEC.properties[name][keyword] as number;
 }
 
-/** The CUDA indices of the chosen devices ([] for the CPU). */
-export function gpuIndices(devices: string[]): number[] {
-  return devices
-    .map(d => /^cuda:(\d+)$/.exec(d))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map(m => Number(m[1]));
+const GPU_NAME = /^(?:cuda:?)?(\d+)$|^cuda$/;
+
+/**
+ * The device as the definition reads it: ['cpu'], or the GPUs' CUDA indices.
+ * Accepts 'cpu', 'cuda'/'cuda:N', N, '0,1' and lists of those; what is not a
+ * device name stays as given, for the definition to refuse in its words.
+ */
+export function readDevice(device: unknown): unknown[] {
+  const items = Array.isArray(device)
+    ? device
+    : typeof device === 'string' && device.includes(',')
+      ? device
+          .split(',')
+          .map(part => part.trim())
+          .filter(Boolean)
+      : [device];
+  return items.map(item => {
+    if (typeof item !== 'string') {
+      return item;
+    }
+    const name = item.trim().toLowerCase();
+    const match = GPU_NAME.exec(name);
+    if (name === 'cpu') {
+      return 'cpu';
+    }
+    return match ? Number(match[1] ?? 0) : item;
+  });
+}
+
+/** The CUDA indices of a device (read or as given; [] for the CPU). */
+export function gpuIndices(device: unknown): number[] {
+  return readDevice(device).filter(
+    (i): i is number => typeof i === 'number' && Number.isInteger(i)
+  );
 }
 
 /** Fill a template's {keys} from `values`. */
@@ -90,187 +112,181 @@ function fill(text: string, values: Record<string, unknown>): string {
   );
 }
 
+function refusal(
+  words: IWords,
+  field: string,
+  values: Record<string, unknown>
+): IRefusal {
+  return {
+    field,
+    code: words.code,
+    message: fill(words.message, values),
+    fix: fill(words.fix ?? '', values)
+  };
+}
+
 const WHOLE = /^\s*-?\d+\s*$/;
 
 /**
- * Read one parameter as its type and check its limits: the value, or the
- * refusal in the definition's words.
+ * A given value as the definition validates it: an alias's value, a whole
+ * number given as digits or as an integral float, the device read.
  */
-export function readParam(
-  name: string,
-  value: unknown
-): { ok: true; value: unknown } | { ok: false; refusal: IRefusal } {
-  const spec = SPEC.properties[name];
-  const refuse = (keyword: string): { ok: false; refusal: IRefusal } => {
-    const errors = spec['x-errors'] ?? {};
-    const words = errors[keyword] ?? errors.type;
-    const values = { ...spec, name, value: JSON.stringify(value) };
-    return {
-      ok: false,
-      refusal: {
-        field: name,
-        code: words?.code ?? `bad_${name}`,
-        message: fill(
-          words?.message ?? `${name} {value} is not valid.`,
-          values
-        ),
-        fix: fill(words?.fix ?? '', values)
-      }
-    };
-  };
-  if (value === undefined) {
-    if (spec['x-required']) {
-      return refuse('required');
-    }
-    return { ok: true, value: spec.default };
+function coerce(name: string, value: unknown): unknown {
+  if (name === 'device') {
+    return readDevice(value);
   }
+  const spec = SPEC.properties[name];
   const aliases = spec['x-aliases'] ?? {};
   if (typeof value === 'string') {
     const key = value.trim();
     if (Object.prototype.hasOwnProperty.call(aliases, key)) {
-      return { ok: true, value: aliases[key] };
+      return aliases[key];
     }
-  }
-  if (spec['x-required'] && (value === '' || value === null)) {
-    return refuse('required');
   }
   const types = Array.isArray(spec.type) ? spec.type : [spec.type];
-  let read = value;
-  if (types.includes('integer')) {
-    if (typeof value === 'string' && WHOLE.test(value)) {
-      read = Number(value);
-    }
-    if (typeof read !== 'number' || !Number.isInteger(read)) {
-      return refuse('type');
-    }
-  } else if (spec.type !== undefined) {
-    const kind = value === null ? 'null' : typeof value;
-    if (!types.includes(kind)) {
-      return refuse('type');
-    }
+  if (types.includes('integer') && typeof value === 'string') {
+    return WHOLE.test(value) ? Number(value) : value;
   }
-  if (spec.enum && !spec.enum.includes(read)) {
-    return refuse('enum');
-  }
-  if (typeof read === 'number') {
-    if (spec.minimum !== undefined && read < spec.minimum) {
-      return refuse('minimum');
-    }
-    if (spec.maximum !== undefined && read > spec.maximum) {
-      return refuse('maximum');
-    }
-  }
-  if (
-    spec.pattern !== undefined &&
-    typeof read === 'string' &&
-    !new RegExp(spec.pattern).test(read)
-  ) {
-    return refuse('pattern');
-  }
-  return { ok: true, value: read };
+  return value;
 }
 
-function holds(condition: Condition, value: unknown): boolean {
-  if ('const' in condition && value !== condition.const) {
-    return false;
-  }
-  if (condition.minimum !== undefined) {
-    if (typeof value !== 'number' || value < condition.minimum) {
-      return false;
-    }
-  }
-  if (condition.maximum !== undefined) {
-    if (typeof value !== 'number' || value > condition.maximum) {
-      return false;
-    }
-  }
-  if (condition.type === 'integer' && !Number.isInteger(value)) {
-    return false;
-  }
-  if (condition.type === 'null' && value !== null) {
-    return false;
-  }
-  if (condition.not && holds(condition.not, value)) {
-    return false;
-  }
-  return true;
+/** A schema path (#/properties/x/minimum) as its steps. */
+function steps(error: IAjvError): string[] {
+  return error.schemaPath.replace(/^#\//, '').split('/');
 }
 
-/**
- * The facts the refusals are about: the values read, and what the chosen
- * devices give against the GPUs the kernel sees.
- */
-export function facts(
+/** Where a refusal ranks: by parameter, then own keywords before rules. */
+function rank(error: IAjvError): [number, number] {
+  const [where, key, keyword] = steps(error);
+  if (where === 'allOf') {
+    const index = Number(key);
+    const field = SPEC.allOf[index]['x-refusal'].field;
+    return [PARAM_NAMES.indexOf(field), 100 + index];
+  }
+  const keywords = Object.keys(SPEC.properties[key]);
+  const at = keywords.indexOf(
+    keywords.includes(keyword) ? keyword : error.keyword
+  );
+  return [PARAM_NAMES.indexOf(key), at < 0 ? 99 : at];
+}
+
+function wordsOf(
+  error: IAjvError,
+  given: Record<string, unknown>,
+  values: Record<string, unknown>
+): IRefusal {
+  const [where, key] = steps(error);
+  if (where === 'allOf') {
+    const words = SPEC.allOf[Number(key)]['x-refusal'];
+    return refusal(words, words.field, values);
+  }
+  const spec = SPEC.properties[key];
+  const errors = spec['x-errors'] ?? {};
+  const words = errors[error.keyword] ??
+    errors.type ?? {
+      code: `bad_${key}`,
+      message: `${key} {value} is not valid.`,
+      fix: ''
+    };
+  const value = key in given ? given[key] : values[key];
+  return refusal(words, key, {
+    ...spec,
+    name: key,
+    value: JSON.stringify(value)
+  });
+}
+
+type Rule = (
   values: Record<string, unknown>,
-  devices: string[],
   visible: number[]
-): Record<string, unknown> {
-  const gpus = gpuIndices(devices);
-  const missing = gpus.find(i => !visible.includes(i));
-  const batch = values.batch_size;
-  const nproc = values.nproc;
-  const world = gpus.length
-    ? gpus.length
-    : typeof nproc === 'number' && nproc > 0
-      ? nproc
-      : 1;
-  const remainder = typeof batch === 'number' && world > 1 ? batch % world : 0;
-  const lower = typeof batch === 'number' ? batch - remainder : 0;
-  return {
-    ...values,
-    gpus: gpus.length,
-    cpu: devices.includes('cpu'),
+) => IRefusal | null;
+
+/** A chosen GPU the kernel does not see. */
+function deviceVisible(
+  values: Record<string, unknown>,
+  visible: number[]
+): IRefusal | null {
+  const missing = gpuIndices(values.device ?? []).find(
+    i => !visible.includes(i)
+  );
+  if (missing === undefined) {
+    return null;
+  }
+  const words =
+    SPEC['x-rules'].device_visible[visible.length ? 'some' : 'none'];
+  return refusal(words, words.field, {
+    missing,
     visible: visible.length,
-    visible_names: visible.map(i => `cuda:${i}`).join(', '),
-    missing: missing ?? null,
+    visible_names: visible.map(i => `cuda:${i}`).join(', ')
+  });
+}
+
+/** A DDP batch divides by the processes (one per GPU, else nproc). */
+function batchDividesWorld(values: Record<string, unknown>): IRefusal | null {
+  const batch = values.batch_size;
+  if (typeof batch !== 'number' || !Number.isInteger(batch)) {
+    return null;
+  }
+  const nproc = values.nproc;
+  const world =
+    gpuIndices(values.device ?? []).length ||
+    (typeof nproc === 'number' && nproc > 0 ? nproc : 1);
+  if (world < 2 || batch % world === 0) {
+    return null;
+  }
+  const lower = batch - (batch % world);
+  const words = SPEC['x-rules'].batch_divides_world.refused;
+  return refusal(words, words.field, {
+    batch_size: batch,
     world,
-    remainder,
     lower: Math.max(lower, world),
     upper: lower + world
-  };
+  });
 }
 
-/** The refusals of the definition that hold over `facts`, first per field. */
-export function refusals(known: Record<string, unknown>): IRefusal[] {
-  const out: IRefusal[] = [];
-  for (const rule of SPEC['x-refuse']) {
-    const applies = Object.entries(rule.when).every(
-      ([fact, condition]) => fact in known && holds(condition, known[fact])
-    );
-    if (applies && !out.some(r => r.field === rule.field)) {
-      out.push({
-        field: rule.field,
-        code: rule.code,
-        message: fill(rule.message, known),
-        fix: fill(rule.fix, known)
-      });
-    }
-  }
-  return out;
-}
+/** The rules JSON Schema cannot say, by name (as Python's RULES). */
+export const RULES: Record<string, Rule> = {
+  device_visible: deviceVisible,
+  batch_divides_world: batchDividesWorld
+};
 
 /**
- * Check parameters as train() would (as the form gives them: strings where
- * the user types), on a kernel that sees the GPUs `visible`. Refusals by
- * parameter; empty when the run can start as far as its parameters go.
+ * Check parameters as train() does (as the form gives them: strings where
+ * the user types; the device as names), on a kernel that sees the GPUs
+ * `visible`. The first refusal of each parameter; empty when the run can
+ * start as far as its parameters go.
  */
 export function checkParams(
   params: Record<string, unknown>,
-  devices: string[],
   visible: number[]
 ): Record<string, IRefusal> {
-  const out: Record<string, IRefusal> = {};
+  const given: Record<string, unknown> = {};
+  for (const name of PARAM_NAMES) {
+    given[name] = name in params ? params[name] : SPEC.properties[name].default;
+  }
   const values: Record<string, unknown> = {};
-  for (const name of PARAM_NAMES.filter(n => n !== 'device')) {
-    const read = readParam(name, params[name]);
-    if (read.ok) {
-      values[name] = read.value;
-    } else {
-      out[name] = read.refusal;
+  for (const name of PARAM_NAMES) {
+    values[name] = coerce(name, given[name]);
+  }
+  const check = validate as ((data: unknown) => boolean) & {
+    errors?: IAjvError[] | null;
+  };
+  check(values);
+  const errors = [...(check.errors ?? [])];
+  errors.sort((a, b) => {
+    const [x, y] = [rank(a), rank(b)];
+    return x[0] - y[0] || x[1] - y[1];
+  });
+  const found = errors.map(e => wordsOf(e, given, values));
+  for (const rule of Object.values(RULES)) {
+    const refused = rule(values, visible);
+    if (refused) {
+      found.push(refused);
     }
   }
-  for (const refusal of refusals(facts(values, devices, visible))) {
-    out[refusal.field] ??= refusal;
+  const out: Record<string, IRefusal> = {};
+  for (const r of found) {
+    out[r.field] ??= r;
   }
   return out;
 }

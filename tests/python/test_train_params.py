@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 from yolo_lab.training import TrainError, params
-from yolo_lab.training.checks import check_devices
 
 TABLE = json.loads(
     (Path(__file__).resolve().parents[2] / "protocol" / "train_params.cases.json").read_text(
@@ -26,12 +25,7 @@ TABLE = json.loads(
 
 def _check(case: dict[str, Any]) -> dict[str, Any]:
     given = {**TABLE["base"], **case["params"]}
-    visible = case.get("visible", [])
-    device = given.pop("device")
-    # train()'s own device parser (which refuses by the definition), then
-    # every other parameter and refusal.
-    gpus = check_devices(device, count=max(visible, default=-1) + 1)
-    return params.check_params(given, gpus, not gpus, visible)
+    return params.check_params(given, case.get("visible", []))
 
 
 @pytest.mark.parametrize("case", TABLE["cases"], ids=[c["case"] for c in TABLE["cases"]])
@@ -101,3 +95,32 @@ def test_shared_case_through_train_up_to_the_process(
             api.train(**given, project=tmp_path / "runs")
         for key, value in case["ok"].items():
             assert started["params"][key] == value, key
+
+
+def test_the_definition_is_json_schema_with_one_function_per_other_rule() -> None:
+    from jsonschema import Draft7Validator
+
+    Draft7Validator.check_schema(params.spec())
+    # The rules JSON Schema cannot say: one function each, here and in
+    # src/training/params.ts (jest checks its table the same way).
+    assert set(params.RULES) == set(params.spec()["x-rules"])
+    # Every refusal the definition words is met by a case of the table.
+    refused = {
+        (c["refused"]["field"], c["refused"]["code"]) for c in TABLE["cases"] if "refused" in c
+    }
+    worded = [r["x-refusal"] for r in params.spec()["allOf"]] + [
+        words for rule in params.spec()["x-rules"].values() for words in rule.values()
+    ]
+    assert {(w["field"], w["code"]) for w in worded} <= refused
+
+
+def test_every_device_spelling_reads_as_one_list() -> None:
+    assert params.read_device("cpu") == ["cpu"]
+    assert params.read_device(["cuda:0", "CUDA:1"]) == [0, 1]
+    assert params.read_device("0,2") == [0, 2]
+    assert params.read_device("cuda") == [0]
+    assert params.read_device("tpu") == ["tpu"]
+    with pytest.raises(TrainError) as err:
+        params.read("device", ["cuda:0", "cuda:0"])
+    assert (err.value.field, err.value.code) == ("device", "bad_device")
+    assert "listed twice" in err.value.message

@@ -479,9 +479,12 @@ def test_the_forms_default_cell_trains_with_amp_automatic_on_fabricated_cuda(
 # The batch-size cases (bad and good, on the CPU and on fabricated GPUs) are
 # rows of protocol/train_params.cases.json, run by test_train_params.py here
 # and by jest through the sidebar form.
-def test_batch_size_for_yolov5() -> None:
+def test_batch_size_stays_auto_until_the_yolov5_call() -> None:
+    # "auto" is "auto" in train()'s checks and the run's spec; only the
+    # YOLOv5 options (yolov5_opt, above) make it YOLOv5's -1.
     assert training.checks.check_batch_size("32", []) == 32
-    assert training.checks.check_batch_size("auto", [0]) == -1
+    assert training.checks.check_batch_size("auto", [0]) == "auto"
+    assert training.checks.check_batch_size("-1", [0]) == "auto"
     assert training.checks.check_batch_size(16, [0, 1]) == 16
 
 

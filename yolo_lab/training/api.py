@@ -286,7 +286,7 @@ def train(
         "weights": weights_path,
         "device": device_param(devices),
         "nproc": nproc,
-        "batch_size": "auto" if batch == -1 else batch,
+        "batch_size": batch,
         "amp": amp_request,
         "epochs": epochs,
         "imgsz": imgsz,

@@ -1,7 +1,7 @@
 """The checks of :func:`yolo_lab.train`'s arguments, before anything starts.
 
 Each check returns the argument normalized (device names as CUDA indices,
-``"auto"`` as YOLOv5's -1, paths resolved) or raises :class:`TrainError`
+paths resolved) or raises :class:`TrainError`
 with what is wrong and what to do. Nothing here starts a process or writes a
 file; the dataset check reads the dataset yaml (PyYAML is imported then).
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -66,62 +65,41 @@ def check_devices(device: Any, count: int | None = None) -> list[int]:
     """The CUDA indices asked for; ``[]`` means the CPU.
 
     Accepts ``"cpu"``, ``"cuda"``/``"cuda:N"``, ``N``, ``"0,1"`` and lists of
-    those (several GPUs = DDP). Which choices are refused, and in which
-    words, is the definition's (``protocol/train_params.schema.json``).
+    those (several GPUs = DDP), against the ``count`` GPUs the kernel sees.
+    Which choices are refused, and in which words, is the definition's
+    (``protocol/train_params.schema.json``).
     """
     count = gpu_count() if count is None else count
-    items: list[Any]
-    if isinstance(device, (list, tuple)):
-        items = list(device)
-    elif isinstance(device, str) and "," in device:
-        items = [part.strip() for part in device.split(",") if part.strip()]
-    else:
-        items = [device]
-    not_a_name = 'use "cpu", "cuda:0" (or 0), or a list such as ["cuda:0", "cuda:1"] for DDP'
-    indices: list[int] = []
-    cpu = False
-    for item in items:
-        if isinstance(item, int) and not isinstance(item, bool):
-            index = item
-        elif isinstance(item, str) and item.strip().lower() == "cpu":
-            cpu = True
-            continue
-        elif isinstance(item, str) and (
-            match := re.fullmatch(r"(?:cuda:?)?(\d+)|cuda", item.strip().lower())
-        ):
-            index = int(match.group(1)) if match.group(1) is not None else 0
-        else:
-            raise TrainError(
-                "bad_device", f"device {item!r} is not a device name", not_a_name, field="device"
-            )
-        if index in indices:
-            raise TrainError(
-                "bad_device", f"cuda:{index} is listed twice", "list each GPU once", field="device"
-            )
-        indices.append(index)
-    params.refuse(params.facts({}, indices, cpu, range(count)), "device")
-    return indices
+    given = {"device": device}
+    params.refuse(given, "device", visible=range(count))
+    return params.gpus_of(params.read("device", device))
+
+
+def _device_of(devices: Sequence[int]) -> list[Any]:
+    """Indices from :func:`check_devices` as the definition reads a device."""
+    return list(devices) or ["cpu"]
 
 
 def check_nproc(nproc: Any, devices: Sequence[int]) -> int:
     """The processes of a DDP run on the CPU (1: a plain run)."""
     value = int(params.read("nproc", nproc))
-    params.refuse(params.facts({"nproc": value}, devices, not devices, devices), "nproc")
+    params.refuse({"nproc": value, "device": _device_of(devices)}, "nproc")
     return value
 
 
-def check_batch_size(batch_size: Any, devices: Sequence[int], nproc: int = 1) -> int:
-    """A batch size for YOLOv5: a positive count, or -1 for autobatch."""
+def check_batch_size(batch_size: Any, devices: Sequence[int], nproc: int = 1) -> int | str:
+    """A batch size: a positive count, or "auto" (YOLOv5 autobatch, one GPU)."""
     value = params.read("batch_size", batch_size)
-    known = params.facts({"batch_size": value, "nproc": nproc}, devices, False, devices)
-    params.refuse(known, "batch_size")
-    return -1 if value == "auto" else int(value)
+    params.refuse(
+        {"batch_size": value, "nproc": nproc, "device": _device_of(devices)}, "batch_size"
+    )
+    return value
 
 
 def check_amp(amp: Any, devices: Sequence[int]) -> bool | None:
     """True/False as asked, None = automatic (YOLOv5's check on GPUs, off on CPU)."""
     value = params.read("amp", amp)
-    params.refuse(params.facts({"amp": value}, devices, not devices, devices), "amp")
+    params.refuse({"amp": value, "device": _device_of(devices)}, "amp")
     return value
 
 

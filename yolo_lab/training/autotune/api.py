@@ -187,7 +187,7 @@ def _check_space(
 
 def _check_one_batch(value: Any, devices: list[int]) -> int:
     batch = check_batch_size(value, devices)
-    if batch < 1:
+    if not isinstance(batch, int):
         raise TrainError(
             "bad_space",
             'batch_size "auto" is YOLOv5\'s own guess; autotune measures sizes instead',
