@@ -10,6 +10,7 @@ import {
 } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 import { el } from '../dom';
+import { applyButton } from './applyButton';
 import type { ISchemaCheck } from '../protocol';
 import {
   AUTOTUNE_MIME,
@@ -162,20 +163,14 @@ export class AutotuneView extends Widget implements IRenderMime.IRenderer {
     const apply = this._options.applyForm;
     const form = autotuneFormValues(data);
     if (apply && form && autotuneEnded(data)) {
-      const button = el(
-        'button',
-        'jp-Button jp-mod-styled jp-mod-accept yl-AutotuneApply',
-        trans.__('Apply to the form')
+      children.push(
+        applyButton(
+          trans,
+          'jp-mod-styled jp-mod-accept yl-AutotuneApply',
+          form,
+          apply
+        )
       );
-      button.type = 'button';
-      button.title = trans.__(
-        'Set %1 in the training form',
-        Object.entries(form)
-          .map(([k, v]) => `${k}=${String(v)}`)
-          .join(', ')
-      );
-      button.addEventListener('click', () => apply(form));
-      children.push(button);
     }
     this.node.replaceChildren(...children);
   }

@@ -6,6 +6,7 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { el } from '../dom';
 import type { FormFix } from '../protocol.generated';
+import { applyButton } from './applyButton';
 import type { IRunVerdict } from './types';
 
 /**
@@ -35,20 +36,14 @@ export function verdictItems(
       )
     );
     if (verdict.form && apply) {
-      const button = el(
-        'button',
-        'jp-Button jp-mod-minimal yl-VerdictApply',
-        trans.__('Apply to the form')
+      li.append(
+        applyButton(
+          trans,
+          'jp-mod-minimal yl-VerdictApply',
+          verdict.form,
+          apply
+        )
       );
-      button.type = 'button';
-      button.title = trans.__(
-        'Set %1 in the training form',
-        Object.entries(verdict.form)
-          .map(([k, v]) => `${k}=${String(v)}`)
-          .join(', ')
-      );
-      button.addEventListener('click', () => apply(verdict.form!));
-      li.append(button);
     }
     return li;
   });
