@@ -40,10 +40,10 @@ elif [ $CPU = 0 ]; then
 fi
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 # Preflight: what every section needs imports, as the runner imports it (with
-# yolo_lab._yolov5_compat's shims), before any section spends the machine's time.
+# yolo_lab._yolov5.compat's shims), before any section spends the machine's time.
 if ! "$PYTHON" - <<'PY'
 import sys
-from yolo_lab._yolov5_compat import apply, blockers
+from yolo_lab._yolov5.compat import apply, blockers
 for what, fix in blockers():
     sys.exit(f"gpu_check: {what}. Fix: {fix}")
 shims = apply()

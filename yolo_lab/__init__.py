@@ -22,14 +22,11 @@ import importlib
 import sys
 from typing import TYPE_CHECKING, Any
 
-# yolo_lab.doctor is also a module: once imported (by anyone), the import
-# system sets that attribute to the module, so the function is bound here.
-from .doctor import DoctorReport, doctor
-
 if TYPE_CHECKING:
-    from ._monitor import Monitor, monitor
     from ._pkgversion import __version__
     from .bench import Bench, benchmark, show_bench
+    from .environment import DoctorReport, doctor
+    from .telemetry.monitor import Monitor, monitor
     from .training import Run, TrainError, list_runs, resume, show_run, train
     from .training.autotune import Autotune, autotune
 
@@ -38,8 +35,10 @@ if TYPE_CHECKING:
 # rank) does not import the rest (README, Layout: the import time).
 _LAZY: dict[str, str] = {
     "__version__": "._pkgversion",
-    "Monitor": "._monitor",
-    "monitor": "._monitor",
+    "DoctorReport": ".environment",
+    "doctor": ".environment",
+    "Monitor": ".telemetry.monitor",
+    "monitor": ".telemetry.monitor",
     "Bench": ".bench",
     "benchmark": ".bench",
     "show_bench": ".bench",
@@ -95,7 +94,7 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
 
 def _jupyter_server_extension_points() -> list[dict[str, str]]:
     """The server extension: lists the servers ``yolo-lab up`` started."""
-    return [{"module": "yolo_lab._servers"}]
+    return [{"module": "yolo_lab.server.extension"}]
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from .doctor import main as doctor_main
+from .environment import main as doctor_main
 
 USAGE = (
     "usage: python -m yolo_lab doctor [--json] [--workers N] [--check]\n"

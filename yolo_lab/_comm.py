@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Final, Protocol
 
 from . import protocol
-from .doctor import collect
+from .environment import collect
 from .protocol import ProtocolError
 
 if TYPE_CHECKING:

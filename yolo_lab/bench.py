@@ -232,7 +232,7 @@ def _visible_gpus() -> tuple[int, list[str]]:
         return count, []
     why: list[str] = []
     try:
-        from .doctor import doctor
+        from .environment import doctor
 
         for finding in doctor(workers=0).findings:
             if finding["id"] in _GPU_REASONS:

@@ -30,7 +30,7 @@ from typing import Any, Final, Union
 from ._runner.amp import BOX_LIMIT, SCORE_LIMIT, AmpVerdict
 from ._runner.amp import check_amp_offline as check_amp
 from .training import Run
-from .training.rundir import read_spec
+from .training.rundir import device_text, read_spec
 
 __all__ = [
     "BOX_LIMIT",
@@ -103,13 +103,6 @@ def _measured(batches: Sequence[Mapping[str, Any]], warmup: int) -> list[Mapping
     return list(batches[warmup:]) if len(batches) > warmup else list(batches)
 
 
-def _device(device: Any) -> str | None:
-    """The device as text: "cpu", "cuda:0", or a DDP run's GPUs as "cuda:0,cuda:1"."""
-    if isinstance(device, (list, tuple)):
-        return ",".join(str(d) for d in device)
-    return None if device is None else str(device)
-
-
 def _share(batch: Mapping[str, Any]) -> float | None:
     data, compute = _number(batch.get("data_s")), _number(batch.get("compute_s"))
     if data is None or compute is None:
@@ -144,7 +137,7 @@ def summarize(run: RunLike, warmup: int = WARMUP) -> dict[str, Any]:
         "name": run.name,
         "run": str(run.dir),
         "status": run.status,
-        "device": _device(params.get("device")),
+        "device": device_text(params.get("device")),
         "nproc": params.get("nproc") or 1,
         "batch_size": params.get("batch_size"),
         "workers": params.get("workers"),

@@ -2,7 +2,7 @@ import type Docker from 'dockerode';
 
 import { execIn } from './streams';
 
-/** The command in the image that prints the doctor report (the wheel's `yolo-lab-doctor` script, yolo_lab.doctor:main). */
+/** The command in the image that prints the doctor report (the wheel's `yolo-lab-doctor` script, yolo_lab.environment:main). */
 export const DOCTOR_COMMAND = ['yolo-lab-doctor', '--json'];
 
 /** The parts of the doctor report (protocol schema's `report`) the launcher prints. */

@@ -10,6 +10,7 @@ import {
   type IRunStatus,
   type RunListener
 } from '../training/types';
+import { deviceText } from '../training/runLines';
 import { RunView } from '../training/view';
 
 const RUN = '/runs/train/exp';
@@ -240,5 +241,14 @@ describe('RunView AMP', () => {
       }
       v.dispose();
     }
+  });
+});
+
+describe('a run device for people', () => {
+  it('shows the read device (format 3) and older names alike', () => {
+    expect(deviceText(['cpu'])).toBe('cpu');
+    expect(deviceText([0, 2])).toBe('cuda:0, cuda:2');
+    expect(deviceText('cuda:1')).toBe('cuda:1');
+    expect(deviceText(['cuda:0', 'cuda:1'])).toBe('cuda:0, cuda:1');
   });
 });

@@ -44,6 +44,20 @@ export function progressText(
 }
 
 /**
+ * A run's device for people: "cpu", "cuda:0", or a DDP run's
+ * "cuda:0, cuda:1" (the spec holds ["cpu"] or CUDA indices; older runs
+ * held the names themselves).
+ */
+export function deviceText(device: unknown): string {
+  if (!Array.isArray(device)) {
+    return String(device);
+  }
+  return device
+    .map(d => (typeof d === 'number' ? `cuda:${d}` : String(d)))
+    .join(', ');
+}
+
+/**
  * How the run trains: device, DDP, batch size (and autobatch's), AMP,
  * image size, and the run's notices.
  */
@@ -58,7 +72,7 @@ export function detailText(
   >;
   const details: string[] = [];
   if (params.device !== undefined) {
-    details.push(trans.__('device %1', JSON.stringify(params.device)));
+    details.push(trans.__('device %1', deviceText(params.device)));
   }
   const world = Number(model.start?.world_size ?? 1);
   if (world > 1) {

@@ -13,7 +13,7 @@ import skip_policy
 from waiting import WaitReport
 
 from yolo_lab import protocol
-from yolo_lab._yolov5_compat import apply as apply_yolov5_shims
+from yolo_lab._yolov5.compat import apply as apply_yolov5_shims
 
 # Tests import YOLOv5 in this process too (models built, importorskip): with
 # the shims the runner applies, before any test module imports it, so that a

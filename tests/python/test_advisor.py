@@ -30,7 +30,7 @@ from yolo_lab import protocol, shapes, training
 from yolo_lab.telemetry import Probe
 from yolo_lab.training.advisor import DATA_BOUND_SHARE, Advisor
 
-CPU_PARAMS = {"device": "cpu", "workers": 0, "cache": None, "imgsz": 64, "amp": False}
+CPU_PARAMS = {"device": ["cpu"], "workers": 0, "cache": None, "imgsz": 64, "amp": False}
 
 
 def _fed(advisor: Advisor, data_s: float, compute_s: float, n: int = 12) -> Advisor:
@@ -108,7 +108,7 @@ def test_small_shared_memory_with_workers() -> None:
 
 
 def test_a_busy_gpu_without_amp_is_told_to_turn_it_on_fabricated_gpu() -> None:
-    gpu = {**CPU_PARAMS, "device": "cuda:0", "workers": 8}
+    gpu = {**CPU_PARAMS, "device": [0], "workers": 8}
     advisor = _fed(Advisor(gpu, cpus=16), 0.02, 0.98)
     assert advisor.verdicts() == [], "no telemetry yet: the GPU's use is unknown"
     for _ in range(10):
@@ -138,7 +138,7 @@ def _hot_gpu() -> FabricatedGpu:
     return FabricatedGpu("GPU-aa", util=98, temp=88, sm_clock_mhz=1980, sm_clock_max_mhz=1980)
 
 
-GPU_PARAMS = {**CPU_PARAMS, "device": "cuda:0", "workers": 8}
+GPU_PARAMS = {**CPU_PARAMS, "device": [0], "workers": 8}
 THERMAL = {"reasons": REASON_HW_THERMAL, "sm_clock_mhz": 1410}
 COOL = {"reasons": 0, "sm_clock_mhz": 1980}
 
@@ -175,7 +175,7 @@ def test_a_power_capped_gpu_is_told_its_limit_fabricated() -> None:
         (GPU_PARAMS, [{**THERMAL, "sm_clock_mhz": 1960}] * 10, "the clock is at its maximum"),
         (GPU_PARAMS, [{"reasons": REASON_GPU_IDLE, "sm_clock_mhz": 300}] * 10, "idle, no fault"),
         (GPU_PARAMS, [THERMAL] * 2, "too few samples"),
-        ({**GPU_PARAMS, "device": "cuda:1"}, [THERMAL] * 10, "not the run's GPU"),
+        ({**GPU_PARAMS, "device": [1]}, [THERMAL] * 10, "not the run's GPU"),
         (CPU_PARAMS, [THERMAL] * 10, "a CPU run"),
     ],
 )
@@ -204,20 +204,17 @@ def test_another_process_on_the_gpu_shares_it_fabricated(
     assert "nvidia-smi" in verdict["fix"] and 'device="cuda:1"' in verdict["fix"]
     assert verdict["gain"].startswith("the GPU to itself: up to 2x")
 
-    other_run = _probed(Advisor({**GPU_PARAMS, "device": "cuda:1"}, cpus=16), nvml, [shared] * 5)
+    other_run = _probed(Advisor({**GPU_PARAMS, "device": [1]}, cpus=16), nvml, [shared] * 5)
     assert other_run.verdicts() == [], "the other process is on a GPU this run does not use"
     passing = _probed(Advisor(GPU_PARAMS, cpus=16), nvml, [alone] * 4 + [shared] * 3)
     assert passing.verdicts() == [], "a minority of the samples"
 
     three = FabricatedNvml([busy, idle, FabricatedGpu("GPU-cc", util=0)])
-    ddp = _probed(
-        Advisor({**GPU_PARAMS, "device": ["cuda:0", "cuda:1"]}, cpus=16), three, [shared] * 3
-    )
+    ddp = _probed(Advisor({**GPU_PARAMS, "device": [0, 1]}, cpus=16), three, [shared] * 3)
     assert "put GPU 2, which nothing else uses, in device instead of GPU 0" in _fix(ddp)
 
 
 # -- planted in real runs ----------------------------------------------------------
-
 
 
 def _advised_run(

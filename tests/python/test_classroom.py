@@ -1,4 +1,4 @@
-"""What a class's servers report (yolo_lab.classroom): a student's live
+"""What a class's servers report (yolo_lab.server.classroom): a student's live
 trainings and GPU share, and the teacher's view through the Hub's API.
 
 The Hub itself, DockerSpawner and a real training in each student's
@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from yolo_lab import classroom
+from yolo_lab.server import classroom
 from yolo_lab.training.rundir import EVENTS_FILE, write_status
 
 GIB = 2**30

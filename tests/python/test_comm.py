@@ -16,7 +16,7 @@ from yolo_lab._comm import (
     register_comm_target,
     running_in_kernel,
 )
-from yolo_lab.doctor import collect
+from yolo_lab.environment.report import collect
 from yolo_lab.telemetry import Sampler
 
 FRONTEND_HELLO = {"v": 1, "type": "hello", "side": "frontend", "version": "0.1.0"}

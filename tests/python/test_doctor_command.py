@@ -17,7 +17,7 @@ import pytest
 from yolo_lab import __main__ as cli
 
 # The module (the package exports the function ``doctor`` under its name).
-doctor_module = importlib.import_module("yolo_lab.doctor")
+doctor_module = importlib.import_module("yolo_lab.environment.report")
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 import types
@@ -11,13 +10,10 @@ from typing import Any
 
 import pytest
 
-from yolo_lab import _packages
 from yolo_lab._cuda_env import NvmlDevice, parse_visible_devices, visible_nvml_gpus
-from yolo_lab.doctor import HostPaths, collect, detect_container, probe_yolov5
-
-# ``yolo_lab.doctor`` the attribute is the doctor() function; the module is
-# reached through the import system.
-doctor_module = importlib.import_module("yolo_lab.doctor")
+from yolo_lab.environment import packages as _packages
+from yolo_lab.environment import report as doctor_module
+from yolo_lab.environment.report import HostPaths, collect, detect_container, probe_yolov5
 
 GIB = 1 << 30
 

@@ -12,7 +12,7 @@ import pytest
 
 import yolo_lab
 from yolo_lab import protocol
-from yolo_lab.doctor import DoctorReport, collect
+from yolo_lab.environment.report import DoctorReport, collect
 
 torch = pytest.importorskip("torch")
 

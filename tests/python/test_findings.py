@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 import pytest
 
-from yolo_lab.findings import compare_versions, evaluate, min_driver_for
+from yolo_lab.environment.findings import compare_versions, evaluate, min_driver_for
 
 Build = Callable[..., dict[str, Any]]
 

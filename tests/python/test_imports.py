@@ -1,11 +1,10 @@
 """What modules import: the training subprocess and the sampler stay light.
 
-``yolo_lab/__init__.py`` imports the doctor (for ``yolo_lab.doctor()``), so
-"is yolo_lab.doctor in sys.modules" says nothing about a submodule. The
-doctor checks walk the modules' own import statements instead (any depth,
-lazy ones in functions included, ``if TYPE_CHECKING:`` blocks left out),
-following yolo-lab's modules and the subpackage ``__init__`` files an
-import runs.
+Two kinds of check: a fresh Python that imports a module and reports what
+``sys.modules`` then holds, and a walk of the modules' own import statements
+(any depth, lazy ones in functions included, ``if TYPE_CHECKING:`` blocks
+left out, following yolo-lab's modules and the subpackage ``__init__`` files
+an import runs), which also sees an import a function would make later.
 """
 
 from __future__ import annotations
@@ -95,7 +94,7 @@ def _fresh_python(code: str) -> subprocess.CompletedProcess[str]:
 
 def test_the_walk_sees_a_real_import_of_the_doctor() -> None:
     # Without this, a walk that found nothing would pass the test below.
-    assert "yolo_lab.doctor" in _yolo_lab_closure("yolo_lab._comm")
+    assert "yolo_lab.environment.report" in _yolo_lab_closure("yolo_lab._comm")
     assert "yolo_lab.training.rundir" in _yolo_lab_closure("yolo_lab._runner")
 
 
@@ -107,7 +106,8 @@ def test_the_sampler_and_the_runner_do_not_import_the_doctor() -> None:
         "yolo_lab.training.rundir",
     ):
         closure = _yolo_lab_closure(module)
-        assert "yolo_lab.doctor" not in closure, f"{module} imports the doctor"
+        doctor = [name for name in closure if name.startswith("yolo_lab.environment")]
+        assert not doctor, f"{module} imports the doctor: {doctor}"
     own = _imported_names("yolo_lab.training.rundir")
     assert not [name for name in own if name.startswith("yolo_lab")], (
         "the run folder's module, which the runner imports, imports nothing of yolo-lab"
@@ -127,14 +127,15 @@ def test_importing_the_runner_imports_neither_torch_nor_yaml() -> None:
 
 def test_the_runner_imports_only_what_it_runs() -> None:
     # Each run, autotune probe and DDP rank starts one: the package's public
-    # API, the comm and the training API stay unimported. (The doctor is
-    # still imported with the package: yolo_lab.doctor is a module and a
-    # function, so the function is bound when the package is imported.)
+    # API, the doctor, the comm, the sampler and the training API stay
+    # unimported.
     code = (
         "import sys\n"
         "import yolo_lab._runner\n"
-        "heavy = ('yolo_lab._comm', 'yolo_lab.bench', 'yolo_lab._monitor', 'yolo_lab.compare',\n"
-        "         'yolo_lab.training.api', 'yolo_lab.training.detached', 'yolo_lab.training.hub')\n"
+        "heavy = ('yolo_lab._comm', 'yolo_lab.bench', 'yolo_lab.telemetry.monitor',\n"
+        "         'yolo_lab.telemetry.sampler', 'yolo_lab.compare', 'yolo_lab.environment',\n"
+        "         'yolo_lab.protocol', 'yolo_lab.training.api', 'yolo_lab.training.detached',\n"
+        "         'yolo_lab.training.hub')\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
     out = _fresh_python(code)
@@ -145,16 +146,18 @@ def test_the_public_names_load_when_first_used() -> None:
     code = (
         "import sys, yolo_lab, yolo_lab.training as t\n"
         "before = 'yolo_lab.training.api' in sys.modules\n"
+        "doctor_before = 'yolo_lab.environment' in sys.modules\n"
         "from yolo_lab import train, autotune, doctor, __version__\n"
-        "print(before, train.__module__, autotune.__module__, t.rundir.__name__,\n"
-        "      bool(__version__))\n"
+        "print(before, doctor_before, train.__module__, autotune.__module__, doctor.__module__,\n"
+        "      t.rundir.__name__, bool(__version__))\n"
         "try:\n    yolo_lab.nothing\nexcept AttributeError as e:\n    print('AttributeError', e)\n"
         "try:\n    t.nothing\nexcept AttributeError as e:\n    print('AttributeError', e)\n"
     )
     out = _fresh_python(code)
     lines = out.stdout.strip().splitlines()
     assert lines[0] == (
-        "False yolo_lab.training.api yolo_lab.training.autotune.api yolo_lab.training.rundir True"
+        "False False yolo_lab.training.api yolo_lab.training.autotune.api "
+        "yolo_lab.environment.report yolo_lab.training.rundir True"
     )
     assert lines[1:] == [
         "AttributeError module 'yolo_lab' has no attribute 'nothing'",

@@ -12,8 +12,8 @@ from fabricated_nvml import CALLS_PER_GPU_SAMPLE, FabricatedGpu, FabricatedNvml
 
 import yolo_lab
 from yolo_lab import protocol
-from yolo_lab._monitor import MIME_TYPE, SNAPSHOT_PERIOD_S, Monitor
 from yolo_lab.telemetry import Sampler
+from yolo_lab.telemetry.monitor import MIME_TYPE, SNAPSHOT_PERIOD_S, Monitor
 
 
 class RecordingDisplay:

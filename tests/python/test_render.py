@@ -6,8 +6,8 @@ from typing import Any, Callable
 
 from IPython.lib.pretty import pretty
 
-from yolo_lab.doctor import DoctorReport
-from yolo_lab.findings import evaluate
+from yolo_lab.environment.findings import evaluate
+from yolo_lab.environment.report import DoctorReport
 
 HOSTILE = '<script>alert("x")</script>'
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from yolo_lab import _servers
+from yolo_lab.server import extension as _servers
 
 
 class _Status(BaseHTTPRequestHandler):

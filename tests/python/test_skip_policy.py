@@ -14,7 +14,7 @@ from skip_policy import ALLOWED_ENV, STRICT_ENV, read_allowed, unexpected_skips
 
 HERE = Path(__file__).resolve().parent
 
-SUITE = '''
+SUITE = """
 import pytest
 
 def test_runs():
@@ -27,7 +27,7 @@ def test_allowed():
 @pytest.mark.parametrize("n", [1, 2])
 def test_not_allowed(n):
     pytest.skip("something was not installed")
-'''
+"""
 
 
 def _pytest(tmp_path: Path, allowed: str, strict: bool) -> subprocess.CompletedProcess[str]:

@@ -213,7 +213,7 @@ def test_the_checkout_up_mounts_is_what_train_and_the_doctor_use(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`yolo-lab up --code` sets YOLO_LAB_YOLOV5_DIR; both sides follow it."""
-    from yolo_lab.doctor import HostPaths, probe_yolov5
+    from yolo_lab.environment.report import HostPaths, probe_yolov5
     from yolo_lab.training.checks import find_yolov5
 
     checkout = tmp_path / "yolov5"

@@ -24,7 +24,7 @@ from waiting import wait_until
 from yolo_lab import protocol, shapes, training
 from yolo_lab._runner import Runner
 from yolo_lab._runner import oom_fix as _oom_fix
-from yolo_lab._yolov5 import yolov5_opt
+from yolo_lab._yolov5.options import yolov5_opt
 from yolo_lab.training import TrainError, launch
 from yolo_lab.training.rundir import (
     EVENTS_FILE,
@@ -238,7 +238,9 @@ def test_the_spec_holds_the_params_once_and_the_runner_derives_yolov5s_options(
         "trust_weights",
     }
     assert spec["detached"] is False and spec["trust_weights"] is False
-    assert spec["params"]["device"] == "cpu" and spec["params"]["batch_size"] == 8
+    # The device as train() read it, one form from the checks to the runner.
+    assert spec["v"] == 3 and spec["params"]["device"] == ["cpu"]
+    assert spec["params"]["batch_size"] == 8
     assert spec["yolov5_options"] == {"patience": 7, "noplots": True}
     # What the previous version wrote beside the params as "opt".
     assert yolov5_opt(spec, run.dir) == {
@@ -262,12 +264,16 @@ def test_the_spec_holds_the_params_once_and_the_runner_derives_yolov5s_options(
     assert run._repr_mimebundle_()[training.RUN_MIME_TYPE]["params"]["patience"] == 7
 
     # Several fabricated GPUs and autobatch, as YOLOv5 takes them.
-    ddp = {"v": 2, "params": {"device": ["cuda:0", "cuda:2"], "batch_size": 16}}
+    ddp = {"v": 3, "params": {"device": [0, 2], "batch_size": 16}}
     assert yolov5_opt(ddp, run.dir)["device"] == "0,2"
     assert "batch_size=8" in _oom_fix(ddp)
-    auto = {"v": 2, "params": {"device": "cuda:1", "batch_size": "auto"}}
+    auto = {"v": 3, "params": {"device": [1], "batch_size": "auto"}}
     opt = yolov5_opt(auto, run.dir)
     assert (opt["device"], opt["batch_size"]) == ("1", -1)
+    # A format-2 spec (devices as names) reads as format 3.
+    older = normalize_spec({"v": 2, "params": {"device": ["cuda:0", "cuda:2"]}})
+    assert older["v"] == 3 and older["params"]["device"] == [0, 2]
+    assert normalize_spec({"v": 2, "params": {"device": "cpu"}})["params"]["device"] == ["cpu"]
 
 
 def _old_format_spec(project: Path, name: str, device: Any, devices: list[int]) -> dict[str, Any]:
@@ -345,10 +351,11 @@ def test_a_run_folder_of_the_previous_spec_format_lists_and_resumes(
     training.resume(run_dir).wait(timeout=60)
     assert started == [1]
     written = json.loads((run_dir / SPEC_FILE).read_text())
-    assert "opt" not in written and written["v"] == 2
+    assert "opt" not in written and written["v"] == 3
     assert written["resume"] == str(run_dir / "weights" / "last.pt")
     assert written["seed"] == 5 and written["telemetry_interval_s"] == 1.0
-    assert written["params"] == {k: v for k, v in old["params"].items() if k != "patience"}
+    expect = {k: v for k, v in old["params"].items() if k != "patience"}
+    assert written["params"] == {**expect, "device": ["cpu"]}
 
     # Several GPUs: the devices a resume starts torchrun with.
     ddp = normalize_spec(_old_format_spec(project, "exp3", ["cuda:0", "cuda:1"], [0, 1]))

@@ -1,4 +1,4 @@
-"""YOLOv5 7.0 on today's numpy, Pillow and setuptools (yolo_lab._yolov5_compat).
+"""YOLOv5 7.0 on today's numpy, Pillow and setuptools (yolo_lab._yolov5.compat).
 
 Each shim is checked in a fresh interpreter, so what one test puts back
 cannot hide what another needs. The real trainings on the newest stack are
@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from yolo_lab import _yolov5_compat as compat
 from yolo_lab._runner.callbacks import number
-from yolo_lab.findings import yolov5_missing
+from yolo_lab._yolov5 import compat as compat
+from yolo_lab.environment.findings import yolov5_missing
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -42,7 +42,7 @@ def test_only_what_this_environment_lacks_is_put_back() -> None:
         "lacks = {'numpy.trapz': not hasattr(numpy, 'trapz'),\n"
         "  'pkg_resources': importlib.util.find_spec('pkg_resources') is None,\n"
         "  'PIL.ImageFont.FreeTypeFont.getsize': not hasattr(ImageFont.FreeTypeFont, 'getsize')}\n"
-        "from yolo_lab._yolov5_compat import apply\n"
+        "from yolo_lab._yolov5.compat import apply\n"
         "first = apply(); again = apply()\n"
         "print(json.dumps({'lacks': lacks, 'first': first, 'again': again}))"
     )
@@ -58,7 +58,7 @@ def test_nothing_is_applied_where_the_originals_are_there() -> None:
         "numpy.trapz = lambda *a, **k: 'original'\n"
         "sys.modules['pkg_resources'] = types.ModuleType('pkg_resources')\n"
         "ImageFont.FreeTypeFont.getsize = lambda self, text: 'original'\n"
-        "from yolo_lab._yolov5_compat import apply\n"
+        "from yolo_lab._yolov5.compat import apply\n"
         "applied = apply()\n"
         "print(json.dumps({'applied': applied, 'trapz': numpy.trapz(),\n"
         "  'pkg': hasattr(sys.modules['pkg_resources'], 'parse_version')}))"
@@ -74,7 +74,7 @@ def test_the_shims_do_what_yolov5_asks_of_them() -> None:
         "numpy.__dict__.pop('trapz', None)\n"
         "if 'getsize' in ImageFont.FreeTypeFont.__dict__:\n"
         "    del ImageFont.FreeTypeFont.getsize\n"
-        "from yolo_lab import _yolov5_compat as c\n"
+        "from yolo_lab._yolov5 import compat as c\n"
         "applied = []\n"
         "for shim in c.SHIMS:\n"
         "    shim.put_back(); applied.append(shim.name)\n"
@@ -129,7 +129,7 @@ def test_plain_yolov5_trains_and_validates_through_the_shims(tmp_path: Path) -> 
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     done = subprocess.run(
-        [sys.executable, "-m", "yolo_lab._yolov5_compat", "yolov5.train",
+        [sys.executable, "-m", "yolo_lab._yolov5.compat", "yolov5.train",
          "--data", str(data), "--cfg", "yolov5n.yaml", "--weights", "", "--epochs", "1",
          "--imgsz", "64", "--batch-size", "4", "--workers", "0", "--device", "cpu",
          "--project", str(tmp_path / "runs"), "--name", "plain"],
@@ -147,7 +147,7 @@ def test_the_image_hook_applies_the_shims_only_once_yolov5_is_imported() -> None
     # imports YOLOv5 keeps numpy, Pillow and sys.modules as they are.
     got = _fresh(
         "import json, sys, numpy\n"
-        "from yolo_lab._yolov5_compat import apply_on_import, needed\n"
+        "from yolo_lab._yolov5.compat import apply_on_import, needed\n"
         "apply_on_import(); apply_on_import()\n"
         "before = [s.name for s in needed()]\n"
         "hooks = sum(type(f).__name__ == '_BeforeYOLOv5' for f in sys.meta_path)\n"

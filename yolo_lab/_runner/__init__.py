@@ -6,7 +6,7 @@
 ``yolov5`` or a checkout of ultralytics/yolov5 named in the spec), registers
 callbacks on a fresh ``Callbacks`` and calls YOLOv5's own ``main(opt,
 callbacks)``, with ``opt`` derived from the spec's params by
-:func:`yolo_lab._yolov5.yolov5_opt`. Events go to
+:func:`yolo_lab._yolov5.options.yolov5_opt`. Events go to
 ``RUN_DIR/yolo_lab_events.jsonl``, one JSON object a line; YOLOv5's own
 console output goes to the log file the parent opened as stdout.
 

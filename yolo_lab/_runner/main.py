@@ -11,8 +11,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from .._yolov5 import import_yolov5, yolov5_opt
-from .._yolov5_compat import explain as explain_import_error
+from .._yolov5.compat import explain as explain_import_error
+from .._yolov5.options import import_yolov5, yolov5_opt
 from ..gpu_share import apply_memory_fraction
 from ..training.rundir import (
     DETACHED_ENV,
@@ -45,7 +45,7 @@ __all__ = ["main", "oom_fix", "torch_oom_types"]
 
 def _telemetry_loop(runner: Runner, interval_s: float, done: threading.Event) -> None:
     try:
-        from .._probe import Probe
+        from ..telemetry.probe import Probe
 
         # Under torchrun, rank 0's parent is torchrun: its process tree holds
         # every rank, and the DataLoader workers are one level further down.

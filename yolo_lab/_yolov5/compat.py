@@ -15,7 +15,7 @@ a torchvision of another release, no ``packaging`` to stand in for
 command that fixes it, for the doctor and the run's error, instead of a
 traceback in the middle of a run.
 
-``python -m yolo_lab._yolov5_compat MODULE ARGS...`` runs a module (e.g.
+``python -m yolo_lab._yolov5.compat MODULE ARGS...`` runs a module (e.g.
 ``yolov5.train``) with the shims applied and offline as the runner is (the
 font from a local file, no pip auto-install): plain YOLOv5 as a user would
 run it, for comparisons.
@@ -226,11 +226,11 @@ def explain(error_text: str) -> tuple[str, str] | None:
 
 def _main(argv: list[str]) -> None:
     if not argv:
-        print("usage: python -m yolo_lab._yolov5_compat MODULE [ARGS...]", file=sys.stderr)
+        print("usage: python -m yolo_lab._yolov5.compat MODULE [ARGS...]", file=sys.stderr)
         raise SystemExit(2)
     import os
 
-    from .training.launch import runner_env
+    from ..training.launch import runner_env
 
     # Offline as yolo-lab's runner is: no font download, no pip auto-install.
     os.environ.update(runner_env())

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import _yolov5_compat
-from .training.rundir import spec_batch_size, spec_devices
+from ..training.rundir import spec_batch_size, spec_devices
+from . import compat as _yolov5_compat
 
 __all__ = ["import_yolov5", "yolov5_opt"]
 
@@ -23,7 +23,7 @@ def import_yolov5(yolov5_dir: str | None) -> tuple[Any, str, str]:
     ``yolov5_dir`` names a checkout of ultralytics/yolov5 (``train.py`` with
     ``models/`` and ``utils/`` beside it); without it the PyPI package
     ``yolov5`` is used. What YOLOv5 7.0 needs of older numpy, Pillow and
-    setuptools is put back first (:mod:`yolo_lab._yolov5_compat`).
+    setuptools is put back first (:mod:`yolo_lab._yolov5.compat`).
     """
     _yolov5_compat.apply()
     if yolov5_dir:

@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Callable, Final, Literal, TypedDict
 
-from ._cuda_env import parse_visible_devices
-from ._yolov5_compat import explain as explain_import_error
+from .._cuda_env import parse_visible_devices
+from .._yolov5.compat import explain as explain_import_error
 
 __all__ = [
     "MINOR_COMPAT_MIN_DRIVER",

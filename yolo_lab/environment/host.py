@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from ._cuda_env import NvmlDevice
+from .._cuda_env import NvmlDevice
 
 __all__ = ["DriverProbe", "HostPaths", "detect_container", "probe_driver", "probe_system"]
 

@@ -19,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Final
 
-from ._host import _MAX_ERROR_TEXT, HostPaths, _error_text, _join_errors
+from .host import _MAX_ERROR_TEXT, HostPaths, _error_text, _join_errors
 
 __all__ = ["probe_python", "probe_torch", "probe_yolov5"]
 
@@ -153,7 +153,7 @@ def _tail(text: str, lines: int = 5) -> str:
 # imported it from a folder a fresh interpreter would not look in.
 _IMPORT_WITH_SHIMS: Final = (
     f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})\n"
-    "from yolo_lab._yolov5_compat import apply\n"
+    "from yolo_lab._yolov5.compat import apply\n"
     "apply()\n"
     "sys.path.pop(0)\n"
     "import yolov5"
@@ -174,7 +174,7 @@ def _import_check(executable: str, location: str) -> str | None:
     try:
         proc = subprocess.run(
             # As the runner imports it: with what YOLOv5 7.0 needs of older
-            # numpy, Pillow and setuptools put back (yolo_lab._yolov5_compat).
+            # numpy, Pillow and setuptools put back (yolo_lab._yolov5.compat).
             [executable, "-c", _IMPORT_WITH_SHIMS],
             env=env,
             stdin=subprocess.DEVNULL,

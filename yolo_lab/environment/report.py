@@ -17,8 +17,9 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, Callable
 
-from ._cuda_env import visible_nvml_gpus
-from ._host import (
+from .._cuda_env import visible_nvml_gpus
+from .findings import Finding, evaluate
+from .host import (
     DriverProbe,
     HostPaths,
     _cpu_count,
@@ -27,9 +28,8 @@ from ._host import (
     probe_driver,
     probe_system,
 )
-from ._packages import _empty_torch, _empty_yolov5, probe_python, probe_torch, probe_yolov5
-from ._render import render_html, render_text
-from .findings import Finding, evaluate
+from .packages import _empty_torch, _empty_yolov5, probe_python, probe_torch, probe_yolov5
+from .render import render_html, render_text
 
 __all__ = [
     "DoctorReport",

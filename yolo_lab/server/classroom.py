@@ -28,10 +28,10 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from .gpu_share import memory_fraction
-from .training.events import read_event_tail
-from .training.launch import run_status
-from .training.rundir import STATUS_FILE, TERMINAL
+from ..gpu_share import memory_fraction
+from ..training.events import read_event_tail
+from ..training.launch import run_status
+from ..training.rundir import STATUS_FILE, TERMINAL
 
 __all__ = [
     "RUN_ROOTS_ENV",

@@ -153,7 +153,7 @@ def _detached_runs(serverapp: Any) -> Any:
     """Start owning detached runs: re-adopt the live ones, listen for kernels."""
     import atexit
 
-    from .training.detached import ON_EXIT_CHOICES, SOCKET_ENV, DetachedRuns
+    from ..training.detached import ON_EXIT_CHOICES, SOCKET_ENV, DetachedRuns
 
     section = serverapp.config.get("YoloLab") or {}
     on_exit = section.get("detached_runs_on_exit", "keep")

@@ -13,8 +13,8 @@ on ``stop()``, holding the last ``window_s`` seconds, so the saved notebook
 shows a recent window without a kernel and a one-second sampler no longer
 re-sends the whole window every second.
 
-This module is private (``_monitor``) so that ``yolo_lab.monitor`` names
-the function only, not also a submodule.
+It lives in the telemetry package (``yolo_lab.telemetry.monitor``), so
+``yolo_lab.monitor`` names the function only, not also a submodule.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import time
 from collections import deque
 from typing import Any, Callable, Final
 
-from . import protocol
-from .telemetry import INTERVAL_MIN_S, Batch, Notice, Sampler, check_interval, get_sampler
+from .. import protocol
+from .sampler import INTERVAL_MIN_S, Batch, Notice, Sampler, check_interval, get_sampler
 
 __all__ = ["MIME_TYPE", "SNAPSHOT_PERIOD_S", "Monitor", "monitor"]
 
@@ -279,7 +279,7 @@ def monitor(window_s: float = DEFAULT_WINDOW_S, interval_s: float | None = None)
     notebook or another frontend shows) is refreshed every
     ``SNAPSHOT_PERIOD_S`` seconds and once more on ``stop()``.
     """
-    from ._comm import running_in_kernel
+    from .._comm import running_in_kernel
 
     handle = Monitor(get_sampler(), window_s, interval_s, display=_ipython_display)
     if not running_in_kernel():

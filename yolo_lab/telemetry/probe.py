@@ -17,7 +17,7 @@ from typing import Any, Callable, Final, Literal
 
 import psutil
 
-from ._cuda_env import NvmlDevice, visible_nvml_ordinals
+from .._cuda_env import NvmlDevice, visible_nvml_ordinals
 
 __all__ = ["Probe"]
 

@@ -31,8 +31,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Callable, Final, Literal, Union
 
-from . import protocol
-from ._probe import Probe, _failure
+from .. import protocol
+from .probe import Probe, _failure
 
 __all__ = [
     "DEFAULT_HISTORY_S",

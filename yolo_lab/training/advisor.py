@@ -159,8 +159,7 @@ class Advisor:
         share = self.data_share
         out: list[dict[str, Any]] = []
         workers = int(self.params.get("workers") or 0)
-        device = self.params.get("device") or "cpu"
-        on_cpu = device == "cpu"
+        on_cpu = not spec_devices({"params": self.params})
         with self._lock:
             n = len(self._shares)
             gpu_util = list(self._gpu_util)

@@ -48,7 +48,6 @@ from .rundir import (
     SPEC_VERSION,
     TERMINAL,
     claim_run_dir,
-    device_param,
     find_runs,
     read_results,
     read_spec,
@@ -102,14 +101,14 @@ class Run:
 
         A checkpoint is a pickle of YOLOv5's own classes: this imports YOLOv5
         here, as the runner does (the run's checkout, and
-        :mod:`yolo_lab._yolov5_compat`'s shims for today's numpy, Pillow and
+        :mod:`yolo_lab._yolov5.compat`'s shims for today's numpy, Pillow and
         setuptools). The file is this run's own, so it is unpickled in full.
         """
         import warnings
 
         import torch
 
-        from .._yolov5 import import_yolov5
+        from .._yolov5.options import import_yolov5
 
         path = {"best": self.best, "last": self.last}.get(weights, False)
         if path is False:
@@ -284,7 +283,7 @@ def train(
         "data": str(data_path),
         "model": cfg,
         "weights": weights_path,
-        "device": device_param(devices),
+        "device": devices or ["cpu"],
         "nproc": nproc,
         "batch_size": batch,
         "amp": amp_request,

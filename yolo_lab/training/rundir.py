@@ -23,7 +23,7 @@ import json
 import math
 import os
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -38,7 +38,7 @@ __all__ = [
     "TERMINAL",
     "SPEC_VERSION",
     "claim_run_dir",
-    "device_param",
+    "device_text",
     "disk_free_if_full",
     "disk_full_words",
     "find_runs",
@@ -209,9 +209,11 @@ def read_status(run_dir: Path) -> dict[str, Any]:
 # checked and normalized), ``yolov5_options`` (other YOLOv5 train options,
 # passed through), and the run-level ``seed``, ``telemetry_interval_s`` and,
 # for a resumed run, ``resume`` (the last.pt to continue from). The runner
-# derives YOLOv5's own options from it (yolo_lab._runner.yolov5_opt).
-SPEC_VERSION: Final = 2
-# The keys of the previous format's "opt" that were derived from params
+# derives YOLOv5's own options from it (yolo_lab._yolov5.options.yolov5_opt).
+# Format 3: ``params.device`` is the device as train() read it, ``["cpu"]`` or
+# the GPUs' CUDA indices (format 2 held names: "cpu", "cuda:N" or a list).
+SPEC_VERSION: Final = 3
+# The keys of format 1's "opt" that were derived from params
 # (anything else in it was a pass-through YOLOv5 option).
 _OPT_FROM_PARAMS: Final = frozenset(
     {
@@ -232,21 +234,29 @@ _OPT_FROM_PARAMS: Final = frozenset(
 )
 
 
-def device_param(devices: Sequence[int]) -> str | list[str]:
-    """The spec's ``device``: "cpu", "cuda:N", or a list of those for DDP."""
-    if len(devices) > 1:
-        return [f"cuda:{i}" for i in devices]
-    return f"cuda:{devices[0]}" if devices else "cpu"
+def _device_from_names(device: Any) -> list[Any]:
+    """A format-2 ``device`` ("cpu", "cuda:N", a list of those) as format 3's."""
+    indices = [
+        int(item[5:])
+        for item in (device if isinstance(device, list) else [device])
+        if isinstance(item, str) and item.startswith("cuda:") and item[5:].isdigit()
+    ]
+    return indices or ["cpu"]
 
 
 def spec_devices(spec: Mapping[str, Any]) -> list[int]:
     """The CUDA indices of the spec's ``device``; ``[]`` is the CPU."""
     device = (spec.get("params") or {}).get("device")
-    indices = []
-    for item in device if isinstance(device, list) else [device]:
-        if isinstance(item, str) and item.startswith("cuda:") and item[5:].isdigit():
-            indices.append(int(item[5:]))
-    return indices
+    return [i for i in device or [] if isinstance(i, int) and not isinstance(i, bool)]
+
+
+def device_text(device: Any) -> str | None:
+    """A run's device for people: "cpu", "cuda:0", or a DDP run's "cuda:0,cuda:1"."""
+    if device is None:
+        return None
+    if not isinstance(device, list):
+        return str(device)  # a run YOLOv5 made alone, or a format-2 name
+    return ",".join(f"cuda:{i}" if isinstance(i, int) else str(i) for i in device)
 
 
 def spec_world(spec: Mapping[str, Any]) -> int:
@@ -276,14 +286,18 @@ def normalize_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
 
     Before format 2 a spec had no "v" and held YOLOv5's options ("opt")
     beside the params (which then also held the pass-through options), with
-    amp, devices, batch_size, epochs and yolov5_dir repeated at the top. A
-    run folder from then still resumes and lists: its spec reads as format 2.
+    amp, devices, batch_size, epochs and yolov5_dir repeated at the top;
+    format 2 held the device as names. A run folder from then still resumes
+    and lists: its spec reads as the current format.
     """
     if "v" in spec:
         out = dict(spec)
         out["params"] = dict(spec.get("params") or {})
         out["yolov5_options"] = dict(spec.get("yolov5_options") or {})
         out.setdefault("seed", 0)
+        if out["v"] < 3 and "device" in out["params"]:
+            out["params"]["device"] = _device_from_names(out["params"]["device"])
+        out["v"] = SPEC_VERSION
         return out
     opt = dict(spec.get("opt") or {})
     extras = {k: v for k, v in opt.items() if k not in _OPT_FROM_PARAMS}
@@ -295,8 +309,10 @@ def normalize_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
     if "batch_size" not in params and isinstance(batch, int):
         params["batch_size"] = "auto" if batch == -1 else batch
     devices = spec.get("devices")
-    if "device" not in params and isinstance(devices, list):
-        params["device"] = device_param([i for i in devices if isinstance(i, int)])
+    if "device" in params:
+        params["device"] = _device_from_names(params["device"])
+    elif isinstance(devices, list):
+        params["device"] = [i for i in devices if isinstance(i, int)] or ["cpu"]
     out = {
         "v": SPEC_VERSION,
         "params": params,
@@ -409,7 +425,7 @@ def summarize(run_dir: Path, status: Mapping[str, Any]) -> dict[str, Any]:
         "map": max((r.get("metrics/mAP_0.5:0.95", 0.0) for r in rows), default=None),
         "last": str(last) if last.is_file() else None,
         "best": str(best) if best.is_file() else None,
-        "device": params.get("device"),
+        "device": device_text(params.get("device")),
         "message": status.get("message"),
     }
 

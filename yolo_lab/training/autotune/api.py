@@ -24,7 +24,7 @@ from ..checks import (
     find_yolov5,
 )
 from ..params import DEFAULTS
-from ..rundir import device_param
+from ..rundir import device_text
 from . import probe
 from .probe import (
     KNOBS,
@@ -143,7 +143,7 @@ def _check_probe_s(probe_s: Any) -> float:
 
 
 def _check_device(device: Any) -> tuple[str, list[int]]:
-    """The one device searched: its name for the spec and its CUDA index ([] = CPU)."""
+    """The one device searched: its name for people and its CUDA index ([] = CPU)."""
     devices = check_devices(device)
     if len(devices) > 1:
         raise TrainError(
@@ -153,7 +153,7 @@ def _check_device(device: Any) -> tuple[str, list[int]]:
             f"for DDP on {len(devices)} GPUs, train with {len(devices)} times it)",
             field="device",
         )
-    return str(device_param(devices)), devices
+    return str(device_text(devices or ["cpu"])), devices
 
 
 def _check_space(

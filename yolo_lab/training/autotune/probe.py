@@ -96,7 +96,7 @@ def _probe_spec(setup: ProbeSetup, settings: Mapping[str, Any], run_dir: Path) -
         "data": setup.data,
         "model": setup.model,
         "weights": setup.weights,
-        "device": setup.device,
+        "device": list(setup.devices) or ["cpu"],
         "nproc": 1,
         "batch_size": settings["batch_size"],
         "amp": settings["amp"],
