@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { checkParams, formField, readDevice, RULES } from '../training/params';
 import { DEFAULT_FORM, validateForm } from '../training/form';
+import { TrainFormModel } from '../training/formModel';
 import { ROOT } from './fixtures';
 
 interface ICase {
@@ -50,7 +51,7 @@ describe.each(TABLE.cases)('$case', (c: ICase) => {
     }
   });
 
-  it('the form says the same', () => {
+  it('the form model says the same', () => {
     const form = {
       ...DEFAULT_FORM,
       data: typed(params.data),
@@ -77,7 +78,14 @@ describe.each(TABLE.cases)('$case', (c: ICase) => {
         memoryTotalBytes: null
       }))
     };
-    const errors = validateForm(form, hw);
+    // Through the form model the panel holds (the devices as the user
+    // picked them), as well as its check alone.
+    const model = new TrainFormModel();
+    model.hardware = hw;
+    model.load({ ...form, devicesChosen: true });
+    expect(model.errors).toEqual(validateForm(form, hw));
+    expect(model.valid).toBe(!c.refused);
+    const errors = model.errors;
     if (c.refused) {
       const field = formField(c.refused.field) as keyof typeof errors;
       expect(errors[field]).toContain(c.refused.says);
