@@ -163,3 +163,60 @@ def test_the_public_names_load_when_first_used() -> None:
         "AttributeError module 'yolo_lab' has no attribute 'nothing'",
         "AttributeError module 'yolo_lab.training' has no attribute 'nothing'",
     ]
+
+
+def _all_modules() -> list[str]:
+    package = REPO / "yolo_lab"
+    names = []
+    for path in package.rglob("*.py"):
+        if "labextension" in path.parts:
+            continue
+        parts = list(path.relative_to(REPO).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        names.append(".".join(parts))
+    return sorted(names)
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for other in graph.get(node, ()):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                other = stack.pop()
+                group.append(other)
+                if other == node:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for node in graph:
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_import_cycle_among_yolo_lab_modules() -> None:
+    # Lazy imports in functions count: a cycle through one still ties the
+    # rooms together. A package's __init__ counts as the package.
+    modules = set(_all_modules())
+    graph = {
+        name: {m for m in _imported_names(name) if m in modules and m != name} for name in modules
+    }
+    assert _cycles(graph) == []
+    # The check finds a planted cycle.
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
