@@ -106,5 +106,10 @@ if [ $TESTS = 1 ]; then
   if [ ! -d ui-tests/node_modules ] || [ ui-tests/package-lock.json -nt ui-tests/node_modules/.package-lock.json ]; then
     (cd ui-tests && npm ci --no-audit --no-fund --loglevel=error)
   fi
+
+  # A real Slurm for tests/python/test_slurm.py: slurmctld and two compute
+  # nodes on 127.0.0.1 (Debian's packages, about 15 s the first time).
+  step "Slurm cluster (slurmctld, node1, node2 on 127.0.0.1)"
+  bash "$ROOT/scripts/slurm-cluster.sh" up
 fi
 step "set up"

@@ -33,7 +33,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 # What a test needs, so a contributor can run a part: `pytest -m "not slow"`
-# is the fast part (README, Tests). slow is added to every yolov5 and kernel
+# is the fast part (README, Tests). slow is added to every yolov5, kernel and slurm
 # test; gpu_fabricated to every test whose name says it is fabricated.
 MARKERS = {
     "yolov5": "needs the yolov5 package (scripts/setup.sh --tests installs it); trains for real",
@@ -41,11 +41,12 @@ MARKERS = {
     "slow": "seconds to minutes: a real training, kernel, server or subprocess",
     "root": "needs root: plays the Hub or another local user with real uids",
     "gpu_fabricated": "reads GPU figures fabricated for this GPU-less machine",
+    "slurm": "submits jobs to the real Slurm cluster of scripts/slurm-cluster.sh",
 }
 
 
 def _mark_by_need(item: pytest.Item) -> None:
-    if item.get_closest_marker("yolov5") or item.get_closest_marker("kernel"):
+    if any(item.get_closest_marker(name) for name in ("yolov5", "kernel", "slurm")):
         item.add_marker(pytest.mark.slow)
     if "fabricated" in item.name:
         item.add_marker(pytest.mark.gpu_fabricated)
