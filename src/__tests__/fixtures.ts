@@ -16,6 +16,20 @@ export const PYTHON = process.env.YOLO_LAB_PYTHON ?? 'python';
  * Messages produced by the real Python package: a real doctor report of this
  * machine and the kernel's answers to malformed requests.
  */
+/**
+ * Run a generator's `--check` (in a process of its own: generators use
+ * prettier's dynamic imports) and expect it to say its file is current.
+ */
+export function expectGenerated(script: string): void {
+  const result = spawnSync('node', [script, '--check'], {
+    cwd: ROOT,
+    encoding: 'utf-8',
+    timeout: 60_000
+  });
+  expect(result.stderr).toBe('');
+  expect(result.status).toBe(0);
+}
+
 export function pythonExamples(): { messages: Message[]; display: unknown } {
   const result = spawnSync(PYTHON, ['-m', 'yolo_lab._examples'], {
     cwd: ROOT,
