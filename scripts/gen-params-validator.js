@@ -20,7 +20,11 @@ const OUT = path.join(ROOT, 'src', 'training', 'paramsValidator.generated.ts');
 
 /** The generated module's text. */
 function generate() {
-  const schema = JSON.parse(fs.readFileSync(SCHEMA, 'utf-8'));
+  // Descriptions and titles are for people reading the file: the checks and
+  // the page do without them (the page loads this module at start).
+  const schema = JSON.parse(fs.readFileSync(SCHEMA, 'utf-8'), (key, value) =>
+    key === 'description' || key === 'title' ? undefined : value
+  );
   // allErrors: every refusal, ranked by the reader (params.ts) as Python's
   // does; messages: false, since the words are the definition's (and the
   // page loads less); strict: false lets the x- annotations through.
