@@ -41,7 +41,7 @@ WHEELS=(
   rpds-py==2026.9.1
   attrs==26.1.0
   # No setuptools: yolov5's `import pkg_resources` (gone from setuptools 81)
-  # is stood in for by yolo_lab/_yolov5_compat.py, as numpy.trapz and Pillow's getsize.
+  # is stood in for by yolo_lab/_yolov5/compat.py, as numpy.trapz and Pillow's getsize.
 )
 mkdir -p "$DEST"
 fetched=0

@@ -47,7 +47,7 @@ step "Python packages (torch, YOLOv5, JupyterLab, test tools)"
 # What is needed: requirements/dev.txt; at which versions: requirements/tested.txt
 # (the stack the tests run on, one place). No upper pins for YOLOv5's age: the
 # runner puts back what YOLOv5 7.0 calls and newer numpy, Pillow and setuptools
-# removed (yolo_lab/_yolov5_compat.py).
+# removed (yolo_lab/_yolov5/compat.py).
 pipq pip install -q --disable-pip-version-check \
   -r requirements/dev.txt -c requirements/tested.txt
 

@@ -4,7 +4,7 @@
  * student's share of the GPU.
  *
  * Everything comes from yolo-lab's server extension (GET /yolo-lab/class
- * and /yolo-lab/activity, yolo_lab/classroom.py), which asks the Hub with
+ * and /yolo-lab/activity, yolo_lab/server/classroom.py), which asks the Hub with
  * this server's own token: the browser never holds a Hub token.
  */
 import { Poll } from '@lumino/polling';
