@@ -145,15 +145,22 @@ def test_cancelled_and_timed_out_jobs_show_how_they_ended(
     cluster: list[str], tmp_path: Path
 ) -> None:
     forever = ["while true; do sleep 1 & wait $!; done"]
+    # The time-out runs its clock while the cancel is tried beside it. Slurm
+    # keeps limits in whole minutes, so "0:05" is one minute.
+    timed = _submit(cluster, tmp_path, "timed", forever, Slurm(time="0:05", signal_s=0))
+    running = _until("the limited job runs", _in("running", timed), START_S)
+    assert running.time_left_s is not None and 0 < running.time_left_s <= 60
+
     cancelled = _submit(cluster, tmp_path, "cancelled", forever, Slurm(time="5:00", signal_s=0))
     _until("the job runs", _in("running", cancelled), START_S)
     cancel(cancelled)
     assert _until("the job ends", _in("ended", cancelled), START_S).state == "CANCELLED"
 
-    # A limit of 5 s: slurmctld checks limits on a 30 s timer, then gives
-    # the job KillWait (5 s) to end; 90 s covers that on a loaded machine.
-    timed = _submit(cluster, tmp_path, "timed", forever, Slurm(time="0:05", signal_s=0))
-    assert _until("the job times out", _in("ended", timed), 90.0).state == "TIMEOUT"
+    # The limit (60 s), then slurmctld's limit check (a 30 s timer, not
+    # configurable), then KillWait (5 s): up to 95 s after the job started,
+    # plus the START_S margin for a loaded machine.
+    budget_s = 60 + 30 + 5 + START_S
+    assert _until("the job times out", _in("ended", timed), budget_s).state == "TIMEOUT"
 
 
 @pytest.mark.slurm
