@@ -793,7 +793,13 @@ describe('the class Hub: two students, each in a yolo-lab container of their own
     const bob = await docker.getContainer(`${PREFIX}-bob`).inspect();
     const bobUrl = (bob.Config.Env ?? []).find(e => e.startsWith('JUPYTERHUB_SERVICE_URL='))!.split('=')[1];
     const bobPort = Number(new URL(bobUrl).port);
-    const listenPort = await freePort();
+    // Ports free on the host; she listens on the first one free in her own
+    // namespace too (her kernel's own ports are there: one of them took the
+    // single port this test used to give her, on a loaded run, 2026-12-08).
+    const candidates: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      candidates.push(await freePort());
+    }
     const alice = await KernelClient.start(`${userOrigin('alice')}/user/alice`, tokens.alice);
     try {
       const reply = await alice.execute(
@@ -815,9 +821,15 @@ describe('the class Hub: two students, each in a yolo-lab container of their own
           "    out['hub_api'] = 'open'",
           'except urllib.error.HTTPError as e:',
           "    out['hub_api'] = e.code",
-          'listener = socket.socket()',
-          `listener.bind(('0.0.0.0', ${listenPort}))`,
+          `for port in ${JSON.stringify(candidates)}:`,
+          '    listener = socket.socket()',
+          '    try:',
+          "        listener.bind(('0.0.0.0', port))",
+          '        break',
+          '    except OSError:',
+          '        listener.close()',
           'listener.listen()',
+          "out['listen_port'] = port",
           '# Two gloo ranks on her own loopback: DDP inside still works.',
           "script = '/tmp/ddp.py'",
           'open(script, "w").write("import torch, torch.distributed as d\\nd.init_process_group(\'gloo\')\\nt = torch.ones(1) * (d.get_rank() + 1)\\nd.all_reduce(t)\\nimport os\\nos.write(1, f\'sum {t.item()}\\\\n\'.encode())\\n")',
@@ -837,6 +849,8 @@ describe('the class Hub: two students, each in a yolo-lab container of their own
       assert.deepEqual(out.ddp, ['sum 3.0', 'sum 3.0']);
       assert.equal(connections, 0, 'nothing of hers reached the host service');
       // What she opens (on every interface she has) is not on the host's.
+      const listenPort = out.listen_port as number;
+      assert.ok(candidates.includes(listenPort), `she listens on ${listenPort}`);
       const reached = await new Promise<boolean>(done => {
         const probe = connect(listenPort, '127.0.0.1');
         probe.once('connect', () => (probe.destroy(), done(true)));
