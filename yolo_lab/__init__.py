@@ -10,7 +10,9 @@ Outside a kernel the import has no side effects.
 (``yolo_lab.telemetry`` holds the sampler behind both the chart and the
 JupyterLab panel). ``yolo_lab.train(data=..., device=..., batch_size=...,
 amp=...)`` starts a YOLOv5 training run in a subprocess and shows it live;
-``resume``, ``show_run`` and ``list_runs`` work on the runs/ folder.
+``resume``, ``show_run`` and ``list_runs`` work on the runs/ folder;
+``train(..., cluster=yolo_lab.Slurm(nodes=2, gpus_per_node=4, ...))`` runs
+it as a Slurm job on a cluster's nodes.
 ``yolo_lab.autotune(data=..., device=...)`` probes batch size, workers, cache
 (and AMP on a GPU) in short real runs and returns the fastest settings.
 ``yolo_lab.benchmark()`` measures the course's speed table on this machine.
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from .telemetry.monitor import Monitor, monitor
     from .training import Run, TrainError, list_runs, resume, show_run, train
     from .training.autotune import Autotune, autotune
+    from .training.slurm import Slurm
 
 # The public names, imported when first used: a process that imports one
 # module of the package (a training runner, each autotune probe, each DDP
@@ -43,6 +46,7 @@ _LAZY: dict[str, str] = {
     "benchmark": ".bench",
     "show_bench": ".bench",
     "Run": ".training",
+    "Slurm": ".training.slurm",
     "TrainError": ".training",
     "list_runs": ".training",
     "resume": ".training",
@@ -72,6 +76,7 @@ __all__ = [
     "DoctorReport",
     "Monitor",
     "Run",
+    "Slurm",
     "TrainError",
     "__version__",
     "autotune",

@@ -1,16 +1,21 @@
 """Shared fixtures: the protocol schema validator and fabricated reports; the
-report of waits close to their deadline (waiting.py)."""
+report of waits close to their deadline (waiting.py); the Slurm cluster."""
 
 from __future__ import annotations
 
 import copy
+import fcntl
 import importlib.util
+import shutil
+import subprocess
+from collections.abc import Iterator
 from typing import Any, Callable
 
 import jsonschema
 import pytest
 import skip_policy
-from waiting import WaitReport
+from slurm_cluster import SLURM_START_S
+from waiting import WaitReport, wait_until
 
 from yolo_lab import protocol
 from yolo_lab._yolov5.compat import apply as apply_yolov5_shims
@@ -153,3 +158,47 @@ def report_validator() -> jsonschema.Draft7Validator:
             "$ref": "#/definitions/report",
         }
     )
+
+
+# -- the Slurm cluster (scripts/slurm-cluster.sh) --------------------------------
+
+
+@pytest.fixture(scope="session")
+def _slurm_up() -> None:
+    up = "bash scripts/slurm-cluster.sh up (setup.sh --tests runs it)"
+    assert shutil.which("sbatch"), f"no Slurm here: {up}"
+    out = subprocess.run(
+        ["sinfo", "--noheader", "--Node", "--format=%N %t"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode == 0 and len(out.stdout.split("\n")) >= 2, (
+        f"the Slurm cluster is not up ({out.stderr.strip()}): {up}"
+    )
+
+
+@pytest.fixture
+def slurm_jobs(_slurm_up: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
+    """The cluster to this test alone (a test of the other pytest worker
+    waits), and a list for the ids of the jobs it submits: cancelled at the
+    end, so a failed test leaves no job holding the nodes."""
+    from yolo_lab.training.slurm import cancel, job
+
+    lock = tmp_path_factory.getbasetemp().parent / "yolo-lab-slurm.lock"
+    with lock.open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        jobs: list[str] = []
+        try:
+            yield jobs
+        finally:
+            for job_id in jobs:
+                if (now := job(job_id)) is not None and now.phase != "ended":
+                    cancel(job_id)
+            for job_id in jobs:
+                wait_until(
+                    lambda job_id=job_id: (now := job(job_id)) is None or now.phase == "ended",
+                    SLURM_START_S,
+                    f"job {job_id} ends",
+                    interval=0.2,
+                )

@@ -2,62 +2,25 @@
 
 The cluster is the one ``scripts/slurm-cluster.sh up`` starts (``setup.sh
 --tests`` does): slurmctld and two compute nodes, node1 and node2, on this
-machine's 127.0.0.1, a CPU partition ``debug``. One scenario per test so
-that the two pytest workers never share the two nodes in ways that would
-change what Slurm says.
+machine's 127.0.0.1, a CPU partition ``debug``. Each test has the cluster to
+itself (the ``slurm_jobs`` fixture, conftest.py), so that the two pytest
+workers never share the two nodes in ways that would change what Slurm says.
 """
 
 from __future__ import annotations
 
-import fcntl
-import shutil
-import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Callable, TypeVar
 
 import pytest
+from slurm_cluster import SLURM_START_S
 
 from yolo_lab.training import TrainError
 from yolo_lab.training.slurm import Job, Slurm, cancel, job, submit
 
 REPO = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
-
-
-@pytest.fixture(scope="module")
-def _cluster_up() -> None:
-    up = "bash scripts/slurm-cluster.sh up (setup.sh --tests runs it)"
-    assert shutil.which("sbatch"), f"no Slurm here: {up}"
-    out = subprocess.run(
-        ["sinfo", "--noheader", "--Node", "--format=%N %t"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert out.returncode == 0 and len(out.stdout.split("\n")) >= 2, (
-        f"the Slurm cluster is not up ({out.stderr.strip()}): {up}"
-    )
-
-
-@pytest.fixture
-def cluster(_cluster_up: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
-    """The cluster to this test alone (the other pytest worker waits), and
-    the ids of the jobs it submits: cancelled at the end, so a failed test
-    leaves no job holding the nodes."""
-    lock = tmp_path_factory.getbasetemp().parent / "yolo-lab-slurm.lock"
-    with lock.open("a") as held:
-        fcntl.flock(held, fcntl.LOCK_EX)
-        jobs: list[str] = []
-        try:
-            yield jobs
-        finally:
-            for job_id in jobs:
-                if (now := job(job_id)) is not None and now.phase != "ended":
-                    cancel(job_id)
-            for job_id in jobs:
-                _until(f"job {job_id} ends", _in("ended", job_id), START_S)
 
 
 def _until(what: str, check: Callable[[], T | None], budget_s: float) -> T:
@@ -93,25 +56,23 @@ def _in(phase: str, job_id: str) -> Callable[[], Job | None]:
     return check
 
 
-# A job starts within one scheduler pass once nodes are free (a second or
-# two here); 60 s covers a loaded CI machine.
-START_S = 60.0
+START_S = SLURM_START_S
 
 
 @pytest.mark.slurm
 def test_a_queued_job_says_why_it_waits_then_where_it_runs(
-    cluster: list[str], tmp_path: Path
+    slurm_jobs: list[str], tmp_path: Path
 ) -> None:
     release = tmp_path / "release"
     hold = Slurm(partition="debug", nodes=2, time="5:00", signal_s=0)
     wait = [f"while [ ! -e {release} ]; do sleep 0.2; done"]
-    blocker = _submit(cluster, tmp_path, "blocker", wait, hold)
+    blocker = _submit(slurm_jobs, tmp_path, "blocker", wait, hold)
     running = _until("the blocker runs on both nodes", _in("running", blocker), START_S)
     assert running.nodes == ("node1", "node2")
     assert running.time_left_s is not None and 0 < running.time_left_s <= 300
 
     one = Slurm(nodes=1, time="1:00", signal_s=0)
-    waiting = _submit(cluster, tmp_path, "waiting", ["hostname"], one)
+    waiting = _submit(slurm_jobs, tmp_path, "waiting", ["hostname"], one)
     # Slurm gives the reason at its next scheduling pass ("None" before it).
     pending = _until(
         "the second job waits, with Slurm's reason",
@@ -130,10 +91,10 @@ def test_a_queued_job_says_why_it_waits_then_where_it_runs(
 
 @pytest.mark.slurm
 def test_a_two_node_job_from_the_request_runs_on_both_nodes(
-    cluster: list[str], tmp_path: Path
+    slurm_jobs: list[str], tmp_path: Path
 ) -> None:
     request = Slurm(partition="debug", nodes=2, time="0:05:00")
-    job_id = _submit(cluster, tmp_path, "two", ["srun hostname"], request)
+    job_id = _submit(slurm_jobs, tmp_path, "two", ["srun hostname"], request)
     done = _until("the two-node job ends", _in("ended", job_id), START_S)
     assert done.state == "COMPLETED" and done.nodes == ("node1", "node2")
     log = (tmp_path / f"two-{job_id}.out").read_text(encoding="utf-8")
@@ -142,16 +103,16 @@ def test_a_two_node_job_from_the_request_runs_on_both_nodes(
 
 @pytest.mark.slurm
 def test_cancelled_and_timed_out_jobs_show_how_they_ended(
-    cluster: list[str], tmp_path: Path
+    slurm_jobs: list[str], tmp_path: Path
 ) -> None:
     forever = ["while true; do sleep 1 & wait $!; done"]
     # The time-out runs its clock while the cancel is tried beside it. Slurm
     # keeps limits in whole minutes, so "0:05" is one minute.
-    timed = _submit(cluster, tmp_path, "timed", forever, Slurm(time="0:05", signal_s=0))
+    timed = _submit(slurm_jobs, tmp_path, "timed", forever, Slurm(time="0:05", signal_s=0))
     running = _until("the limited job runs", _in("running", timed), START_S)
     assert running.time_left_s is not None and 0 < running.time_left_s <= 60
 
-    cancelled = _submit(cluster, tmp_path, "cancelled", forever, Slurm(time="5:00", signal_s=0))
+    cancelled = _submit(slurm_jobs, tmp_path, "cancelled", forever, Slurm(time="5:00", signal_s=0))
     _until("the job runs", _in("running", cancelled), START_S)
     cancel(cancelled)
     assert _until("the job ends", _in("ended", cancelled), START_S).state == "CANCELLED"
@@ -164,7 +125,7 @@ def test_cancelled_and_timed_out_jobs_show_how_they_ended(
 
 
 @pytest.mark.slurm
-def test_a_job_slurm_refuses_says_what_slurm_said(cluster: list[str], tmp_path: Path) -> None:
+def test_a_job_slurm_refuses_says_what_slurm_said(slurm_jobs: list[str], tmp_path: Path) -> None:
     script = _script(tmp_path, "nowhere", ["hostname"], Slurm(partition="nowhere"))
     with pytest.raises(TrainError) as err:
         submit(script, cwd=tmp_path)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..training.advisor import Advisor, shm_bytes
-from ..training.rundir import EVENTS_FILE, STOP_FILE, spec_devices, write_status
+from ..training.rundir import EVENTS_FILE, spec_devices, stop_reason, write_status
 from .amp import check_amp_offline
 from .ddp import (
     StopAgreement,
@@ -137,8 +137,10 @@ class Runner:
             self.stop_reason = reason
 
     def should_stop(self) -> bool:
-        if self.stop_reason is None and (self.run_dir / STOP_FILE).exists():
-            self.request_stop("stop requested")
+        if self.stop_reason is None:
+            asked = stop_reason(self.run_dir)
+            if asked is not None:
+                self.request_stop(asked)
         return self.stop_reason is not None
 
     def _stop_now(self) -> None:

@@ -34,6 +34,7 @@ from .process import (
     RANK,
     WORLD,
     dump_stack_on_sigusr1,
+    node_name,
     set_pdeathsig,
     stop_on_signals,
     watch_parent,
@@ -286,7 +287,12 @@ def main(argv: list[str]) -> int:
     stop_on_signals(runner.request_stop)
     if distributed():
         # The supervisor (torchrun's parent) ends the run; this rank reports to it.
-        write_rank(run_dir, RANK, "state", {"pid": os.getpid(), "started": time.time()})
+        write_rank(
+            run_dir,
+            RANK,
+            "state",
+            {"pid": os.getpid(), "node": node_name(), "started": time.time()},
+        )
         dump_stack_on_sigusr1(run_dir)
         watch_parent(runner.request_stop, "torchrun, the parent of the ranks, went away")
     elif not detached:
@@ -301,7 +307,13 @@ def main(argv: list[str]) -> int:
             run_dir,
             RANK,
             "state",
-            {"pid": os.getpid(), "ended": time.time(), "weights_sum": _weights_sum(runner), **end},
+            {
+                "pid": os.getpid(),
+                "node": node_name(),
+                "ended": time.time(),
+                "weights_sum": _weights_sum(runner),
+                **end,
+            },
         )
         leave_group()
     else:

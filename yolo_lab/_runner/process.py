@@ -13,6 +13,7 @@ from __future__ import annotations
 import faulthandler
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -27,6 +28,13 @@ WORLD = max(1, int(os.environ.get("WORLD_SIZE", "1")))
 IS_MAIN = RANK in (-1, 0)
 
 _stack_file: IO[str] | None = None
+
+
+def node_name() -> str:
+    """The machine this process runs on, as the run's records name it: the
+    Slurm node name in a Slurm job (two nodes of one test machine differ
+    there), else the host name."""
+    return os.environ.get("SLURMD_NODENAME") or socket.gethostname()
 
 
 def set_pdeathsig(signum: int = signal.SIGTERM) -> None:

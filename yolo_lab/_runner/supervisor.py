@@ -38,16 +38,18 @@ from ..training.rundir import (
     LOG_FILE,
     SPEC_FILE,
     STOP_FILE,
+    ask_to_stop,
     disk_free_if_full,
     disk_full_words,
     normalize_spec,
     pid_alive,
     read_ranks,
     spec_world,
+    stop_reason,
     write_status,
 )
 from .events import Events
-from .process import set_pdeathsig, stack_path
+from .process import node_name, set_pdeathsig, stack_path
 
 POLL_S = 0.25
 DEFAULT_HANG_TIMEOUT_S = 600.0
@@ -151,17 +153,38 @@ class Supervisor:
         self.first_dead: tuple[int, float] | None = None
         self.hung_since: float | None = None
         self.torchrun: subprocess.Popen[bytes] | None = None
+        self.node = node_name()
+
+    def command(self) -> list[str]:
+        """What starts the ranks: torchrun here (a Slurm job: one per node)."""
+        return torchrun_command(self.run_dir, self.world)
+
+    def where(self, state: dict[str, Any]) -> str:
+        """Where a rank ran, for the words of an error: "" on one machine."""
+        return ""
+
+    def start_failure(self, returncode: int) -> str:
+        """The words of a run whose ranks never started."""
+        return f"torchrun ended with status {returncode} before the ranks started"
+
+    def _local(self, state: dict[str, Any]) -> bool:
+        """Whether a rank runs on this machine, where its pid means something."""
+        return state.get("node") in (None, self.node)
 
     # -- signals
 
     def on_signal(self, signum: int, frame: Any) -> None:
         self.request_stop(f"signal {signal.Signals(signum).name}")
 
-    def request_stop(self, reason: str) -> None:
+    def request_stop(self, reason: str, words: str = "") -> None:
+        """Ask every rank to stop after its batch; ``words``: why, for the run's end."""
         if self.stop_reason is None:
             self.stop_reason = reason
         try:
-            (self.run_dir / STOP_FILE).touch()
+            if words:
+                ask_to_stop(self.run_dir, words)
+            else:
+                (self.run_dir / STOP_FILE).touch()
         except OSError:
             pass  # the folder is gone; the grace period still ends the ranks
 
@@ -171,7 +194,11 @@ class Supervisor:
         return read_ranks(self.run_dir, "state")
 
     def _rank_pids(self) -> dict[int, int]:
-        return {r: s["pid"] for r, s in self.states().items() if isinstance(s.get("pid"), int)}
+        return {
+            r: s["pid"]
+            for r, s in self.states().items()
+            if isinstance(s.get("pid"), int) and self._local(s)
+        }
 
     def kill_all(self, why: str) -> None:
         self.forced = self.forced or why
@@ -198,7 +225,7 @@ class Supervisor:
             if "ended" in state:
                 if state.get("status") == "failed":
                     failed.append((float(state["ended"]), rank))
-            elif not pid_alive(state.get("pid")):
+            elif self._local(state) and not pid_alive(state.get("pid")):
                 silent.append(rank)
         if silent:
             self.first_dead = (min(silent), now)
@@ -220,6 +247,7 @@ class Supervisor:
             self.events.emit("notice", message="The run makes progress again.")
 
     def _report_hang(self, quiet: float, beats: dict[int, dict[str, Any]]) -> None:
+        states = self.states()
         pids = self._rank_pids()
         stacks = _StackFiles(self.run_dir, list(pids))
         for pid in pids.values():
@@ -232,7 +260,7 @@ class Supervisor:
                 "rank": rank,
                 "pid": pids.get(rank),
                 "batches": (beats.get(rank) or {}).get("batches"),
-                "stack": stacks.text(rank) or "(no stack: the process did not answer)",
+                "stack": self._stack_words(rank, pids, stacks, states),
             }
             for rank in range(self.world)
         ]
@@ -243,10 +271,20 @@ class Supervisor:
         self.events.emit("hung", seconds=quiet, message=message, ranks=ranks)
         write_status(self.run_dir, hung={"since": time.time(), "seconds": quiet})
 
+    @staticmethod
+    def _stack_words(
+        rank: int, pids: dict[int, int], stacks: _StackFiles, states: dict[int, dict[str, Any]]
+    ) -> str:
+        if rank not in pids and rank in states:
+            # SIGUSR1 reaches processes of this machine only.
+            return f"(no stack: rank {rank} runs on {states[rank].get('node')}, another machine)"
+        text = stacks.text(rank) if rank in pids else ""
+        return text or "(no stack: the process did not answer)"
+
     # -- the run
 
     def run(self) -> int:
-        command = torchrun_command(self.run_dir, self.world)
+        command = self.command()
         log = open(self.run_dir / LOG_FILE, "ab")
         try:
             self.torchrun = subprocess.Popen(
@@ -322,14 +360,15 @@ class Supervisor:
             end = {"status": "failed", "message": message, "code": "disk_full", "fix": fix}
         elif culprit is not None:
             rank, state = culprit
+            where = self.where(state)
             if "ended" in state:
-                message = f"rank {rank}: {state.get('message') or 'failed'}"
+                message = f"rank {rank}{where}: {state.get('message') or 'failed'}"
                 code = state.get("code") or "training_failed"
                 fix = state.get("fix") or f"see the log {self.run_dir / LOG_FILE}"
             else:
                 message = (
-                    f"rank {rank} (pid {state.get('pid')}) ended without a word: killed by a "
-                    "signal or the out-of-memory killer"
+                    f"rank {rank}{where} (pid {state.get('pid')}) ended without a word: killed "
+                    "by a signal or the out-of-memory killer"
                 )
                 code = "rank_lost"
                 fix = f"see the log {self.run_dir / LOG_FILE} and the system log (dmesg)"
@@ -343,7 +382,8 @@ class Supervisor:
                 traceback=state.get("traceback"),
             )
         elif self.stop_reason or any(o.get("status") == "stopped" for o in outcomes) or self.forced:
-            end = {"status": "stopped", "message": self.forced or "stop requested"}
+            asked = stop_reason(self.run_dir)
+            end = {"status": "stopped", "message": self.forced or asked or "stop requested"}
             if self.forced:
                 self.events.emit("notice", message=f"Stopped by force: {self.forced}.")
         elif outcomes and all(o.get("status") == "finished" for o in outcomes):
@@ -352,7 +392,7 @@ class Supervisor:
             end = {
                 "status": "failed",
                 "code": "training_failed",
-                "message": f"torchrun ended with status {returncode} before the ranks started",
+                "message": self.start_failure(returncode),
                 "fix": f"see the log {self.run_dir / LOG_FILE}",
             }
             self.events.emit("error", code=end["code"], message=end["message"], fix=end["fix"])

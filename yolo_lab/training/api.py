@@ -150,7 +150,8 @@ class Run:
     def wait(self, timeout: float | None = None) -> str:
         """Block until the run ends; an interrupt (Ctrl-C, ■) stops it cleanly.
 
-        For a detached run the interrupt only ends the wait: it keeps training.
+        For a detached run, or one on Slurm, the interrupt only ends the wait:
+        it keeps training (``run.stop()`` stops it).
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         key = str(self.dir)
@@ -172,7 +173,7 @@ class Run:
                 if deadline is not None and time.monotonic() > deadline:
                     raise TimeoutError(f"{self.dir.name} still {self.status} after {timeout} s")
         except KeyboardInterrupt:
-            if self.info.get("detached"):
+            if self.info.get("detached") or self.info.get("slurm"):
                 raise  # the interrupt ends the wait; the run goes on
             self.stop()
             while True:
@@ -237,6 +238,7 @@ def train(
     detach: bool = False,
     telemetry_interval_s: float = 1.0,
     trust_weights: bool = False,
+    cluster: Any = None,
     **yolov5_options: Any,
 ) -> Run:
     """Start a YOLOv5 training run in a subprocess and return it.
@@ -257,10 +259,18 @@ def train(
     through a kernel restart or shutdown and after every browser tab is
     closed; ``show_run(path)`` from any kernel shows it and ``.stop()`` ends
     it. An attached run (the default) ends with its kernel.
+    ``cluster=yolo_lab.Slurm(...)``: a Slurm job on the cluster's nodes (from
+    a login node, the run folder on a filesystem they share), with torchrun on
+    every node; ``device`` and ``nproc`` are each node's (the GPUs are
+    ``Slurm(gpus_per_node=...)``). The job outlives the kernel; any kernel
+    follows it with ``show_run``.
     """
-    devices = check_devices(device)
-    nproc = check_nproc(nproc, devices)
-    batch = check_batch_size(batch_size, devices, nproc)
+    if cluster is None:
+        devices = check_devices(device)
+        nproc = check_nproc(nproc, devices)
+        batch = check_batch_size(batch_size, devices, nproc)
+    else:
+        devices, nproc, batch = _check_cluster(cluster, device, nproc, batch_size, detach)
     amp_request = check_amp(amp, devices)
     epochs = check_int("epochs", epochs)
     imgsz = check_int("imgsz", imgsz)
@@ -304,11 +314,64 @@ def train(
         "telemetry_interval_s": telemetry_interval_s,
         "trust_weights": trust_weights,
     }
+    if cluster is not None:
+        spec["slurm"] = cluster.as_spec()
     _start(run_dir, spec, detach=detach)
     run = Run(run_dir)
     if wait:
         run.wait()
     return run
+
+
+def _check_cluster(
+    cluster: Any, device: Any, nproc: Any, batch_size: Any, detach: Any
+) -> tuple[list[int], int, int | str]:
+    """A run on Slurm: each node's devices and processes, and the batch size
+    checked against the processes of all nodes."""
+    from .slurm import Slurm
+
+    if not isinstance(cluster, Slurm):
+        raise TrainError(
+            "bad_cluster",
+            f"cluster must be yolo_lab.Slurm(...) or None, not {cluster!r}",
+            'cluster=yolo_lab.Slurm(partition="gpu", nodes=2, gpus_per_node=4, time="4:00:00")',
+            field="cluster",
+        )
+    if detach is True:
+        raise TrainError(
+            "bad_detach",
+            "a run on Slurm always outlives its kernel: detach=True adds nothing",
+            "leave detach out",
+            field="detach",
+        )
+    if device not in (DEFAULTS["device"], None):
+        raise TrainError(
+            "bad_device",
+            f"on Slurm, each node's GPUs come from the request, not device={device!r}",
+            f"leave device out and ask Slurm(gpus_per_node=N) (now {cluster.gpus_per_node})",
+            field="device",
+        )
+    devices = list(range(cluster.gpus_per_node))
+    nproc = check_nproc(nproc, devices)
+    batch = check_batch_size(batch_size, devices, nproc)
+    world = (len(devices) or nproc) * cluster.nodes
+    if batch == "auto" and world > 1:
+        raise TrainError(
+            "bad_batch_size",
+            f'batch_size="auto" sizes one GPU; this run has {world} processes',
+            f"give a batch size that the processes share, e.g. batch_size={16 * world}",
+            field="batch_size",
+        )
+    if isinstance(batch, int) and batch % world:
+        lower = max(world, batch - batch % world)
+        raise TrainError(
+            "bad_batch_size",
+            f"batch_size={batch} does not split evenly over the run's {world} processes "
+            f"({cluster.nodes} nodes × {world // cluster.nodes})",
+            f"batch_size={lower} or batch_size={lower + world}",
+            field="batch_size",
+        )
+    return devices, nproc, batch
 
 
 def _check_detach(detach: Any) -> None:
@@ -366,11 +429,13 @@ def resume(
     # A spec of any earlier format reads as the current one (written back so).
     spec = read_spec(run_dir)
     devices = spec_devices(spec)
-    if devices:
+    if devices and not spec.get("slurm"):  # a Slurm run's GPUs are on its nodes
         check_devices(devices)
     find_yolov5(spec["params"].get("yolov5_dir"))
     if detach is None:
         detach = bool(spec.get("detached", False))
+    if spec.get("slurm") and detach:
+        detach = False  # a Slurm run outlives its kernel anyway
     _check_detach(detach)
     spec["resume"] = str(last)
     resumed = int(status.get("resumed", 0)) + 1

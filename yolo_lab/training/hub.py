@@ -90,12 +90,27 @@ class _Watcher:
                 listener(
                     {"run": str(self.run_dir), "history": True, "status": status, "events": history}
                 )
-        if new or (listeners and status.get("status") != getattr(self, "_last_status", None)):
+        said = _said(status)
+        if new or (listeners and said != getattr(self, "_last_status", None)):
             for listener in listeners:
                 listener(
                     {"run": str(self.run_dir), "history": False, "status": status, "events": new}
                 )
-        self._last_status = status.get("status")
+        self._last_status = said
+
+
+def _said(status: dict[str, Any]) -> tuple[Any, ...]:
+    """What of a status a view shows without an event: the status and its
+    words, and a Slurm job's state, reason and nodes (a pending job has no
+    events to carry them)."""
+    slurm = status.get("slurm") or {}
+    return (
+        status.get("status"),
+        status.get("message"),
+        slurm.get("state"),
+        slurm.get("reason"),
+        tuple(slurm.get("nodes") or ()),
+    )
 
 
 class RunHub:

@@ -131,6 +131,11 @@ def run_status(run_dir: Path) -> dict[str, Any]:
     status = read_status(run_dir)
     if not status:
         return {}
+    if status.get("slurm"):
+        # Its processes are on the cluster's nodes: Slurm says where the job is.
+        from .slurm.follow import slurm_status
+
+        return slurm_status(run_dir, status)
     proc = _process(str(run_dir))
     if proc is not None:
         alive = proc.poll() is None
@@ -177,6 +182,10 @@ def stop_run(run_dir: str | os.PathLike[str]) -> bool:
     status = run_status(run_dir)
     if status.get("status") in TERMINAL or not status:
         return False
+    if status.get("status") == "pending":
+        from .slurm.follow import stop_job
+
+        return stop_job(run_dir, status)
     try:
         (run_dir / STOP_FILE).touch()
     except OSError:
@@ -227,6 +236,9 @@ def _start(run_dir: Path, spec: Mapping[str, Any], detach: bool = False) -> None
         pid=None,
         process=None,
     )
+    if spec.get("slurm"):
+        _submit(run_dir, spec)
+        return
     if detach:
         try:
             request_start(run_dir, sys.executable, runner_env())
@@ -259,6 +271,27 @@ def _start(run_dir: Path, spec: Mapping[str, Any], detach: bool = False) -> None
     write_status(run_dir, pid=proc.pid)
     with _active_lock:
         _active[str(run_dir)] = proc
+
+
+def _submit(run_dir: Path, spec: Mapping[str, Any]) -> None:
+    """A run on Slurm: its job submitted; the job starts the run on the nodes."""
+    from .slurm.follow import start_job
+    from .slurm.request import Slurm
+
+    # A Slurm run from the start (the job id comes with the submission).
+    write_status(run_dir, slurm={"job": None, "restarts": 0, "signalled": False})
+    try:
+        start_job(run_dir, Slurm.from_spec(spec["slurm"]), runner_env())
+    except Exception as exc:
+        write_status(
+            run_dir,
+            status="failed",
+            ended=time.time(),
+            code=getattr(exc, "code", "slurm_refused"),
+            message=getattr(exc, "message", str(exc)),
+            fix=getattr(exc, "fix", None),
+        )
+        raise
 
 
 def _stop_all_at_exit() -> None:

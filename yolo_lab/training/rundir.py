@@ -37,6 +37,7 @@ __all__ = [
     "DETACHED_ENV",
     "TERMINAL",
     "SPEC_VERSION",
+    "ask_to_stop",
     "claim_run_dir",
     "device_text",
     "disk_free_if_full",
@@ -53,7 +54,10 @@ __all__ = [
     "shown_params",
     "spec_batch_size",
     "spec_devices",
+    "spec_nodes",
+    "spec_per_node",
     "spec_world",
+    "stop_reason",
     "summarize",
     "write_json",
     "write_rank",
@@ -259,13 +263,40 @@ def device_text(device: Any) -> str | None:
     return ",".join(f"cuda:{i}" if isinstance(i, int) else str(i) for i in device)
 
 
-def spec_world(spec: Mapping[str, Any]) -> int:
-    """The processes of the run: one per GPU, ``nproc`` on the CPU, else 1."""
+def spec_per_node(spec: Mapping[str, Any]) -> int:
+    """The processes on each machine: one per GPU, ``nproc`` on the CPU, else 1."""
     devices = spec_devices(spec)
     if devices:
         return len(devices)
     nproc = (spec.get("params") or {}).get("nproc")
     return nproc if isinstance(nproc, int) and not isinstance(nproc, bool) and nproc > 1 else 1
+
+
+def spec_nodes(spec: Mapping[str, Any]) -> int:
+    """The machines of the run: a Slurm run's nodes, else 1."""
+    nodes = (spec.get("slurm") or {}).get("nodes")
+    return nodes if isinstance(nodes, int) and not isinstance(nodes, bool) and nodes > 1 else 1
+
+
+def spec_world(spec: Mapping[str, Any]) -> int:
+    """The processes of the run, on all its machines."""
+    return spec_per_node(spec) * spec_nodes(spec)
+
+
+def stop_reason(run_dir: Path) -> str | None:
+    """Why the run was asked to stop (the stop file's words), None if it was not."""
+    try:
+        text = (run_dir / STOP_FILE).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return "stop requested"
+    return text or "stop requested"
+
+
+def ask_to_stop(run_dir: Path, reason: str = "") -> None:
+    """Ask the run to stop after its current batch, saying why (the stop file)."""
+    (run_dir / STOP_FILE).write_text(reason, encoding="utf-8")
 
 
 def spec_batch_size(spec: Mapping[str, Any]) -> int | None:

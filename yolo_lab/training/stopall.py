@@ -41,11 +41,16 @@ def _run_folders(root: Path, depth: int = 0) -> Iterator[Path]:
 
 
 def live_runs(roots: Sequence[str | os.PathLike[str]]) -> list[Path]:
-    """The run folders under ``roots`` whose status is not final and whose process lives."""
+    """The run folders under ``roots`` whose status is not final and whose process lives.
+
+    A run on Slurm is left out: its processes are on the cluster, which the
+    container's end does not touch.
+    """
     found = []
     for root in roots:
         for folder in _run_folders(Path(root).expanduser().resolve()):
-            if run_status(folder).get("status") not in TERMINAL | {None}:
+            status = run_status(folder)
+            if status.get("status") not in TERMINAL | {None} and not status.get("slurm"):
                 found.append(folder)
     return found
 

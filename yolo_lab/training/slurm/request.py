@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Final
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Final
 
 from ..errors import TrainError
 
@@ -32,6 +32,11 @@ class Slurm:
     ``sbatch``: further options, one per item, e.g. ``["--constraint=a100"]``.
     ``signal_s``: seconds before the time limit at which the run is told to
     save and stop.
+    ``setup``: shell lines the job runs first on the first node, e.g.
+    ``["module load cuda/12.4", "source ~/venvs/yolo/bin/activate"]``; every
+    node inherits the environment they make.
+    ``python``: the Python on the nodes that has yolo-lab, torch and YOLOv5
+    (None: this kernel's, which must then be on a filesystem the nodes share).
     """
 
     partition: str | None = None
@@ -43,6 +48,8 @@ class Slurm:
     qos: str | None = None
     sbatch: Sequence[str] = field(default_factory=tuple)
     signal_s: int = DEFAULT_SIGNAL_S
+    setup: Sequence[str] = field(default_factory=tuple)
+    python: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("partition", "account", "qos"):
@@ -94,6 +101,40 @@ class Slurm:
                 'For example sbatch=["--constraint=a100", "--exclusive"].',
                 field="sbatch",
             )
+        if isinstance(self.setup, str) or not all(
+            isinstance(line, str) and "\n" not in line and "\r" not in line for line in self.setup
+        ):
+            raise TrainError(
+                "bad_slurm_setup",
+                f"setup {self.setup!r}: a list of shell lines, one per item.",
+                'For example setup=["module load cuda/12.4", "source ~/venv/bin/activate"].',
+                field="setup",
+            )
+        if self.python is not None and not (
+            isinstance(self.python, str) and self.python.startswith("/") and "\n" not in self.python
+        ):
+            raise TrainError(
+                "bad_slurm_python",
+                f"python {self.python!r}: the absolute path of a Python on the nodes.",
+                'For example python="/shared/venvs/yolo/bin/python", or leave it out for '
+                "this kernel's.",
+                field="python",
+            )
+        # Kept as tuples: a request read back from a run's spec equals the one given.
+        object.__setattr__(self, "sbatch", tuple(self.sbatch))
+        object.__setattr__(self, "setup", tuple(self.setup))
+
+    def as_spec(self) -> dict[str, Any]:
+        """The request as the run's spec keeps it (JSON)."""
+        out = asdict(self)
+        out["sbatch"], out["setup"] = list(self.sbatch), list(self.setup)
+        return out
+
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any]) -> Slurm:
+        """The request a run's spec kept; keys of a later version are left out."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in spec.items() if k in known})
 
     def directives(self, job_name: str, output: str) -> list[str]:
         """The job script's ``#SBATCH`` lines; ``output``: the log's path
