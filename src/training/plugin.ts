@@ -19,7 +19,7 @@ import { followSettings, TRAINING_SETTINGS } from '../settings';
 import { type ISidebar, SECTION_SIZES } from '../sidebar';
 import type { ITelemetry } from '../telemetry/tokens';
 import type { IKernelTransport } from '../tokens';
-import { AUTOTUNE_MIME, AutotuneView } from './autotune';
+import { AUTOTUNE_MIME } from './autotune';
 import { NotebookCells } from './cells';
 import { addTrainingCommands, CommandIDs } from './commands';
 import { TrainingController } from './controller';
@@ -151,14 +151,18 @@ export function activateRunOutput(
       safe: true,
       mimeTypes: [AUTOTUNE_MIME],
       defaultRank: 0,
+      // The table's code loads with the first autotune output.
       createRenderer: () =>
-        new AutotuneView({
-          trans,
-          check: () => loadDefinitionCheck('autotune_display'),
-          applyForm: form =>
-            void app.commands.execute(CommandIDs.applyFix, {
-              form: form as ReadonlyPartialJSONObject
-            })
+        new LazyRenderer(async () => {
+          const { AutotuneView } = await import('./autotuneView');
+          return new AutotuneView({
+            trans,
+            check: () => loadDefinitionCheck('autotune_display'),
+            applyForm: form =>
+              void app.commands.execute(CommandIDs.applyFix, {
+                form: form as ReadonlyPartialJSONObject
+              })
+          });
         })
     },
     0
