@@ -418,7 +418,10 @@ export interface RunEvents {
  * The run folder's yolo_lab_run.json, corrected when the process died unannounced.
  */
 export interface RunStatus {
-  status?: 'starting' | 'running' | 'stopped' | 'finished' | 'failed' | 'lost' | 'unknown';
+  /**
+   * pending: a Slurm job waiting in the queue (again after a requeue).
+   */
+  status?: 'pending' | 'starting' | 'running' | 'stopped' | 'finished' | 'failed' | 'lost' | 'unknown';
   run?: string;
   name?: string;
   message?: NullableString;
@@ -434,6 +437,7 @@ export interface RunStatus {
    * The id of the Jupyter kernel that started (or last resumed) the run; null outside a kernel.
    */
   kernel?: string | null;
+  slurm?: SlurmJob;
   /**
    * Set while a DDP run makes no progress (the supervisor's report); null otherwise.
    */
@@ -441,6 +445,90 @@ export interface RunStatus {
     since?: number;
     seconds?: number;
   } | null;
+}
+/**
+ * A run on Slurm: its job as the run folder and squeue say it.
+ */
+export interface SlurmJob {
+  /**
+   * The job id; null while it is being submitted.
+   */
+  job?: string | null;
+  /**
+   * Slurm's job state (PENDING, RUNNING, TIMEOUT, ...), as squeue says it now.
+   */
+  state?: string;
+  /**
+   * Why a pending job waits (Priority, Resources, BeginTime, ...).
+   */
+  reason?: string | null;
+  nodes?: string[];
+  /**
+   * The node the job's head runs on (the first).
+   */
+  node?: string;
+  /**
+   * Seconds to the job's time limit while it runs.
+   */
+  time_left_s?: number | null;
+  /**
+   * Requeues so far (SLURM_RESTART_COUNT).
+   */
+  restarts?: number;
+  /**
+   * The run stopped on Slurm's TERM: the job's end says which (a time limit, a cancel, a requeue).
+   */
+  signalled?: boolean;
+  /**
+   * The job has ended and the run folder says how: Slurm is not asked again.
+   */
+  settled?: boolean;
+  /**
+   * Slurm's commands did not answer (the status is the run folder's alone).
+   */
+  error?: string;
+}
+/**
+ * A Slurm job of a run: written by the job and the kernel, completed from squeue.
+ */
+export interface SlurmJob1 {
+  /**
+   * The job id; null while it is being submitted.
+   */
+  job?: string | null;
+  /**
+   * Slurm's job state (PENDING, RUNNING, TIMEOUT, ...), as squeue says it now.
+   */
+  state?: string;
+  /**
+   * Why a pending job waits (Priority, Resources, BeginTime, ...).
+   */
+  reason?: string | null;
+  nodes?: string[];
+  /**
+   * The node the job's head runs on (the first).
+   */
+  node?: string;
+  /**
+   * Seconds to the job's time limit while it runs.
+   */
+  time_left_s?: number | null;
+  /**
+   * Requeues so far (SLURM_RESTART_COUNT).
+   */
+  restarts?: number;
+  /**
+   * The run stopped on Slurm's TERM: the job's end says which (a time limit, a cancel, a requeue).
+   */
+  signalled?: boolean;
+  /**
+   * The job has ended and the run folder says how: Slurm is not asked again.
+   */
+  settled?: boolean;
+  /**
+   * Slurm's commands did not answer (the status is the run folder's alone).
+   */
+  error?: string;
 }
 /**
  * The data of an autotune's notebook output (MIME application/vnd.yolo-lab.autotune+json; yolo_lab/training/autotune/result.py, also its autotune.json): the probes so far, the one running, and the fastest settings as training-form values.

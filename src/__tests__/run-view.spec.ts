@@ -1,3 +1,4 @@
+import { nullTranslator } from '@jupyterlab/translation';
 import { DisposableDelegate } from '@lumino/disposable';
 import { Signal } from '@lumino/signaling';
 import type { ISchemaCheck } from '../protocol';
@@ -10,7 +11,7 @@ import {
   type IRunStatus,
   type RunListener
 } from '../training/types';
-import { deviceText } from '../training/runLines';
+import { deviceText, slurmText } from '../training/runLines';
 import { RunView } from '../training/view';
 
 const RUN = '/runs/train/exp';
@@ -241,6 +242,36 @@ describe('RunView AMP', () => {
       }
       v.dispose();
     }
+  });
+});
+
+describe('a run on Slurm for people', () => {
+  it('says pending with the reason, then where it runs and the time left', () => {
+    const trans = nullTranslator.load('yolo_lab');
+    expect(slurmText({ status: 'running' }, trans)).toBeNull();
+    expect(
+      slurmText(
+        {
+          status: 'pending',
+          slurm: { job: '47', reason: 'Resources', nodes: [] }
+        },
+        trans
+      )
+    ).toBe('Slurm job 47 · waiting in the queue (Resources)');
+    expect(
+      slurmText(
+        {
+          status: 'running',
+          slurm: {
+            job: '47',
+            nodes: ['node1', 'node2'],
+            time_left_s: 540,
+            restarts: 1
+          }
+        },
+        trans
+      )
+    ).toBe('Slurm job 47 · on node1, node2 · 9 min 00 s left · requeued once');
   });
 });
 

@@ -151,6 +151,78 @@ describe('cellText', () => {
   });
 });
 
+describe('a run on a Slurm cluster', () => {
+  const slurm = (changes: Partial<ITrainForm> = {}): ITrainForm =>
+    form({
+      where: 'slurm',
+      slurmPartition: 'debug',
+      slurmNodes: '2',
+      slurmTime: '10:00',
+      batchSize: '8',
+      ...changes
+    });
+
+  it('writes cluster=Slurm(...) instead of a device, and no detach', () => {
+    const text = cellText(slurm({ detach: true, devices: ['cuda:0'] }));
+    expect(text).toContain('from yolo_lab import Slurm, train\n');
+    expect(text).toContain(
+      '    cluster=Slurm(partition="debug", nodes=2, time="10:00"),\n'
+    );
+    expect(text).not.toContain('device=');
+    expect(text).not.toContain('detach=');
+    // Each node's GPUs, an account; CPU processes per node only on the CPU.
+    const gpus = cellText(
+      slurm({ slurmGpusPerNode: '4', slurmAccount: 'lab', nproc: '2' })
+    );
+    expect(gpus).toContain(
+      'cluster=Slurm(partition="debug", nodes=2, gpus_per_node=4, time="10:00", account="lab")'
+    );
+    expect(gpus).not.toContain('nproc=');
+    expect(cellText(slurm({ nproc: '2' }))).toContain('    nproc=2,\n');
+  });
+
+  it("checks the request, not this kernel's GPUs (none here)", () => {
+    expect(validateForm(slurm(), CPU_ONLY)).toEqual({});
+    // GPUs on the nodes: fine from a login node without any.
+    expect(
+      validateForm(slurm({ slurmGpusPerNode: '2', amp: true }), CPU_ONLY)
+    ).toEqual({});
+    const errors = validateForm(
+      slurm({
+        slurmNodes: '0',
+        slurmGpusPerNode: 'two',
+        slurmPartition: 'debug; rm -rf ~',
+        slurmTime: 'four hours'
+      }),
+      CPU_ONLY
+    );
+    expect(Object.keys(errors).sort()).toEqual([
+      'slurmGpusPerNode',
+      'slurmNodes',
+      'slurmPartition',
+      'slurmTime'
+    ]);
+  });
+
+  it('refuses a batch the processes of all nodes cannot share', () => {
+    const odd = validateForm(slurm({ nproc: '2', batchSize: '6' }), CPU_ONLY);
+    expect(odd.batchSize).toContain("over the run's 4 processes (2 nodes)");
+    const auto = validateForm(
+      slurm({ slurmGpusPerNode: '1', batchSize: 'auto' }),
+      CPU_ONLY
+    );
+    expect(auto.batchSize).toContain('sizes one GPU');
+    expect(
+      validateForm(slurm({ nproc: '2', batchSize: '8' }), CPU_ONLY)
+    ).toEqual({});
+  });
+
+  it('keeps the choice in the notebook, and refuses a junk one', () => {
+    expect(formFromMetadata({ where: 'slurm' }).where).toBe('slurm');
+    expect(formFromMetadata({ where: 'cloud' }).where).toBe('kernel');
+  });
+});
+
 describe('suggestBatchSize', () => {
   it('suggests nothing on the CPU', () => {
     expect(suggestBatchSize(form(), CPU_ONLY)).toBeNull();

@@ -240,6 +240,15 @@ export class StatusModel implements IDisposable {
           line.push(eta);
         }
         tip.push(line.join(', '));
+      } else if (run.status.status === 'pending') {
+        // A Slurm job in the queue: "pending" before "running".
+        const reason = run.status.slurm?.reason;
+        text.push(trans.__('run pending'));
+        tip.push(
+          reason
+            ? trans.__("Run %1 waits in Slurm's queue (%2)", name, reason)
+            : trans.__("Run %1 waits in Slurm's queue", name)
+        );
       } else {
         text.push(trans.__('run starting'));
         tip.push(trans.__('Run %1 is starting', name));

@@ -13,6 +13,14 @@ import {
   paramDefault,
   paramLimit
 } from './params';
+import {
+  DEFAULT_SLURM,
+  type ISlurmFields,
+  slurmArg,
+  slurmErrors,
+  slurmGpus,
+  slurmNodes
+} from './slurmForm';
 
 export { gpuIndices } from './params';
 
@@ -23,7 +31,7 @@ export { gpuIndices } from './params';
 export type AmpChoice = boolean | null;
 
 /** What the form holds; strings where the user types. */
-export interface ITrainForm {
+export interface ITrainForm extends ISlurmFields {
   data: string;
   model: string;
   weights: string;
@@ -84,7 +92,8 @@ export const DEFAULT_FORM: ITrainForm = {
   project: textDefault('project'),
   yolov5Dir: '',
   detach: false,
-  trustWeights: false
+  trustWeights: false,
+  ...DEFAULT_SLURM
 };
 
 /** Model configs YOLOv5 ships, smallest first. */
@@ -133,9 +142,16 @@ export const MAX_BATCH_SIZE = paramLimit('batch_size', 'maximum');
  * each the refusal's message and fix.
  */
 export function validateForm(form: ITrainForm, hw: IHardware): FormErrors {
+  // On Slurm each node's GPUs are the request's, not this kernel's.
+  const onSlurm = form.where === 'slurm';
+  const nodeGpus = Array.from({ length: slurmGpus(form) ?? 0 }, (_, i) => i);
   const params: Record<string, unknown> = {
     data: form.data.trim(),
-    device: form.devices,
+    device: onSlurm
+      ? nodeGpus.length
+        ? nodeGpus.map(i => `cuda:${i}`)
+        : ['cpu']
+      : form.devices,
     model: form.model.trim(),
     weights: form.weights.trim(),
     nproc: form.nproc,
@@ -148,14 +164,25 @@ export function validateForm(form: ITrainForm, hw: IHardware): FormErrors {
     name: form.name,
     project: form.project
   };
-  const errors: FormErrors = {};
+  const errors: FormErrors = slurmErrors(form);
   const refused = checkParams(
     params,
-    hw.gpus.map(g => g.index)
+    onSlurm ? nodeGpus : hw.gpus.map(g => g.index)
   );
   for (const [name, refusal] of Object.entries(refused)) {
     const field = formField(name) as keyof ITrainForm;
     errors[field] = `${refusal.message} ${refusal.fix}`.trim();
+  }
+  const nodes = slurmNodes(form);
+  if (onSlurm && nodes && nodes > 1 && !errors.batchSize) {
+    // The processes of every node share the batch (train() says the same).
+    const world = (nodeGpus.length || Number(form.nproc) || 1) * nodes;
+    const batch = form.batchSize.trim().toLowerCase();
+    if (batch === 'auto' || batch === '-1') {
+      errors.batchSize = `batch_size="auto" sizes one GPU; this run has ${world} processes. Give a batch size that the processes share.`;
+    } else if (Number(batch) % world) {
+      errors.batchSize = `batch_size=${batch} does not split evenly over the run's ${world} processes (${nodes} nodes). Use a multiple of ${world}.`;
+    }
   }
   return errors;
 }
@@ -266,9 +293,15 @@ function modelArgs(form: ITrainForm): Array<[string, string]> {
 
 /** The training cell the form stands for: short and readable. */
 export function cellText(form: ITrainForm): string {
+  const onSlurm = form.where === 'slurm';
   const args = modelArgs(form);
-  args.push(['device', deviceArg(form.devices)]);
-  if (gpuIndices(form.devices).length === 0 && Number(form.nproc) > 1) {
+  if (!onSlurm) {
+    args.push(['device', deviceArg(form.devices)]);
+  }
+  const cpu = onSlurm
+    ? !slurmGpus(form)
+    : gpuIndices(form.devices).length === 0;
+  if (cpu && Number(form.nproc) > 1) {
     args.push(['nproc', String(Number(form.nproc))]);
   }
   args.push(
@@ -280,11 +313,15 @@ export function cellText(form: ITrainForm): string {
     ['cache', form.cache === 'none' ? 'None' : py(form.cache)],
     ['name', py(form.name)]
   );
-  if (form.detach) {
+  if (onSlurm) {
+    args.push(['cluster', slurmArg(form)]);
+  } else if (form.detach) {
     args.push(['detach', 'True']);
   }
   return [
-    'from yolo_lab import train',
+    onSlurm
+      ? 'from yolo_lab import Slurm, train'
+      : 'from yolo_lab import train',
     '',
     ...call('run = train', form, args),
     'run'
@@ -372,6 +409,9 @@ export function formValue<K extends keyof ITrainForm>(
       break;
     case 'cache':
       fits = value === 'none' || value === 'ram' || value === 'disk';
+      break;
+    case 'where':
+      fits = value === 'kernel' || value === 'slurm';
       break;
     default:
       fits = typeof value === 'string';

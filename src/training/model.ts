@@ -148,7 +148,7 @@ export class RunModel {
   /** True while the run may still produce events. */
   get active(): boolean {
     const s = this._status.status;
-    return s === 'starting' || s === 'running';
+    return s === 'pending' || s === 'starting' || s === 'running';
   }
 
   /**

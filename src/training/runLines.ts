@@ -8,7 +8,7 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import { el } from '../dom';
 import { formatDuration } from '../format';
 import type { IRunError, RunModel } from './model';
-import type { IRunDisplay } from './types';
+import type { IRunDisplay, IRunStatus } from './types';
 
 /** What failed in a run, and what to do. */
 export interface IRunProblem {
@@ -44,6 +44,43 @@ export function progressText(
 }
 
 /**
+ * Where a run on Slurm is: its job waiting in the queue and why, or the
+ * nodes it runs on and the time left; null for a run on this machine.
+ */
+export function slurmText(
+  status: IRunStatus,
+  trans: TranslationBundle
+): string | null {
+  const slurm = status.slurm;
+  if (!slurm) {
+    return null;
+  }
+  const job = slurm.job
+    ? trans.__('Slurm job %1', slurm.job)
+    : trans.__('Slurm job (submitting)');
+  const parts = [job];
+  if (status.status === 'pending') {
+    parts.push(
+      slurm.reason
+        ? trans.__('waiting in the queue (%1)', slurm.reason)
+        : trans.__('waiting in the queue')
+    );
+  } else if (slurm.nodes?.length) {
+    parts.push(trans.__('on %1', slurm.nodes.join(', ')));
+    if (typeof slurm.time_left_s === 'number') {
+      parts.push(trans.__('%1 left', formatDuration(slurm.time_left_s)));
+    }
+  }
+  if (slurm.restarts) {
+    parts.push(trans._n('requeued once', 'requeued %1 times', slurm.restarts));
+  }
+  if (slurm.error) {
+    parts.push(trans.__('Slurm does not answer: %1', slurm.error));
+  }
+  return parts.join(' · ');
+}
+
+/**
  * A run's device for people: "cpu", "cuda:0", or a DDP run's
  * "cuda:0, cuda:1" (the spec holds ["cpu"] or CUDA indices; older runs
  * held the names themselves).
@@ -71,6 +108,10 @@ export function detailText(
     unknown
   >;
   const details: string[] = [];
+  const slurm = slurmText(model.status, trans);
+  if (slurm) {
+    details.push(slurm);
+  }
   if (params.device !== undefined) {
     details.push(trans.__('device %1', deviceText(params.device)));
   }

@@ -87,7 +87,10 @@ export class RunsClient implements IRuns, IDisposable {
   /** Runs shown somewhere (their views listen) that are still going. */
   active(): string[] {
     return [...this._states.entries()]
-      .filter(([, state]) => state === 'starting' || state === 'running')
+      .filter(
+        ([, state]) =>
+          state === 'pending' || state === 'starting' || state === 'running'
+      )
       .map(([run]) => run);
   }
 

@@ -8,6 +8,7 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import type { IDisposable } from '@lumino/disposable';
 import { el } from '../dom';
 import { type AmpChoice, gpuIndices, ITrainForm, MODEL_CFGS } from './form';
+import { slurmGpus, type Where } from './slurmForm';
 import type { FormChange, TrainFormModel } from './formModel';
 
 /** Options of the form view. */
@@ -59,6 +60,48 @@ export class TrainFormView implements IDisposable {
     const form = this._form;
     const hw = this._model.hardware;
     const nodes: HTMLElement[] = [];
+    const onSlurm = form.where === 'slurm';
+
+    // Where: this kernel's machine, or a Slurm cluster's nodes.
+    const where = this._select<Where>('where', [
+      ['kernel', trans.__('This kernel')],
+      ['slurm', trans.__('A Slurm cluster')]
+    ]);
+    where.addEventListener('change', () => this.render());
+    nodes.push(
+      this._field(
+        'Where',
+        'where',
+        where,
+        'A Slurm cluster: a job from this login node, torchrun on every node.'
+      )
+    );
+    if (onSlurm) {
+      nodes.push(
+        this._field(
+          'Partition',
+          'slurmPartition',
+          this._text('slurmPartition', 'the default')
+        ),
+        this._field('Nodes', 'slurmNodes', this._text('slurmNodes')),
+        this._field(
+          'GPUs per node',
+          'slurmGpusPerNode',
+          this._text('slurmGpusPerNode'),
+          '0: the CPU (gloo).'
+        ),
+        this._field(
+          'Time limit',
+          'slurmTime',
+          this._text('slurmTime', 'e.g. 4:00:00')
+        ),
+        this._field(
+          'Account',
+          'slurmAccount',
+          this._text('slurmAccount', 'the default')
+        )
+      );
+    }
 
     // Device: cpu or GPUs; several GPUs together train with DDP.
     const devices = el('div', 'yl-Devices');
@@ -84,16 +127,18 @@ export class TrainFormView implements IDisposable {
       label.append(box, ` ${d}${gpu ? ` (${gpu.name})` : ''}`);
       devices.append(label);
     }
-    nodes.push(
-      this._field(
-        'Device',
-        'devices',
-        devices,
-        'Several GPUs = DDP (torch.distributed.run).'
-      )
-    );
+    if (!onSlurm) {
+      nodes.push(
+        this._field(
+          'Device',
+          'devices',
+          devices,
+          'Several GPUs = DDP (torch.distributed.run).'
+        )
+      );
+    }
 
-    if (!gpuIndices(form.devices).length) {
+    if (onSlurm ? slurmGpus(form) === 0 : !gpuIndices(form.devices).length) {
       nodes.push(
         this._field(
           'Processes',
@@ -139,15 +184,18 @@ export class TrainFormView implements IDisposable {
     nodes.push(this._field('Epochs', 'epochs', this._text('epochs')));
     nodes.push(this._field('Image size', 'imgsz', this._text('imgsz')));
     nodes.push(this._field('Workers', 'workers', this._text('workers')));
-    const detach = this._checkbox('detach');
-    nodes.push(
-      this._field(
-        'Keep running when the kernel stops',
-        'detach',
-        detach,
-        'The Jupyter server owns the run: it survives kernel restarts and closed tabs.'
-      )
-    );
+    if (!onSlurm) {
+      // A Slurm job outlives the kernel anyway.
+      const detach = this._checkbox('detach');
+      nodes.push(
+        this._field(
+          'Keep running when the kernel stops',
+          'detach',
+          detach,
+          'The Jupyter server owns the run: it survives kernel restarts and closed tabs.'
+        )
+      );
+    }
 
     const dataRow = el('div', 'yl-DataPick');
     const data = this._text('data', 'path/to/data.yaml');
@@ -301,6 +349,25 @@ export class TrainFormView implements IDisposable {
     input.value = String(this._form[key]);
     input.addEventListener('input', () => this._set(key, input.value as never));
     return input;
+  }
+
+  /** A choice among `options` ([value, label]) for the field `key`. */
+  private _select<T extends string>(
+    key: keyof ITrainForm,
+    options: Array<[T, string]>
+  ): HTMLSelectElement {
+    const select = el('select', 'jp-mod-styled yl-FormInput');
+    select.name = key;
+    for (const [value, label] of options) {
+      const option = el('option', '', label);
+      option.value = value;
+      option.selected = value === this._form[key];
+      select.append(option);
+    }
+    select.addEventListener('change', () =>
+      this._set(key, select.value as never)
+    );
+    return select;
   }
 
   /** A checkbox for a yes-or-no value. */

@@ -10,6 +10,9 @@ import {
 } from '@jupyterlab/galata';
 import AxeBuilder from '@axe-core/playwright';
 import type { Locator, Page, TestInfo } from '@playwright/test';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 
 const PANEL = '#yolo-lab-panel';
@@ -820,6 +823,104 @@ async function paletteByKeyboard(page: Page, label: string): Promise<void> {
   await page.keyboard.type(label);
   await page.keyboard.press('Enter');
 }
+
+test.describe('slurm', () => {
+  // A failed test leaves no job of its own holding the two nodes.
+  test.afterEach(() => {
+    for (const name of ['yolo-lab-galata-hold', 'yolo-lab-slurm']) {
+      spawnSync('scancel', [`--name=${name}`]);
+    }
+  });
+
+  test('from the panel, on the test Slurm cluster: pending, running on both nodes, stop', async ({
+    page
+  }) => {
+    test.setTimeout(480000);
+    const section = await panelWithShapes(page, 16);
+    // A job holds both nodes of the test cluster (scripts/slurm-cluster.sh
+    // starts it), so the run waits in the queue first.
+    const release = path.join(
+      fs.mkdtempSync(path.join(os.tmpdir(), 'yl-slurm-')),
+      'release'
+    );
+    const hold = spawnSync(
+      'sbatch',
+      [
+        '--parsable',
+        '--nodes=2',
+        '--time=10:00',
+        '--job-name=yolo-lab-galata-hold',
+        '--output=/dev/null',
+        '--wrap',
+        `while [ ! -e ${release} ]; do sleep 0.2; done`
+      ],
+      { encoding: 'utf8' }
+    );
+    expect(hold.status, hold.stderr).toBe(0);
+
+    const where = section.getByRole('combobox', { name: 'Where', exact: true });
+    await where.selectOption({ label: 'A Slurm cluster' });
+    // The request's fields replace this kernel's devices.
+    await expect(section.locator('input[name="device"]')).toHaveCount(0);
+    const field = (name: string) =>
+      section.getByRole('textbox', { name, exact: true });
+    await field('Partition').fill('debug');
+    await field('Nodes').fill('2');
+    await field('Time limit').fill('10:00');
+    await fill(page, 'data', 'shapes/data.yaml');
+    await fill(page, 'epochs', '200');
+    await fill(page, 'batchSize', '7');
+    await expect(
+      section.locator('.yl-FormError[data-field="batchSize"]')
+    ).toContainText("over the run's 2 processes (2 nodes)");
+    await fill(page, 'batchSize', '8');
+    await fill(page, 'imgsz', '64');
+    await fill(page, 'workers', '0');
+    await fill(page, 'name', 'slurm');
+    await expect(section.locator('.yl-FormError')).toHaveCount(0);
+    await section.getByRole('button', { name: 'Train', exact: true }).click();
+    await expect(
+      page.locator('.jp-Notebook .jp-Cell .jp-Editor').filter({
+        hasText: 'cluster=Slurm(partition="debug", nodes=2, time="10:00")'
+      })
+    ).toHaveCount(1);
+
+    // Pending, with Slurm's reason, in the view and the status bar.
+    const view = page.locator('.yl-RunView');
+    await expect(view).toHaveAttribute('data-status', 'pending', {
+      timeout: 60000
+    });
+    await expect(view.locator('.yl-RunDetail')).toContainText(
+      'waiting in the queue (Resources)',
+      { timeout: 60000 }
+    );
+    const status = page.locator('#jp-main-statusbar .yl-StatusItem');
+    await expect(status).toContainText('run pending');
+
+    // The nodes free up: running on both, losses streaming live.
+    fs.writeFileSync(release, '');
+    await expect(view).toHaveAttribute('data-status', /starting|running/, {
+      timeout: 90000
+    });
+    await expect(view.locator('.yl-RunDetail')).toContainText(
+      'on node1, node2',
+      { timeout: 60000 }
+    );
+    await expectLossStreaming(view);
+    await expect(view.locator('.yl-RunDetail')).toContainText(
+      'DDP on the CPU: 2 processes'
+    );
+
+    // Stop reaches the ranks on both nodes; last.pt is saved.
+    await view.getByRole('button', { name: /^Stop/ }).click();
+    await expect(view).toHaveAttribute('data-status', 'stopped', {
+      timeout: 120000
+    });
+    await expect(
+      view.locator('.yl-RunWeight[data-weight="last.pt"]')
+    ).toContainText('runs/train/slurm/weights/last.pt');
+  });
+});
 
 test.describe('keyboard', () => {
   test('keyboard only: open the panel, fill the form, train and stop', async ({
