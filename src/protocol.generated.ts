@@ -447,51 +447,9 @@ export interface RunStatus {
   } | null;
 }
 /**
- * A run on Slurm: its job as the run folder and squeue say it.
+ * A run's Slurm job: written by the job and the kernel, completed from squeue.
  */
 export interface SlurmJob {
-  /**
-   * The job id; null while it is being submitted.
-   */
-  job?: string | null;
-  /**
-   * Slurm's job state (PENDING, RUNNING, TIMEOUT, ...), as squeue says it now.
-   */
-  state?: string;
-  /**
-   * Why a pending job waits (Priority, Resources, BeginTime, ...).
-   */
-  reason?: string | null;
-  nodes?: string[];
-  /**
-   * The node the job's head runs on (the first).
-   */
-  node?: string;
-  /**
-   * Seconds to the job's time limit while it runs.
-   */
-  time_left_s?: number | null;
-  /**
-   * Requeues so far (SLURM_RESTART_COUNT).
-   */
-  restarts?: number;
-  /**
-   * The run stopped on Slurm's TERM: the job's end says which (a time limit, a cancel, a requeue).
-   */
-  signalled?: boolean;
-  /**
-   * The job has ended and the run folder says how: Slurm is not asked again.
-   */
-  settled?: boolean;
-  /**
-   * Slurm's commands did not answer (the status is the run folder's alone).
-   */
-  error?: string;
-}
-/**
- * A Slurm job of a run: written by the job and the kernel, completed from squeue.
- */
-export interface SlurmJob1 {
   /**
    * The job id; null while it is being submitted.
    */

@@ -243,14 +243,7 @@ def _start(run_dir: Path, spec: Mapping[str, Any], detach: bool = False) -> None
         try:
             request_start(run_dir, sys.executable, runner_env())
         except Exception as exc:
-            write_status(
-                run_dir,
-                status="failed",
-                ended=time.time(),
-                code=getattr(exc, "code", "detach_failed"),
-                message=getattr(exc, "message", str(exc)),
-                fix=getattr(exc, "fix", None),
-            )
+            _write_start_failure(run_dir, exc, "detach_failed")
             raise
         return
     log = open(run_dir / LOG_FILE, "ab")
@@ -283,15 +276,20 @@ def _submit(run_dir: Path, spec: Mapping[str, Any]) -> None:
     try:
         start_job(run_dir, Slurm.from_spec(spec["slurm"]), runner_env())
     except Exception as exc:
-        write_status(
-            run_dir,
-            status="failed",
-            ended=time.time(),
-            code=getattr(exc, "code", "slurm_refused"),
-            message=getattr(exc, "message", str(exc)),
-            fix=getattr(exc, "fix", None),
-        )
+        _write_start_failure(run_dir, exc, "slurm_refused")
         raise
+
+
+def _write_start_failure(run_dir: Path, exc: Exception, code: str) -> None:
+    """A run that could not start: failed, with the error's words."""
+    write_status(
+        run_dir,
+        status="failed",
+        ended=time.time(),
+        code=getattr(exc, "code", code),
+        message=getattr(exc, "message", str(exc)),
+        fix=getattr(exc, "fix", None),
+    )
 
 
 def _stop_all_at_exit() -> None:
