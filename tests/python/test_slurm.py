@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Callable, TypeVar
 
 import pytest
-from slurm_cluster import SLURM_START_S
+from slurm_cluster import SLURM_START_S, in_phase
 
 from yolo_lab.training import TrainError
-from yolo_lab.training.slurm import Job, Slurm, cancel, job, submit
+from yolo_lab.training.slurm import Slurm, cancel, job, submit
 
 REPO = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -48,14 +48,6 @@ def _submit(jobs: list[str], tmp_path: Path, name: str, body: list[str], slurm: 
     return job_id
 
 
-def _in(phase: str, job_id: str) -> Callable[[], Job | None]:
-    def check() -> Job | None:
-        now = job(job_id)
-        return now if now is not None and now.phase == phase else None
-
-    return check
-
-
 START_S = SLURM_START_S
 
 
@@ -67,7 +59,7 @@ def test_a_queued_job_says_why_it_waits_then_where_it_runs(
     hold = Slurm(partition="debug", nodes=2, time="5:00", signal_s=0)
     wait = [f"while [ ! -e {release} ]; do sleep 0.2; done"]
     blocker = _submit(slurm_jobs, tmp_path, "blocker", wait, hold)
-    running = _until("the blocker runs on both nodes", _in("running", blocker), START_S)
+    running = _until("the blocker runs on both nodes", in_phase("running", blocker), START_S)
     assert running.nodes == ("node1", "node2")
     assert running.time_left_s is not None and 0 < running.time_left_s <= 300
 
@@ -76,7 +68,7 @@ def test_a_queued_job_says_why_it_waits_then_where_it_runs(
     # Slurm gives the reason at its next scheduling pass ("None" before it).
     pending = _until(
         "the second job waits, with Slurm's reason",
-        lambda: (now := _in("pending", waiting)()) and now.reason and now,
+        lambda: (now := in_phase("pending", waiting)()) and now.reason and now,
         START_S,
     )
     # What the panel will show: pending, and Slurm's own reason.
@@ -84,9 +76,9 @@ def test_a_queued_job_says_why_it_waits_then_where_it_runs(
     assert pending.nodes == () and pending.time_left_s is None
 
     release.touch()
-    done = _until("the second job ends", _in("ended", waiting), START_S)
+    done = _until("the second job ends", in_phase("ended", waiting), START_S)
     assert done.state == "COMPLETED" and len(done.nodes) == 1
-    assert _until("the blocker ends", _in("ended", blocker), START_S).state == "COMPLETED"
+    assert _until("the blocker ends", in_phase("ended", blocker), START_S).state == "COMPLETED"
 
 
 @pytest.mark.slurm
@@ -95,7 +87,7 @@ def test_a_two_node_job_from_the_request_runs_on_both_nodes(
 ) -> None:
     request = Slurm(partition="debug", nodes=2, time="0:05:00")
     job_id = _submit(slurm_jobs, tmp_path, "two", ["srun hostname"], request)
-    done = _until("the two-node job ends", _in("ended", job_id), START_S)
+    done = _until("the two-node job ends", in_phase("ended", job_id), START_S)
     assert done.state == "COMPLETED" and done.nodes == ("node1", "node2")
     log = (tmp_path / f"two-{job_id}.out").read_text(encoding="utf-8")
     assert len(log.split()) == 2, log  # one line per node
@@ -109,19 +101,19 @@ def test_cancelled_and_timed_out_jobs_show_how_they_ended(
     # The time-out runs its clock while the cancel is tried beside it. Slurm
     # keeps limits in whole minutes, so "0:05" is one minute.
     timed = _submit(slurm_jobs, tmp_path, "timed", forever, Slurm(time="0:05", signal_s=0))
-    running = _until("the limited job runs", _in("running", timed), START_S)
+    running = _until("the limited job runs", in_phase("running", timed), START_S)
     assert running.time_left_s is not None and 0 < running.time_left_s <= 60
 
     cancelled = _submit(slurm_jobs, tmp_path, "cancelled", forever, Slurm(time="5:00", signal_s=0))
-    _until("the job runs", _in("running", cancelled), START_S)
+    _until("the job runs", in_phase("running", cancelled), START_S)
     cancel(cancelled)
-    assert _until("the job ends", _in("ended", cancelled), START_S).state == "CANCELLED"
+    assert _until("the job ends", in_phase("ended", cancelled), START_S).state == "CANCELLED"
 
     # The limit (60 s), then slurmctld's limit check (a 30 s timer, not
     # configurable), then KillWait (5 s): up to 95 s after the job started,
     # plus the START_S margin for a loaded machine.
     budget_s = 60 + 30 + 5 + START_S
-    assert _until("the job times out", _in("ended", timed), budget_s).state == "TIMEOUT"
+    assert _until("the job times out", in_phase("ended", timed), budget_s).state == "TIMEOUT"
 
 
 @pytest.mark.slurm

@@ -194,17 +194,8 @@ def _size(path: Path) -> int:
         return 0
 
 
-def _one_process(run_dir: Path, stops: _Stops) -> int:
+def _one_process(run_dir: Path) -> int:
     """A run of one process: one srun of the runner, which writes its own end."""
-
-    def request(reason: str, words: str) -> None:
-        try:
-            ask_to_stop(run_dir, words)
-        except OSError:
-            pass  # the runner gets the same signal from Slurm, or ends with the job
-
-    stops.request = request
-    stops.install()
     log = open(run_dir / LOG_FILE, "ab")
     try:
         step = subprocess.Popen(
@@ -224,11 +215,19 @@ def _one_process(run_dir: Path, stops: _Stops) -> int:
         )
     finally:
         log.close()
-    while True:
+    return step.wait()
+
+
+def _ask_to_stop(run_dir: Path) -> Any:
+    """The stop of a run of one process: the stop file, with Slurm's words."""
+
+    def request(reason: str, words: str) -> None:
         try:
-            return step.wait()
-        except InterruptedError:  # pragma: no cover - Python retries waits itself
-            continue
+            ask_to_stop(run_dir, words)
+        except OSError:
+            pass  # the runner gets the same signal from Slurm, or ends with the job
+
+    return request
 
 
 def _resume_after_requeue(run_dir: Path, spec: dict[str, Any], events: Events) -> bool:
@@ -284,8 +283,9 @@ def head(run_dir: Path) -> int:
         stops.install()
         returncode = supervisor.run()
     else:
-        stops = _Stops(None)
-        returncode = _one_process(run_dir, stops)
+        stops = _Stops(_ask_to_stop(run_dir))
+        stops.install()
+        returncode = _one_process(run_dir)
     _after(run_dir, where, stops, returncode)
     events.close()
     return returncode
